@@ -1,0 +1,189 @@
+"""Fixtures shared by all apps' tests.
+
+- ``fake_cloud_api``: the Cloud API faked at the client boundary (httpx transport), for unit
+  tests of our sending code. Nothing else of ours is ever mocked.
+- ``live_stack``: the real web server, worker and simulator as processes on loopback, for
+  end-to-end tests; they share the test database with the test process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from django.apps import apps as django_apps
+from django.conf import settings
+from django.utils import timezone
+from huey.contrib.djhuey import HUEY
+
+from townhall.core.processes import Stack, database_url_for_current_connection
+from townhall.whatsapp import client as client_module
+from townhall.whatsapp.actions import do_record_webhook_event
+from townhall.whatsapp.types import webhook_envelope
+
+
+@pytest.fixture(autouse=True)
+def install_defaults(request: pytest.FixtureRequest) -> None:
+    """The topics and consent text every install has from its data migration.
+
+    A transactional test (live servers, end-to-end) ends by emptying all tables, taking the
+    migration's rows with it; tests after it must still see a fresh install.
+    """
+    marker = request.node.get_closest_marker("django_db")
+    transactional_fixtures = {"transactional_db", "live_server", "live_stack"}
+    if transactional_fixtures & set(request.fixturenames) or (
+        marker is not None and marker.kwargs.get("transaction")
+    ):
+        request.getfixturevalue("transactional_db")
+    elif marker is not None or "db" in request.fixturenames:
+        request.getfixturevalue("db")
+    else:
+        return
+    migration = importlib.import_module(
+        "townhall.citizens.migrations.0003_default_topics_and_consent_text"
+    )
+    migration.create_defaults(django_apps, None)
+
+
+@pytest.fixture(autouse=True)
+def huey_immediate() -> Iterator[None]:
+    """Tasks run synchronously in the test process unless a test starts a real worker."""
+    HUEY.immediate = True
+    yield
+    HUEY.immediate = False
+
+
+@dataclass
+class FakeCloudAPI:
+    """Answers Graph API calls like Meta; ``fail_next`` queues error answers."""
+
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    queued_errors: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def fail_next(self, code: int, *, http_status: int = 400, message: str = "error") -> None:
+        error = {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "Atr"}
+        self.queued_errors.append((http_status, {"error": error}))
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        body = orjson.loads(request.content) if request.content else {}
+        self.requests.append({"path": request.url.path, "body": body, "headers": request.headers})
+        if self.queued_errors:
+            status, error_body = self.queued_errors.pop(0)
+            return httpx.Response(status, json=error_body)
+        if body.get("status") == "read":
+            return httpx.Response(200, json={"success": True})
+        message_id = f"wamid.fake-{next(self.ids)}"
+        return httpx.Response(
+            200,
+            json={
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": body.get("to"), "wa_id": body.get("to")}],
+                "messages": [{"id": message_id}],
+            },
+        )
+
+    @property
+    def sent_bodies(self) -> list[dict[str, Any]]:
+        return [request["body"] for request in self.requests]
+
+
+@pytest.fixture
+def fake_cloud_api(monkeypatch: pytest.MonkeyPatch) -> FakeCloudAPI:
+    fake = FakeCloudAPI()
+    config = settings.WHATSAPP
+    client = client_module.CloudAPIClient(
+        base_url=config["API_BASE_URL"],
+        api_version=config["API_VERSION"],
+        phone_number_id=config["PHONE_NUMBER_ID"],
+        access_token=config["ACCESS_TOKEN"],
+        transport=httpx.MockTransport(fake.handler),
+    )
+    monkeypatch.setattr(client_module, "get_client", lambda: client)
+    monkeypatch.setattr("townhall.whatsapp.actions.get_client", lambda: client)
+    return fake
+
+
+_inbound_ids = itertools.count(1)
+
+
+@pytest.fixture
+def deliver_inbound(django_capture_on_commit_callbacks, fake_cloud_api):
+    """Deliver one citizen message as Meta would (signed body → intake → worker tasks →
+    handlers) and return the request bodies our code sent to the Cloud API in response."""
+
+    def deliver(
+        message: dict[str, Any], *, wa_id: str, name: str, at: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        before = len(fake_cloud_api.requests)
+        timestamp = int((at or timezone.now()).timestamp())
+        message = {
+            "from": wa_id,
+            "id": f"wamid.test-inbound-{next(_inbound_ids)}",
+            "timestamp": str(timestamp),
+            **message,
+        }
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": {
+                "display_phone_number": settings.WHATSAPP["DISPLAY_PHONE_NUMBER"],
+                "phone_number_id": settings.WHATSAPP["PHONE_NUMBER_ID"],
+            },
+            "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
+            "messages": [message],
+        }
+        with django_capture_on_commit_callbacks(execute=True):
+            do_record_webhook_event(orjson.dumps(webhook_envelope(value)))
+        return fake_cloud_api.sent_bodies[before:]
+
+    return deliver
+
+
+@pytest.fixture
+def live_stack(transactional_db: None, tmp_path: Path) -> Iterator[Stack]:
+    """Simulator, web server and worker as real processes sharing the test database."""
+    HUEY.immediate = False
+    HUEY.flush()
+    env = {
+        "DATABASE_URL": database_url_for_current_connection(),
+        # The goodbye message is out within a second; tests need not wait 30 s for erasure.
+        "TOWNHALL_ERASURE_DELAY_SECONDS": "1",
+        # Inbox tests open the office around the clock; a holiday must not close it.
+        "TOWNHALL_OFFICE_OBSERVES_HOLIDAYS": "0",
+    }
+    stack = Stack(env=env, log_dir=tmp_path / "logs")
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        HUEY.flush()
+
+
+def wait_until(
+    condition: Callable[[], Any], *, timeout: float = 15.0, interval: float = 0.1, what: str = ""
+) -> Any:
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what or condition}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def wait() -> Callable[..., Any]:
+    return wait_until

@@ -1,0 +1,1 @@
+"""Townhall: a city hall's WhatsApp citizen service."""

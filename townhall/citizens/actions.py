@@ -1,0 +1,347 @@
+"""Every change to citizens goes through these functions."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from townhall.citizens.models import (
+    BotSession,
+    Citizen,
+    ConsentRecord,
+    ConsentText,
+    Offering,
+    Subscription,
+    Topic,
+    TopicSubscription,
+)
+from townhall.core.phone_numbers import is_valid_wa_id
+
+PROFILE_NAME_MAX_CHARS = Citizen._meta.get_field("profile_name").max_length or 255
+
+
+def do_record_inbound_contact(wa_id: str, profile_name: str, at: datetime) -> Citizen:
+    """Record that ``wa_id`` wrote to us at ``at``: create the citizen on first contact.
+
+    Safe when several workers handle messages of the same citizen at once and when messages
+    arrive out of order: ``last_inbound_at`` only moves forward, and the profile name is taken
+    from a message only if no newer message has been recorded (WhatsApp sends the name with
+    every message, so an older message may carry a name the citizen has since changed).
+    """
+    if at.tzinfo is None:
+        raise ValueError("at must be a timezone-aware datetime")
+    if not is_valid_wa_id(wa_id):
+        raise ValueError("not a WhatsApp id (E.164 digits)")
+    profile_name = profile_name.strip()[:PROFILE_NAME_MAX_CHARS]
+    with transaction.atomic():
+        # get_or_create retries the lookup when a concurrent worker created the row first
+        # (IntegrityError on the unique wa_id); the row lock then orders the two updates.
+        citizen, created = Citizen.objects.select_for_update().get_or_create(
+            wa_id=wa_id,
+            defaults={
+                "profile_name": profile_name,
+                # The first contact, not the time a worker got to it.
+                "created_at": min(at, timezone.now()),
+                "last_inbound_at": at,
+            },
+        )
+        if created:
+            return citizen
+
+        is_newest = citizen.last_inbound_at is None or at >= citizen.last_inbound_at
+        changed_fields = []
+        if is_newest and profile_name and profile_name != citizen.profile_name:
+            citizen.profile_name = profile_name
+            changed_fields.append("profile_name")
+        if citizen.last_inbound_at is None or at > citizen.last_inbound_at:
+            citizen.last_inbound_at = at
+            changed_fields.append("last_inbound_at")
+        if changed_fields:
+            citizen.save(update_fields=changed_fields)
+    return citizen
+
+
+# --- subscriptions and consent ------------------------------------------------------------------
+
+
+def _record(
+    citizen: Citizen,
+    kind: str,
+    *,
+    channel: str,
+    offering: str = "",
+    topic: Topic | None = None,
+    consent_text: ConsentText | None = None,
+    acting_user: Any = None,
+) -> ConsentRecord:
+    return ConsentRecord.objects.create(
+        citizen=citizen,
+        kind=kind,
+        offering=offering,
+        topic=topic,
+        consent_text=consent_text,
+        channel=channel,
+        acting_user=acting_user if getattr(acting_user, "pk", None) else None,
+    )
+
+
+def current_consent_text() -> ConsentText:
+    text = ConsentText.objects.order_by("-published_at", "-id").first()
+    if text is None:
+        raise ImproperlyConfigured("No consent text published")
+    return text
+
+
+def do_request_subscription(
+    citizen: Citizen, offerings: Iterable[str], *, channel: str, acting_user: Any = None
+) -> list[str]:
+    """First step of the double opt-in: mark ``offerings`` as waiting for confirmation.
+
+    Returns the offerings that now wait (already active ones are left alone).
+    """
+    waiting = []
+    now = timezone.now()
+    with transaction.atomic():
+        for offering in offerings:
+            subscription, _ = Subscription.objects.select_for_update().get_or_create(
+                citizen=citizen,
+                offering=offering,
+                defaults={"state": Subscription.State.PENDING, "requested_at": now},
+            )
+            if subscription.state == Subscription.State.ACTIVE:
+                continue
+            if subscription.state != Subscription.State.PENDING:
+                subscription.state = Subscription.State.PENDING
+                subscription.requested_at = now
+                subscription.save(update_fields=["state", "requested_at"])
+            _record(
+                citizen,
+                ConsentRecord.Kind.REQUESTED,
+                channel=channel,
+                offering=offering,
+                acting_user=acting_user,
+            )
+            waiting.append(offering)
+    return waiting
+
+
+def do_confirm_subscriptions(
+    citizen: Citizen, *, channel: str, acting_user: Any = None
+) -> list[str]:
+    """Second step of the double opt-in: the citizen agreed to the current consent text.
+
+    Activates every waiting offering and records the consent with the text's version.
+    """
+    consent_text = current_consent_text()
+    now = timezone.now()
+    confirmed = []
+    with transaction.atomic():
+        for subscription in Subscription.objects.select_for_update().filter(
+            citizen=citizen, state=Subscription.State.PENDING
+        ):
+            subscription.state = Subscription.State.ACTIVE
+            subscription.consent_text = consent_text
+            subscription.confirmed_at = now
+            subscription.ended_at = None
+            subscription.save(update_fields=["state", "consent_text", "confirmed_at", "ended_at"])
+            _record(
+                citizen,
+                ConsentRecord.Kind.GRANTED,
+                channel=channel,
+                offering=subscription.offering,
+                consent_text=consent_text,
+                acting_user=acting_user,
+            )
+            confirmed.append(subscription.offering)
+    return confirmed
+
+
+def do_subscribe_directly(
+    citizen: Citizen, offerings: Iterable[str], *, channel: str, acting_user: Any = None
+) -> list[str]:
+    """Request and confirm in one step, for paths where the citizen has just agreed to the
+    consent text on screen (the web form) or staff record a consent given in writing."""
+    with transaction.atomic():
+        do_request_subscription(citizen, offerings, channel=channel, acting_user=acting_user)
+        return do_confirm_subscriptions(citizen, channel=channel, acting_user=acting_user)
+
+
+def do_withdraw_subscriptions(
+    citizen: Citizen,
+    offerings: Iterable[str] | None = None,
+    *,
+    channel: str,
+    acting_user: Any = None,
+) -> list[str]:
+    """End the given offerings (all when None). Takes effect for messages already queued too:
+    the sending layer asks the policy again right before each send."""
+    now = timezone.now()
+    ended = []
+    with transaction.atomic():
+        subscriptions = Subscription.objects.select_for_update().filter(
+            citizen=citizen,
+            state__in=[Subscription.State.ACTIVE, Subscription.State.PENDING],
+        )
+        if offerings is not None:
+            subscriptions = subscriptions.filter(offering__in=list(offerings))
+        for subscription in subscriptions:
+            was_active = subscription.state == Subscription.State.ACTIVE
+            subscription.state = Subscription.State.ENDED
+            subscription.ended_at = now
+            subscription.save(update_fields=["state", "ended_at"])
+            if was_active:
+                _record(
+                    citizen,
+                    ConsentRecord.Kind.WITHDRAWN,
+                    channel=channel,
+                    offering=subscription.offering,
+                    acting_user=acting_user,
+                )
+                ended.append(subscription.offering)
+    return ended
+
+
+def do_set_topics(
+    citizen: Citizen, topic_slugs: Iterable[str], *, channel: str, acting_user: Any = None
+) -> tuple[list[str], list[str]]:
+    """Make exactly ``topic_slugs`` the citizen's topics. Returns (added, removed) slugs."""
+    wanted = set(topic_slugs)
+    topics = {topic.slug: topic for topic in Topic.objects.filter(is_active=True)}
+    unknown = wanted - topics.keys()
+    if unknown:
+        raise ValueError(f"Unknown topics: {', '.join(sorted(unknown))}")
+    now = timezone.now()
+    added, removed = [], []
+    with transaction.atomic():
+        current = {
+            row.topic.slug: row
+            for row in TopicSubscription.objects.select_for_update()
+            .filter(citizen=citizen)
+            .select_related("topic")
+        }
+        for slug, topic in topics.items():
+            row = current.get(slug)
+            is_active = row is not None and row.is_active
+            if slug in wanted and not is_active:
+                if row is None:
+                    TopicSubscription.objects.create(citizen=citizen, topic=topic, updated_at=now)
+                else:
+                    row.is_active = True
+                    row.updated_at = now
+                    row.save(update_fields=["is_active", "updated_at"])
+                _record(
+                    citizen,
+                    ConsentRecord.Kind.TOPIC_ADDED,
+                    channel=channel,
+                    offering=Offering.INFO,
+                    topic=topic,
+                    acting_user=acting_user,
+                )
+                added.append(slug)
+            elif slug not in wanted and is_active and row is not None:
+                row.is_active = False
+                row.updated_at = now
+                row.save(update_fields=["is_active", "updated_at"])
+                _record(
+                    citizen,
+                    ConsentRecord.Kind.TOPIC_REMOVED,
+                    channel=channel,
+                    offering=Offering.INFO,
+                    topic=topic,
+                    acting_user=acting_user,
+                )
+                removed.append(slug)
+    return added, removed
+
+
+def do_record_data_export(citizen: Citizen, *, channel: str, acting_user: Any = None) -> None:
+    _record(citizen, ConsentRecord.Kind.DATA_EXPORTED, channel=channel, acting_user=acting_user)
+
+
+def do_request_erasure(citizen: Citizen, *, channel: str, acting_user: Any = None) -> None:
+    """The citizen confirmed erasure: stop everything now, erase after the goodbye is sent.
+
+    The delay (settings.ERASURE_DELAY_SECONDS) lets the worker send the last message while
+    the number is still known; a periodic task erases anyone whose task was lost.
+    """
+    from townhall.citizens import tasks
+
+    with transaction.atomic():
+        citizen = Citizen.objects.select_for_update().get(pk=citizen.pk)
+        if citizen.erasure_requested_at is not None or citizen.erased_at is not None:
+            return
+        do_withdraw_subscriptions(citizen, channel=channel, acting_user=acting_user)
+        citizen.erasure_requested_at = timezone.now()
+        citizen.save(update_fields=["erasure_requested_at"])
+        citizen_id = citizen.pk
+        transaction.on_commit(
+            lambda: tasks.erase_citizen.schedule(
+                (citizen_id, channel), delay=settings.ERASURE_DELAY_SECONDS
+            )
+        )
+
+
+# The longest erasure waits for the last messages to leave; then it runs regardless.
+ERASURE_MAX_WAIT = timedelta(minutes=10)
+
+
+def is_erasure_waiting_for_messages(citizen: Citizen) -> bool:
+    """True while messages to the citizen are still queued, shortly after the request."""
+    from townhall.whatsapp.models import Message
+
+    if citizen.erasure_requested_at is None or citizen.erased_at is not None:
+        return False
+    if timezone.now() - citizen.erasure_requested_at > ERASURE_MAX_WAIT:
+        return False
+    return Message.objects.filter(
+        wa_id=citizen.wa_id,
+        direction=Message.Direction.OUTBOUND,
+        status__in=[Message.Status.QUEUED, Message.Status.SENDING],
+    ).exists()
+
+
+def do_erase_due_citizens(now: datetime | None = None) -> int:
+    """Erase citizens whose erasure was requested long enough ago (recovery path)."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.ERASURE_DELAY_SECONDS) - ERASURE_MAX_WAIT
+    due = Citizen.objects.filter(erasure_requested_at__lt=cutoff, erased_at__isnull=True)
+    count = 0
+    for citizen in due[:100]:
+        do_erase_citizen(citizen, channel=ConsentRecord.Channel.WHATSAPP_KEYWORD)
+        count += 1
+    return count
+
+
+def do_erase_citizen(citizen: Citizen, *, channel: str, acting_user: Any = None) -> None:
+    """Irreversibly anonymise everything personal about ``citizen`` (DSGVO Art. 17).
+
+    The number, the profile name and every message text go; the rows stay with a random
+    pseudonym, so counts (messages, consents, subscriptions over time) keep adding up.
+    """
+    from townhall.whatsapp.actions import do_erase_messages
+
+    citizen.refresh_from_db()
+    if citizen.erased_at is not None:
+        return
+    original_wa_id = citizen.wa_id
+    pseudonym = f"erased-{uuid.uuid4().hex[:20]}"
+    with transaction.atomic():
+        citizen = Citizen.objects.select_for_update().get(pk=citizen.pk)
+        do_withdraw_subscriptions(citizen, channel=channel, acting_user=acting_user)
+        BotSession.objects.filter(citizen=citizen).delete()
+        do_erase_messages(original_wa_id, pseudonym)
+        for handler in settings.CITIZEN_ERASURE_HANDLERS:
+            import_string(handler)(citizen, pseudonym)
+        citizen.wa_id = pseudonym
+        citizen.profile_name = ""
+        citizen.erased_at = timezone.now()
+        citizen.save(update_fields=["wa_id", "profile_name", "erased_at"])
+        _record(citizen, ConsentRecord.Kind.ERASED, channel=channel, acting_user=acting_user)

@@ -1,0 +1,550 @@
+"""The WhatsApp bot: registration with double opt-in, topics, STOP, and DSGVO self-service.
+
+``handle_inbound`` runs in the worker for every new inbound message, inside the transaction
+that marks the message handled. It decides from the message (a keyword, a tapped button or
+list row) and the citizen's ``BotSession`` what to do, calls the actions, and answers with
+service replies through the sending layer.
+
+Interactive ids are ``<kind>:<value>``: ``offer:info|chat|both``, ``consent:yes|no``,
+``topic:<slug>|all|done``, ``erase:yes|no``, ``cmd:start|help``.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from townhall.citizens import actions, links
+from townhall.citizens.keywords import Command, Match, match_keyword, normalize
+from townhall.citizens.models import (
+    BotSession,
+    Citizen,
+    ConsentRecord,
+    Offering,
+    Subscription,
+    Topic,
+    TopicSubscription,
+)
+from townhall.citizens.routing import Route, route_inbound
+from townhall.core.privacy import redact
+from townhall.whatsapp import outbound
+from townhall.whatsapp.actions import do_queue_message
+from townhall.whatsapp.models import Message
+from townhall.whatsapp.policy import Purpose, SendRefused
+from townhall.whatsapp.types import InboundMessage
+
+logger = logging.getLogger(__name__)
+
+# How long a question waits for its answer before the flow starts over.
+CONSENT_TIMEOUT = timedelta(hours=24)
+TOPICS_TIMEOUT = timedelta(hours=24)
+ERASURE_TIMEOUT = timedelta(minutes=15)
+
+# Commands typed in English switch the bot's language to English.
+_ENGLISH_WORDS = frozenset(
+    {"help", "subscribe", "unsubscribe", "topics", "delete", "settings", "my", "data", "yes"}
+)
+
+_GERMAN_WORDS = frozenset(
+    {
+        "hilfe",
+        "anmelden",
+        "abmelden",
+        "themen",
+        "loschen",
+        "meine",
+        "daten",
+        "einstellungen",
+        "ja",
+        "nein",
+        "stopp",
+        "beides",
+    }
+)
+
+Channel = ConsentRecord.Channel
+
+
+def handle_inbound(citizen: Citizen, message: InboundMessage) -> None:
+    """React to one new inbound message of ``citizen`` if it is the bot's to answer."""
+    if route_inbound(citizen, message) != Route.BOT:
+        return
+    session = _active_session(citizen)
+    reply_id = message.reply.id if message.reply is not None else ""
+    match = match_keyword(message.text) if message.type == "text" else None
+    if match is not None:
+        _maybe_switch_language(citizen, message.text)
+    with translation.override(citizen.language):
+        if reply_id and ":" in reply_id:
+            _on_choice(citizen, session, reply_id)
+        elif match is not None:
+            _on_command(citizen, session, match)
+        else:
+            _on_free_message(citizen, session)
+
+
+# --- dispatch -----------------------------------------------------------------------------------
+
+
+def _on_choice(citizen: Citizen, session: BotSession | None, reply_id: str) -> None:
+    kind, _sep, value = reply_id.partition(":")
+    if kind == "offer":
+        offerings: list[str] = [Offering.INFO, Offering.CHAT] if value == "both" else [value]
+        if all(offering in Offering.values for offering in offerings):
+            _ask_consent(citizen, offerings, channel=Channel.WHATSAPP_BUTTON)
+            return
+    elif kind == "consent":
+        if session is not None and session.step == BotSession.Step.CONFIRM_CONSENT:
+            _answer_consent(citizen, value == "yes", channel=Channel.WHATSAPP_BUTTON)
+        else:
+            _reply(citizen, outbound.Text(_expired_text()))
+        return
+    elif kind == "topic":
+        _on_topic_choice(citizen, value)
+        return
+    elif kind == "erase":
+        if (
+            value == "yes"
+            and session is not None
+            and session.step == BotSession.Step.CONFIRM_ERASURE
+        ):
+            _erase(citizen, channel=Channel.WHATSAPP_BUTTON)
+        elif value == "yes":
+            _reply(citizen, outbound.Text(_expired_text()))
+        else:
+            _end_session(citizen)
+            _reply(citizen, outbound.Text(_("Good, nothing was deleted.")))
+        return
+    elif kind == "cmd":
+        if value == "start":
+            _send_welcome(citizen)
+            return
+        if value == "help":
+            _send_help(citizen)
+            return
+    logger.info("bot.unknown_choice citizen=%s kind=%s", redact(citizen.wa_id), kind[:20])
+    _send_help(citizen)
+
+
+def _on_command(citizen: Citizen, session: BotSession | None, match: Match) -> None:
+    command = match.command
+    step = session.step if session is not None else None
+    if command in (Command.YES, Command.NO):
+        if step == BotSession.Step.CONFIRM_CONSENT:
+            _answer_consent(citizen, command == Command.YES, channel=Channel.WHATSAPP_KEYWORD)
+        elif step == BotSession.Step.CONFIRM_ERASURE and command == Command.YES:
+            _erase(citizen, channel=Channel.WHATSAPP_KEYWORD)
+        elif step == BotSession.Step.CONFIRM_ERASURE:
+            _end_session(citizen)
+            _reply(citizen, outbound.Text(_("Good, nothing was deleted.")))
+        else:
+            _send_help(citizen)
+    elif command == Command.START:
+        if match.offering is not None:
+            _ask_consent(citizen, [match.offering], channel=Channel.WHATSAPP_KEYWORD)
+        else:
+            _send_welcome(citizen)
+    elif command in (Command.INFO, Command.CHAT):
+        offering = Offering.INFO if command == Command.INFO else Offering.CHAT
+        _ask_consent(citizen, [offering], channel=Channel.WHATSAPP_KEYWORD)
+    elif command == Command.STOP:
+        _stop(citizen, match.offering)
+    elif command == Command.TOPICS:
+        if _is_active(citizen, Offering.INFO):
+            _send_topic_list(citizen)
+        else:
+            _reply(
+                citizen,
+                outbound.Text(
+                    _(
+                        "Topics belong to the info channel, which you have not subscribed to. Send INFO to subscribe."
+                    )
+                ),
+            )
+    elif command == Command.HELP:
+        _send_help(citizen)
+    elif command == Command.MY_DATA:
+        _send_my_data(citizen)
+    elif command == Command.SETTINGS:
+        _reply(
+            citizen,
+            outbound.Text(
+                _(
+                    "Change your subscriptions and topics here (the link is valid for 7 days):\n%(url)s"
+                )
+                % {"url": links.preferences_url(citizen)},
+                preview_url=True,
+            ),
+        )
+    elif command == Command.DELETE:
+        _ask_erasure(citizen)
+
+
+def _on_free_message(citizen: Citizen, session: BotSession | None) -> None:
+    """Anything that is not a command: the chat's business, or a short helpful answer."""
+    if session is not None and session.step == BotSession.Step.CONFIRM_CONSENT:
+        _reply(
+            citizen,
+            outbound.ReplyButtons(
+                _("Please confirm first that you agree, or tap No."),
+                _consent_buttons(),
+            ),
+        )
+        return
+    if _is_active(citizen, Offering.INFO):
+        body = _(
+            "Thank you for your message. You receive the info channel, but messages to the "
+            "mayor's office need the chat. Send CHAT to add it."
+        )
+    else:
+        body = _(
+            "Hello! This is the WhatsApp service of the City of %(city)s. To write with the "
+            "mayor's office or to receive news, please register first."
+        ) % {"city": settings.CITY["NAME"]}
+    _reply(
+        citizen,
+        outbound.ReplyButtons(body, (("cmd:start", _("Register")), ("cmd:help", _("Help")))),
+    )
+
+
+# --- flows --------------------------------------------------------------------------------------
+
+
+def _send_welcome(citizen: Citizen) -> None:
+    body = _(
+        "Welcome to the WhatsApp service of the City of %(city)s!\n\n"
+        "• Info channel: news, events and urgent alerts\n"
+        "• Chat with the mayor's office: your questions, ideas and concerns\n\n"
+        "Privacy notice: %(privacy_url)s\n\nWhat would you like?"
+    ) % {"city": settings.CITY["NAME"], "privacy_url": _privacy_url()}
+    _reply(
+        citizen,
+        outbound.ReplyButtons(
+            body,
+            (
+                ("offer:info", _("Info channel")),
+                ("offer:chat", _("Mayor's chat")),
+                ("offer:both", _("Both")),
+            ),
+        ),
+    )
+
+
+def _ask_consent(citizen: Citizen, offerings: list[str], *, channel: str) -> None:
+    already = [o for o in offerings if _is_active(citizen, o)]
+    waiting = actions.do_request_subscription(citizen, offerings, channel=channel)
+    if not waiting:
+        names = ", ".join(_offering_name(o) for o in already)
+        _reply(
+            citizen,
+            outbound.Text(_("You have already subscribed to: %(names)s.") % {"names": names}),
+        )
+        return
+    _start_session(
+        citizen, BotSession.Step.CONFIRM_CONSENT, CONSENT_TIMEOUT, {"offerings": waiting}
+    )
+    consent_text = actions.current_consent_text()
+    names = _(" and ").join(_offering_name(o) for o in waiting)
+    body = _(
+        "You chose: %(names)s.\n\n%(consent)s\n\nPrivacy notice: %(privacy_url)s\n\nDo you agree?"
+    ) % {
+        "names": names,
+        "consent": consent_text.text(citizen.language),
+        "privacy_url": _privacy_url(),
+    }
+    _reply(
+        citizen,
+        outbound.ReplyButtons(body[: outbound.INTERACTIVE_BODY_MAX_CHARS], _consent_buttons()),
+    )
+
+
+def _answer_consent(citizen: Citizen, agreed: bool, *, channel: str) -> None:
+    if not agreed:
+        pending = list(
+            Subscription.objects.filter(
+                citizen=citizen, state=Subscription.State.PENDING
+            ).values_list("offering", flat=True)
+        )
+        actions.do_withdraw_subscriptions(citizen, pending, channel=channel)
+        _end_session(citizen)
+        _reply(
+            citizen,
+            outbound.Text(
+                _(
+                    "All right, you have not subscribed to anything. Send START if you change your mind."
+                )
+            ),
+        )
+        return
+    confirmed = actions.do_confirm_subscriptions(citizen, channel=channel)
+    _end_session(citizen)
+    if Offering.CHAT in confirmed:
+        _reply(
+            citizen,
+            outbound.Text(
+                _(
+                    "Thank you! You can now write to the mayor's office here. We answer during "
+                    "office hours. In an emergency call 110 (police) or 112 (fire brigade, ambulance)."
+                )
+            ),
+        )
+    if Offering.INFO in confirmed:
+        _send_topic_list(
+            citizen, intro=_("Thank you! Which topics would you like in the info channel?")
+        )
+
+
+def _send_topic_list(citizen: Citizen, intro: str = "") -> None:
+    language = citizen.language
+    topics = list(Topic.objects.filter(is_active=True))
+    chosen = _chosen_topic_slugs(citizen)
+    names = ", ".join(t.name(language) for t in topics if t.slug in chosen) or _("none yet")
+    body = (
+        (intro or _("Your topics in the info channel."))
+        + "\n\n"
+        + _("Chosen: %(names)s.\nTap a topic to choose or remove it, then tap Done.")
+        % {"names": names}
+    )
+    rows = [
+        outbound.ListRow(
+            f"topic:{topic.slug}",
+            (("✓ " if topic.slug in chosen else "") + topic.name(language))[
+                : outbound.ROW_TITLE_MAX_CHARS
+            ],
+            topic.description(language),
+        )
+        for topic in topics[:8]
+    ]
+    rows.append(outbound.ListRow("topic:all", _("All topics")))
+    rows.append(outbound.ListRow("topic:done", _("Done")))
+    _start_session(citizen, BotSession.Step.CHOOSE_TOPICS, TOPICS_TIMEOUT, {})
+    _reply(
+        citizen,
+        outbound.ListMessage(
+            body, _("Choose topics"), (outbound.ListSection(_("Topics"), tuple(rows)),)
+        ),
+    )
+
+
+def _on_topic_choice(citizen: Citizen, value: str) -> None:
+    if not _is_active(citizen, Offering.INFO):
+        _reply(citizen, outbound.Text(_("Send INFO to subscribe to the info channel first.")))
+        return
+    chosen = _chosen_topic_slugs(citizen)
+    if value == "done":
+        if not chosen:
+            _send_topic_list(citizen, intro=_("Please choose at least one topic."))
+            return
+        _end_session(citizen)
+        _confirm_topics(citizen, chosen)
+        return
+    if value == "all":
+        chosen = set(Topic.objects.filter(is_active=True).values_list("slug", flat=True))
+        actions.do_set_topics(citizen, chosen, channel=Channel.WHATSAPP_BUTTON)
+        _end_session(citizen)
+        _confirm_topics(citizen, chosen)
+        return
+    if not Topic.objects.filter(slug=value, is_active=True).exists():
+        _send_topic_list(citizen)
+        return
+    chosen ^= {value}
+    actions.do_set_topics(citizen, chosen, channel=Channel.WHATSAPP_BUTTON)
+    _send_topic_list(citizen)
+
+
+def _confirm_topics(citizen: Citizen, chosen: set[str]) -> None:
+    names = ", ".join(
+        t.name(citizen.language) for t in Topic.objects.filter(slug__in=chosen, is_active=True)
+    )
+    _reply(
+        citizen,
+        outbound.Text(
+            _(
+                "Done. You receive: %(names)s.\n\nTHEMEN changes your topics, STOP ends a "
+                "subscription, HILFE shows all commands."
+            )
+            % {"names": names}
+        ),
+    )
+
+
+def _stop(citizen: Citizen, offering: str | None) -> None:
+    offerings = None if offering is None else [offering]
+    ended = actions.do_withdraw_subscriptions(citizen, offerings, channel=Channel.WHATSAPP_KEYWORD)
+    _end_session(citizen)
+    if not ended:
+        _reply(
+            citizen, outbound.Text(_("You have no active subscription. Send START to register."))
+        )
+        return
+    names = _(" and ").join(_offering_name(o) for o in ended)
+    remaining = [o for o in Offering.values if _is_active(citizen, o)]
+    if remaining:
+        text = _("You have unsubscribed from: %(names)s. Still active: %(remaining)s.") % {
+            "names": names,
+            "remaining": ", ".join(_offering_name(o) for o in remaining),
+        }
+    else:
+        text = _(
+            "You have unsubscribed from: %(names)s. You will receive no more messages from us. "
+            "Send START to register again, LÖSCHEN to erase your data."
+        ) % {"names": names}
+    _reply(citizen, outbound.Text(text))
+
+
+def _send_help(citizen: Citizen) -> None:
+    _reply(
+        citizen,
+        outbound.Text(
+            _(
+                "Commands:\n"
+                "START – register\n"
+                "INFO / CHAT – subscribe to the info channel / the chat\n"
+                "THEMEN – change your topics\n"
+                "STOP – unsubscribe (STOP INFO or STOP CHAT for one of them)\n"
+                "EINSTELLUNGEN – change everything on a web page\n"
+                "MEINE DATEN – what we store about you\n"
+                "LÖSCHEN – erase your data\n\n"
+                "Privacy notice: %(privacy_url)s"
+            )
+            % {"privacy_url": _privacy_url()}
+        ),
+    )
+
+
+def _send_my_data(citizen: Citizen) -> None:
+    language = citizen.language
+    subscriptions = {s.offering: s for s in Subscription.objects.filter(citizen=citizen)}
+    lines = []
+    for offering in Offering.values:
+        subscription = subscriptions.get(offering)
+        state = subscription.get_state_display() if subscription else _("not subscribed")
+        lines.append(f"• {_offering_name(offering)}: {state}")
+    topics = ", ".join(
+        t.name(language)
+        for t in Topic.objects.filter(subscriptions__citizen=citizen, subscriptions__is_active=True)
+    ) or _("none")
+    message_count = Message.objects.filter(wa_id=citizen.wa_id).count()
+    consent_count = ConsentRecord.objects.filter(citizen=citizen).count()
+    actions.do_record_data_export(citizen, channel=Channel.WHATSAPP_KEYWORD)
+    body = _(
+        "What we store about you:\n"
+        "• WhatsApp number: +%(number)s\n• Name in your profile: %(name)s\n"
+        "%(subscriptions)s\n• Topics: %(topics)s\n• Messages exchanged: %(messages)d\n"
+        "• Consent records: %(consents)d\n\n"
+        "Full export (valid for 24 hours): %(url)s"
+    ) % {
+        "number": citizen.wa_id,
+        "name": citizen.profile_name or "–",
+        "subscriptions": "\n".join(lines),
+        "topics": topics,
+        "messages": message_count,
+        "consents": consent_count,
+        "url": links.export_url(citizen),
+    }
+    _reply(citizen, outbound.Text(body))
+
+
+def _ask_erasure(citizen: Citizen) -> None:
+    _start_session(citizen, BotSession.Step.CONFIRM_ERASURE, ERASURE_TIMEOUT, {})
+    _reply(
+        citizen,
+        outbound.ReplyButtons(
+            _(
+                "Do you really want us to erase all your data (number, name, messages, "
+                "subscriptions)? This cannot be undone, and you will receive nothing more from us."
+            ),
+            (("erase:yes", _("Yes, erase")), ("erase:no", _("Cancel"))),
+        ),
+    )
+
+
+def _erase(citizen: Citizen, *, channel: str) -> None:
+    _end_session(citizen)
+    _reply(
+        citizen,
+        outbound.Text(
+            _("Your data will be erased in a moment. This is our last message. Goodbye!")
+        ),
+    )
+    actions.do_request_erasure(citizen, channel=channel)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _reply(citizen: Citizen, message: outbound.OutboundMessage) -> None:
+    """Answer the citizen. A refusal (e.g. a message that reached us after the 24-hour
+    window closed) is logged, not raised: the citizen's action itself still counts."""
+    try:
+        do_queue_message(citizen.wa_id, message, purpose=Purpose.SERVICE_REPLY)
+    except SendRefused as refusal:
+        logger.info("bot.reply_refused citizen=%s reason=%s", redact(citizen.wa_id), refusal)
+
+
+def _consent_buttons() -> tuple[tuple[str, str], ...]:
+    return (("consent:yes", _("Yes, I agree")), ("consent:no", _("No, thanks")))
+
+
+def _offering_name(offering: str) -> str:
+    return str(Offering(offering).label)
+
+
+def _privacy_url() -> str:
+    return f"{settings.PUBLIC_BASE_URL}/datenschutz/"
+
+
+def _expired_text() -> str:
+    return _("This question has expired. Send START to begin again.")
+
+
+def _is_active(citizen: Citizen, offering: str) -> bool:
+    return Subscription.objects.filter(
+        citizen=citizen, offering=offering, state=Subscription.State.ACTIVE
+    ).exists()
+
+
+def _chosen_topic_slugs(citizen: Citizen) -> set[str]:
+    return set(
+        TopicSubscription.objects.filter(
+            citizen=citizen, is_active=True, topic__is_active=True
+        ).values_list("topic__slug", flat=True)
+    )
+
+
+def _active_session(citizen: Citizen) -> BotSession | None:
+    session = BotSession.objects.filter(citizen=citizen).first()
+    if session is not None and session.expires_at <= timezone.now():
+        session.delete()
+        return None
+    return session
+
+
+def _start_session(citizen: Citizen, step: str, timeout: timedelta, data: dict) -> None:
+    now = timezone.now()
+    BotSession.objects.update_or_create(
+        citizen=citizen,
+        defaults={"step": step, "data": data, "expires_at": now + timeout, "updated_at": now},
+    )
+
+
+def _end_session(citizen: Citizen) -> None:
+    BotSession.objects.filter(citizen=citizen).delete()
+
+
+def _maybe_switch_language(citizen: Citizen, text: str) -> None:
+    """Answer in the language the citizen's command was written in."""
+    words = set(normalize(text).split())
+    if words & _ENGLISH_WORDS:
+        language = "en"
+    elif words & _GERMAN_WORDS:
+        language = "de"
+    else:
+        return
+    if language != citizen.language:
+        citizen.language = language
+        citizen.save(update_fields=["language"])

@@ -1,0 +1,103 @@
+"""Forms of the citizens' public pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, cast
+
+from django import forms
+from django.forms.boundfield import BoundWidget
+from django.utils.translation import gettext_lazy as _
+
+from townhall.citizens.models import Offering, Topic
+
+OFFERING_DESCRIPTIONS = {
+    Offering.INFO: _("News, events and urgent alerts from the city."),
+    Offering.CHAT: _(
+        "Write to the mayor's office; we answer during office hours. Not for emergencies."
+    ),
+}
+
+
+class PreferencesForm(forms.Form):
+    """What the citizen wants: offerings, topics, and consent when adding an offering.
+
+    Adding an offering is a new consent (DSGVO Art. 7): it needs the consent box ticked.
+    Keeping or removing offerings and changing topics does not.
+    """
+
+    offerings = forms.MultipleChoiceField(
+        label=_("Services"),
+        # Info first: it is what most citizens come for.
+        choices=[(Offering.INFO, Offering.INFO.label), (Offering.CHAT, Offering.CHAT.label)],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    topics = forms.MultipleChoiceField(
+        label=_("Topics of the info channel"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    consent = forms.BooleanField(
+        label=_("I agree to this consent text."),
+        required=False,
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        active_offerings: Iterable[str],
+        topics: Iterable[Topic],
+        language: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.active_offerings = frozenset(active_offerings)
+        self.topic_objects = list(topics)
+        self.language = language
+        topics_field = cast(forms.MultipleChoiceField, self.fields["topics"])
+        topics_field.choices = [(topic.slug, topic.name(language)) for topic in self.topic_objects]
+
+    @property
+    def can_add_offering(self) -> bool:
+        """Whether some offering is not active yet (only then is consent asked for)."""
+        return len(self.active_offerings) < len(Offering.values)
+
+    def offering_choices(self) -> Iterator[tuple[BoundWidget, str]]:
+        """Each offering's checkbox with its one-line description, for the template."""
+        for checkbox in self["offerings"]:
+            yield checkbox, str(OFFERING_DESCRIPTIONS[checkbox.data["value"]])
+
+    def topic_choices(self) -> Iterator[tuple[BoundWidget, str]]:
+        descriptions = {
+            topic.slug: topic.description(self.language) for topic in self.topic_objects
+        }
+        for checkbox in self["topics"]:
+            yield checkbox, descriptions[checkbox.data["value"]]
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned_data = self.cleaned_data
+        if Offering.INFO in self.wanted_offerings() and not cleaned_data.get("topics"):
+            # As in WhatsApp: the info channel without a topic would bring nothing.
+            self.add_error("topics", _("Please choose at least one topic."))
+        if self.added_offerings() and not cleaned_data.get("consent"):
+            self.add_error(
+                "consent",
+                _("To add a service, please tick that you agree to the consent text."),
+            )
+        return cleaned_data
+
+    def wanted_offerings(self) -> set[str]:
+        return set(self.cleaned_data.get("offerings", []))
+
+    def added_offerings(self) -> list[str]:
+        added = self.wanted_offerings() - self.active_offerings
+        return [offering for offering in Offering.values if offering in added]
+
+    def removed_offerings(self) -> list[str]:
+        removed = self.active_offerings - self.wanted_offerings()
+        return [offering for offering in Offering.values if offering in removed]
+
+    def wanted_topics(self) -> list[str]:
+        return list(self.cleaned_data.get("topics", []))

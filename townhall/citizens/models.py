@@ -1,0 +1,200 @@
+"""Citizens who write to or are written to by the city."""
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Citizen(models.Model):
+    """A person behind one WhatsApp id.
+
+    Subscriptions and consent records hang off this model (see the subscriptions issue);
+    the message log joins on ``wa_id``.
+    """
+
+    # Digits of the E.164 number without "+", exactly as WhatsApp's wa_id.
+    wa_id = models.CharField(max_length=32, unique=True)
+    # The name the citizen set in their WhatsApp profile (personal data).
+    profile_name = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_inbound_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Language of the bot's messages and the citizen's web pages.
+    language = models.CharField(max_length=8, default="de")
+    # Set when the personal data was erased; the row stays, anonymised, for statistics.
+    erased_at = models.DateTimeField(null=True, blank=True)
+    # The citizen confirmed LÖSCHEN; erasure runs once the goodbye message has gone out.
+    erasure_requested_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        permissions = [
+            ("search_by_number", "Can search citizens by phone number"),
+            ("export_citizen_data", "Can export a citizen's data on request"),
+            ("erase_citizen", "Can erase a citizen's data on request"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Citizen {self.pk}"
+
+
+class Offering(models.TextChoices):
+    """The two things a citizen can subscribe to, each on its own."""
+
+    CHAT = "chat", _("Chat with the mayor's office")
+    INFO = "info", _("Info channel")
+
+
+class Topic(models.Model):
+    """A subject of the info channel (urgent alerts, traffic, events, city news)."""
+
+    slug = models.SlugField(max_length=50, unique=True)
+    # Shown as WhatsApp list rows: titles at most 24 characters, descriptions 72.
+    name_de = models.CharField(max_length=24)
+    name_en = models.CharField(max_length=24)
+    description_de = models.CharField(max_length=72, blank=True)
+    description_en = models.CharField(max_length=72, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    def name(self, language: str) -> str:
+        return self.name_en if language.startswith("en") else self.name_de
+
+    def description(self, language: str) -> str:
+        return self.description_en if language.startswith("en") else self.description_de
+
+
+class ConsentText(models.Model):
+    """A published version of what a citizen agrees to. Never edited once used: publish a
+    new version instead, so every consent record points at the exact words agreed to."""
+
+    version = models.CharField(max_length=32, unique=True)
+    text_de = models.TextField()
+    text_en = models.TextField()
+    privacy_url = models.CharField(max_length=500)
+    published_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.version
+
+    def text(self, language: str) -> str:
+        return self.text_en if language.startswith("en") else self.text_de
+
+
+class Subscription(models.Model):
+    """A citizen's current state for one offering; its history is in ``ConsentRecord``."""
+
+    class State(models.TextChoices):
+        # Asked for, waiting for the explicit "Ja, ich stimme zu" (double opt-in).
+        PENDING = "pending", _("Waiting for confirmation")
+        ACTIVE = "active", _("Active")
+        ENDED = "ended", _("Ended")
+
+    citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="subscriptions")
+    offering = models.CharField(max_length=8, choices=Offering.choices)
+    state = models.CharField(max_length=8, choices=State.choices)
+    consent_text = models.ForeignKey(
+        ConsentText, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["citizen", "offering"], name="one_subscription_per_offering"
+            )
+        ]
+        indexes = [models.Index(fields=["offering", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.offering} {self.state}"
+
+
+class TopicSubscription(models.Model):
+    """Whether a citizen wants one topic of the info channel."""
+
+    citizen = models.ForeignKey(
+        Citizen, on_delete=models.CASCADE, related_name="topic_subscriptions"
+    )
+    topic = models.ForeignKey(Topic, on_delete=models.CASCADE, related_name="subscriptions")
+    is_active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["citizen", "topic"], name="one_row_per_citizen_topic")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.topic_id} {'on' if self.is_active else 'off'}"
+
+
+class ConsentRecord(models.Model):
+    """Append-only proof of every consent and withdrawal (DSGVO Art. 7(1)).
+
+    Rows are never updated or deleted; erasure anonymises the citizen they point to.
+    """
+
+    class Kind(models.TextChoices):
+        REQUESTED = "requested", _("Asked to subscribe")
+        GRANTED = "granted", _("Consent given")
+        WITHDRAWN = "withdrawn", _("Consent withdrawn")
+        TOPIC_ADDED = "topic_added", _("Topic added")
+        TOPIC_REMOVED = "topic_removed", _("Topic removed")
+        DATA_EXPORTED = "data_exported", _("Data exported")
+        ERASED = "erased", _("Personal data erased")
+
+    class Channel(models.TextChoices):
+        WHATSAPP_KEYWORD = "whatsapp_keyword", _("WhatsApp keyword")
+        WHATSAPP_BUTTON = "whatsapp_button", _("WhatsApp button")
+        WEB_FORM = "web_form", _("Web form")
+        STAFF = "staff", _("Staff on request")
+
+    citizen = models.ForeignKey(Citizen, on_delete=models.PROTECT, related_name="consent_records")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    offering = models.CharField(max_length=8, choices=Offering.choices, blank=True)
+    topic = models.ForeignKey(
+        Topic, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    consent_text = models.ForeignKey(
+        ConsentText, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    acting_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.offering}"
+
+
+class BotSession(models.Model):
+    """Where a citizen is in a multi-step WhatsApp flow; survives restarts, expires."""
+
+    class Step(models.TextChoices):
+        CONFIRM_CONSENT = "confirm_consent", "confirm consent"
+        CHOOSE_TOPICS = "choose_topics", "choose topics"
+        CONFIRM_ERASURE = "confirm_erasure", "confirm erasure"
+
+    citizen = models.OneToOneField(Citizen, on_delete=models.CASCADE, related_name="bot_session")
+    step = models.CharField(max_length=20, choices=Step.choices)
+    data = models.JSONField(default=dict)
+    expires_at = models.DateTimeField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return self.step

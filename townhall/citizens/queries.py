@@ -1,0 +1,111 @@
+"""Read-only questions about citizens: their current choices and the DSGVO data export."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from townhall.citizens.models import (
+    Citizen,
+    ConsentRecord,
+    Subscription,
+    Topic,
+    TopicSubscription,
+)
+from townhall.whatsapp.models import Message
+
+
+def active_topics() -> list[Topic]:
+    """The topics of the info channel a citizen can choose, in display order."""
+    return list(Topic.objects.filter(is_active=True))
+
+
+def active_offerings(citizen: Citizen) -> set[str]:
+    """The offerings the citizen has consented to and not withdrawn."""
+    return set(
+        Subscription.objects.filter(citizen=citizen, state=Subscription.State.ACTIVE).values_list(
+            "offering", flat=True
+        )
+    )
+
+
+def chosen_topic_slugs(citizen: Citizen) -> set[str]:
+    """The slugs of the (active) topics the citizen currently wants."""
+    return set(
+        TopicSubscription.objects.filter(
+            citizen=citizen, is_active=True, topic__is_active=True
+        ).values_list("topic__slug", flat=True)
+    )
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def citizen_export(citizen: Citizen) -> dict[str, Any]:
+    """Everything stored about ``citizen``, as plain JSON-ready data (DSGVO Art. 15 and 20).
+
+    Used by the citizen's own download link and by staff exporting on request. Datetimes are
+    ISO 8601 in UTC; lists are in time order. Four queries, whatever the amount of data.
+    """
+    subscriptions = [
+        {
+            "offering": subscription.offering,
+            "state": subscription.state,
+            "consent_text_version": (
+                subscription.consent_text.version if subscription.consent_text else None
+            ),
+            "requested_at": _iso(subscription.requested_at),
+            "confirmed_at": _iso(subscription.confirmed_at),
+            "ended_at": _iso(subscription.ended_at),
+        }
+        for subscription in Subscription.objects.filter(citizen=citizen)
+        .select_related("consent_text")
+        .order_by("requested_at", "id")
+    ]
+    topics = [
+        {
+            "topic": row.topic.slug,
+            "is_active": row.is_active,
+            "updated_at": _iso(row.updated_at),
+        }
+        for row in TopicSubscription.objects.filter(citizen=citizen)
+        .select_related("topic")
+        .order_by("topic__position", "topic__id")
+    ]
+    consent_history = [
+        {
+            "kind": record.kind,
+            "offering": record.offering or None,
+            "topic": record.topic.slug if record.topic else None,
+            "channel": record.channel,
+            "consent_text_version": record.consent_text.version if record.consent_text else None,
+            "created_at": _iso(record.created_at),
+        }
+        for record in ConsentRecord.objects.filter(citizen=citizen)
+        .select_related("topic", "consent_text")
+        .order_by("created_at", "id")
+    ]
+    messages = [
+        {
+            "direction": message["direction"],
+            "type": message["type"],
+            "text": message["text"],
+            "created_at": _iso(message["created_at"]),
+            "status": message["status"],
+        }
+        for message in Message.objects.filter(wa_id=citizen.wa_id)
+        .order_by("created_at", "id")
+        .values("direction", "type", "text", "created_at", "status")
+    ]
+    return {
+        "wa_id": citizen.wa_id,
+        "profile_name": citizen.profile_name,
+        "language": citizen.language,
+        "created_at": _iso(citizen.created_at),
+        "last_inbound_at": _iso(citizen.last_inbound_at),
+        "subscriptions": subscriptions,
+        "topics": topics,
+        "consent_history": consent_history,
+        "messages": messages,
+    }

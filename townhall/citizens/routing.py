@@ -1,0 +1,57 @@
+"""Who answers an inbound message: the bot, the mayor's office (inbox), or nobody.
+
+Both the bot and the inbox ask this one function, so a message is never answered twice
+and never falls between them.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from django.conf import settings
+from django.utils import timezone
+
+from townhall.citizens.keywords import match_keyword
+from townhall.citizens.models import BotSession, Citizen, Offering, Subscription
+from townhall.whatsapp.types import InboundMessage
+
+# Interactive ids the bot sends; taps on them are the bot's business.
+BOT_CHOICE_PREFIXES = ("offer:", "consent:", "topic:", "erase:", "cmd:")
+# Messages that ask nothing; answering them automatically could start a loop.
+SILENT_TYPES = frozenset({"reaction", "system", "unsupported", "unknown", "order"})
+
+
+class Route(enum.Enum):
+    BOT = "bot"
+    OFFICE = "office"
+    # For the office although the citizen left the chat (only if the city wants that).
+    OFFICE_UNSUBSCRIBED = "office_unsubscribed"
+    NOBODY = "nobody"
+
+
+def route_inbound(citizen: Citizen, message: InboundMessage) -> Route:
+    if citizen.erasure_requested_at is not None or citizen.erased_at is not None:
+        return Route.NOBODY
+    reply_id = message.reply.id if message.reply is not None else ""
+    if reply_id.startswith(BOT_CHOICE_PREFIXES):
+        return Route.BOT
+    if message.type == "text" and match_keyword(message.text) is not None:
+        return Route.BOT
+    if BotSession.objects.filter(
+        citizen=citizen,
+        expires_at__gt=timezone.now(),
+        step__in=[BotSession.Step.CONFIRM_CONSENT, BotSession.Step.CONFIRM_ERASURE],
+    ).exists():
+        return Route.BOT
+    chat = (
+        Subscription.objects.filter(citizen=citizen, offering=Offering.CHAT)
+        .values_list("state", flat=True)
+        .first()
+    )
+    if chat == Subscription.State.ACTIVE:
+        return Route.OFFICE
+    if message.type in SILENT_TYPES:
+        return Route.NOBODY
+    if chat == Subscription.State.ENDED and settings.INBOX_ACCEPT_UNSUBSCRIBED:
+        return Route.OFFICE_UNSUBSCRIBED
+    return Route.BOT

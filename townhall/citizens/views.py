@@ -1,0 +1,262 @@
+"""Public pages for citizens, without login.
+
+- subscribe page and privacy notice, for everyone;
+- preferences, erasure and data export, reached through the signed, expiring links the bot
+  sends (``links.py``). A link is the citizen's only key: pages behind it never show the
+  full number and are never cached.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from urllib.parse import urlencode
+
+import orjson
+import segno
+from django.conf import settings
+from django.contrib import messages
+from django.core import signing
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from townhall.citizens import links, queries
+from townhall.citizens.actions import (
+    current_consent_text,
+    do_record_data_export,
+    do_request_erasure,
+    do_set_topics,
+    do_subscribe_directly,
+    do_withdraw_subscriptions,
+)
+from townhall.citizens.forms import PreferencesForm
+from townhall.citizens.models import Citizen, ConsentRecord, Offering
+from townhall.core.phone_numbers import format_wa_id, mask_wa_id
+
+WEB_FORM = ConsentRecord.Channel.WEB_FORM
+
+# The text the click-to-chat link puts into the citizen's WhatsApp; the bot answers it with
+# the welcome message.
+SUBSCRIBE_KEYWORD = "START"
+
+# Supervisory authorities for complaints (DSGVO Art. 77), by settings.CITY["STATE"].
+SUPERVISORY_AUTHORITIES = {
+    "NW": "Landesbeauftragte für Datenschutz und Informationsfreiheit Nordrhein-Westfalen",
+}
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _city_wa_id() -> str:
+    return re.sub(r"\D", "", settings.WHATSAPP["DISPLAY_PHONE_NUMBER"])
+
+
+def click_to_chat_url(text: str) -> str:
+    """A wa.me link that opens a chat with the city, ``text`` typed in for the citizen.
+
+    https://faq.whatsapp.com/5913398998672934 (number in international format, digits only).
+    """
+    return f"https://wa.me/{_city_wa_id()}?{urlencode({'text': text})}"
+
+
+@functools.lru_cache(maxsize=16)
+def _qr_svg(content: str, title: str) -> str:
+    """The QR code as inline SVG, named by its <title> for screen readers.
+
+    A viewBox instead of a fixed size lets CSS shrink it on narrow phones.
+    """
+    svg = segno.make(content, error="m").svg_inline(
+        scale=6, dark="#1b2430", light="#ffffff", title=title, svgclass="qr__code", omitsize=True
+    )
+    return svg.replace("<svg ", '<svg role="img" ', 1)
+
+
+def _has_valid_signature(token: str, purpose: str) -> bool:
+    """Whether ``token`` is one of ours, however old: tells an expired link from garbage."""
+    # links.py keeps the salts private; it decides validity, this only picks the error page.
+    try:
+        signing.TimestampSigner(salt=links._SALTS[purpose]).unsign(token)
+    except signing.BadSignature:
+        return False
+    return True
+
+
+def _invalid_link(request: HttpRequest, token: str, purpose: str) -> HttpResponse:
+    """A friendly page for an expired (410) or mistyped (404) link, with the way to a new one."""
+    is_expired = _has_valid_signature(token, purpose)
+    keyword = _("SETTINGS") if purpose == "preferences" else _("MY DATA")
+    context = {
+        "is_expired": is_expired,
+        "purpose": purpose,
+        "keyword": keyword,
+        "whatsapp_url": click_to_chat_url(keyword),
+    }
+    response = render(
+        request, "citizens/link_invalid.html", context, status=410 if is_expired else 404
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- everyone -----------------------------------------------------------------------------------
+
+
+@require_GET
+def subscribe(request: HttpRequest) -> HttpResponse:
+    language = get_language()
+    url = click_to_chat_url(SUBSCRIBE_KEYWORD)
+    qr_title = _("QR code: opens WhatsApp with the message START to the City of %(city)s") % {
+        "city": settings.CITY["NAME"]
+    }
+    context = {
+        "click_to_chat_url": url,
+        # segno's own output, with the title escaped by segno.
+        "qr_svg": mark_safe(_qr_svg(url, qr_title)),  # noqa: S308
+        "city_number": format_wa_id(_city_wa_id()),
+        "topics": [
+            {"name": topic.name(language), "description": topic.description(language)}
+            for topic in queries.active_topics()
+        ],
+    }
+    return render(request, "citizens/subscribe.html", context)
+
+
+@require_GET
+def privacy(request: HttpRequest) -> HttpResponse:
+    consent_text = current_consent_text()
+    context = {
+        "consent_text": consent_text,
+        "consent_text_body": consent_text.text(get_language()),
+        "webhook_retention_days": settings.WHATSAPP["WEBHOOK_RETENTION_DAYS"],
+        "supervisory_authority": SUPERVISORY_AUTHORITIES.get(settings.CITY["STATE"], ""),
+        "subscribe_url": click_to_chat_url(SUBSCRIBE_KEYWORD),
+    }
+    return render(request, "citizens/privacy.html", context)
+
+
+# --- behind a signed link -----------------------------------------------------------------------
+
+
+def _save_preferences(citizen: Citizen, form: PreferencesForm) -> bool:
+    """Apply a valid form in one transaction; returns whether anything changed.
+
+    Topics are only touched while the info channel is wanted: a citizen who leaves the info
+    channel keeps their topics for a later return, as with STOP in WhatsApp.
+    """
+    with transaction.atomic():
+        added = form.added_offerings()
+        removed = form.removed_offerings()
+        if added:
+            do_subscribe_directly(citizen, added, channel=WEB_FORM)
+        if removed:
+            do_withdraw_subscriptions(citizen, removed, channel=WEB_FORM)
+        topics_added: list[str] = []
+        topics_removed: list[str] = []
+        if Offering.INFO in form.wanted_offerings():
+            topics_added, topics_removed = do_set_topics(
+                citizen, form.wanted_topics(), channel=WEB_FORM
+            )
+    return bool(added or removed or topics_added or topics_removed)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest, token: str) -> HttpResponse:
+    citizen = links.citizen_from_token(token, "preferences")
+    if citizen is None:
+        return _invalid_link(request, token, "preferences")
+    context: dict[str, object] = {
+        "citizen": citizen,
+        "masked_number": mask_wa_id(citizen.wa_id),
+        "token": token,
+        "is_erasing": citizen.erasure_requested_at is not None,
+    }
+    if citizen.erasure_requested_at is not None:
+        # Nothing to change any more; a late POST from an open tab changes nothing either.
+        return render(request, "citizens/preferences.html", context)
+
+    language = get_language()
+    active = queries.active_offerings(citizen)
+    topics = queries.active_topics()
+    if request.method == "POST" and request.POST.get("action") == "leave":
+        ended = do_withdraw_subscriptions(citizen, channel=WEB_FORM)
+        if ended:
+            messages.success(
+                request,
+                _("You have left all services. You will receive no more messages from us."),
+            )
+        else:
+            messages.info(request, _("You had no active service."))
+        return redirect("citizens:preferences", token=token)
+    if request.method == "POST":
+        form = PreferencesForm(
+            request.POST, active_offerings=active, topics=topics, language=language
+        )
+        if form.is_valid():
+            if _save_preferences(citizen, form):
+                messages.success(request, _("Your settings have been saved."))
+            else:
+                messages.info(request, _("Nothing has changed."))
+            return redirect("citizens:preferences", token=token)
+    else:
+        form = PreferencesForm(
+            initial={
+                "offerings": sorted(active),
+                "topics": sorted(queries.chosen_topic_slugs(citizen)),
+            },
+            active_offerings=active,
+            topics=topics,
+            language=language,
+        )
+    consent_text = current_consent_text()
+    context.update(
+        {
+            "form": form,
+            "active_offerings": active,
+            "consent_text": consent_text,
+            "consent_text_body": consent_text.text(language),
+            "export_token": links.make_token(citizen, "export"),
+        }
+    )
+    return render(request, "citizens/preferences.html", context)
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+def erase(request: HttpRequest, token: str) -> HttpResponse:
+    """Ask once more, then erase: stops everything now, the data goes a moment later."""
+    citizen = links.citizen_from_token(token, "preferences")
+    if citizen is None:
+        return _invalid_link(request, token, "preferences")
+    if request.method == "POST" or citizen.erasure_requested_at is not None:
+        if citizen.erasure_requested_at is None:
+            do_request_erasure(citizen, channel=WEB_FORM)
+        return redirect("citizens:preferences", token=token)
+    context = {"citizen": citizen, "masked_number": mask_wa_id(citizen.wa_id), "token": token}
+    return render(request, "citizens/erase_confirm.html", context)
+
+
+@require_GET
+def export(request: HttpRequest, token: str) -> HttpResponse:
+    """The citizen's data as a JSON download (DSGVO Art. 15 and 20)."""
+    citizen = links.citizen_from_token(token, "export")
+    if citizen is None:
+        return _invalid_link(request, token, "export")
+    data = queries.citizen_export(citizen)
+    do_record_data_export(citizen, channel=WEB_FORM)
+    response = HttpResponse(
+        orjson.dumps(data, option=orjson.OPT_INDENT_2), content_type="application/json"
+    )
+    filename = f"townhall-meine-daten-{timezone.localdate().isoformat()}.json"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    # Personal data: no copy in the browser's or any proxy's cache.
+    response["Cache-Control"] = "no-store"
+    return response

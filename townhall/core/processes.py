@@ -1,0 +1,226 @@
+"""Start Townhall's real processes (web server, worker, simulator) on loopback.
+
+Used by the end-to-end tests and the benchmarks, which must exercise the same servers a
+city runs. Every wait is bounded; every process is stopped when the ``Stack`` closes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+BIN_DIR = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_http(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    """Wait until ``url`` answers (any HTTP status), or fail with the process's output."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args!r} exited with {process.returncode}")
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout} s")
+
+
+@dataclass
+class Stack:
+    """Townhall web + worker + simulator, wired to each other on free loopback ports."""
+
+    env: dict[str, str]
+    log_dir: Path
+    web_port: int = field(default_factory=free_port)
+    simulator_port: int = field(default_factory=free_port)
+    web_workers: int = 1
+    worker_threads: int = 2
+    processes: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.web_port}"
+
+    @property
+    def simulator_url(self) -> str:
+        return f"http://127.0.0.1:{self.simulator_port}"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"{self.web_url}/webhooks/whatsapp/"
+
+    def process_env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            **self.env,
+            "WHATSAPP_API_BASE_URL": self.simulator_url,
+            "DJANGO_SETTINGS_MODULE": "townhall.settings",
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def _spawn(self, name: str, args: list[str], env: Mapping[str, str]) -> subprocess.Popen:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log_file = (self.log_dir / f"{name}.log").open("ab")
+        process = subprocess.Popen(  # noqa: S603 - fixed argument lists of our own programs
+            args,
+            cwd=BASE_DIR,
+            env=dict(env),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.processes.append(process)
+        return process
+
+    def start_simulator(self, extra_args: tuple[str, ...] = ()) -> None:
+        env = self.process_env()
+        process = self._spawn(
+            "simulator",
+            [
+                sys.executable,
+                "-m",
+                "townhall.simulator",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.simulator_port),
+                "--webhook-url",
+                self.webhook_url,
+                "--app-secret",
+                env.get("WHATSAPP_APP_SECRET", "simulator-app-secret"),
+                "--access-token",
+                env.get("WHATSAPP_ACCESS_TOKEN", "simulator-access-token"),
+                *extra_args,
+            ],
+            env,
+        )
+        wait_for_http(f"{self.simulator_url}/_sim/stats", process)
+
+    def start_web(self) -> None:
+        process = self._spawn(
+            "web",
+            [
+                str(BIN_DIR / "granian"),
+                "--interface",
+                "wsgi",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.web_port),
+                "--workers",
+                str(self.web_workers),
+                "--blocking-threads",
+                "4",
+                "--log-level",
+                "warning",
+                "townhall.wsgi:application",
+            ],
+            self.process_env(),
+        )
+        wait_for_http(f"{self.web_url}/webhooks/whatsapp/", process)
+
+    def start_worker(self) -> None:
+        self._spawn(
+            "worker",
+            [
+                sys.executable,
+                str(BASE_DIR / "manage.py"),
+                "run_huey",
+                "--workers",
+                str(self.worker_threads),
+                "--worker-type",
+                "thread",
+                "--delay",
+                "0.05",
+                "--max-delay",
+                "0.2",
+            ],
+            self.process_env(),
+        )
+
+    def start(self) -> Stack:
+        try:
+            self.start_simulator()
+            self.start_web()
+            self.start_worker()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for process in self.processes:
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+        self.processes.clear()
+
+    def logs(self) -> str:
+        parts = []
+        for path in sorted(self.log_dir.glob("*.log")):
+            parts.append(f"--- {path.name}\n{path.read_text(errors='replace')[-4000:]}")
+        return "\n".join(parts)
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def database_url_for_current_connection() -> str:
+    """A DATABASE_URL for child processes that points at the database this process uses
+    (the test database during tests)."""
+    from django.db import connection
+
+    config = connection.settings_dict
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        return f"sqlite:///{Path(config['NAME']).resolve()}"
+    user = config.get("USER") or ""
+    password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
+    credentials = f"{user}{password}@" if user else ""
+    port = f":{config['PORT']}" if config.get("PORT") else ""
+    return f"postgres://{credentials}{config.get('HOST') or '127.0.0.1'}{port}/{config['NAME']}"
+
+
+# Debian's Chromium, never a downloaded browser. Without the background-networking flags
+# Chromium keeps trying to reach Google's hosts, which this closed network refuses.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+)
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """A headless Chromium for browser tests, from a Playwright instance."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS))

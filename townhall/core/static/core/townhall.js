@@ -1,0 +1,112 @@
+// Small enhancements of the staff pages. Everything works without this file; it only makes
+// the live conversation view pleasant: it keeps the scroll position and opened status
+// histories when htmx refreshes the history, and adds a character counter and Ctrl+Enter.
+(function () {
+  "use strict";
+
+  var BOTTOM_TOLERANCE_PX = 48;
+  var savedHistoryState = null;
+
+  function historyElement() {
+    return document.getElementById("history");
+  }
+
+  function isNearBottom(element) {
+    return element.scrollHeight - element.scrollTop - element.clientHeight < BOTTOM_TOLERANCE_PX;
+  }
+
+  function saveHistoryState(forceBottom) {
+    var history = historyElement();
+    if (!history) {
+      return;
+    }
+    var openKeys = [];
+    history.querySelectorAll("details[open][data-details-key]").forEach(function (details) {
+      openKeys.push(details.getAttribute("data-details-key"));
+    });
+    savedHistoryState = {
+      openKeys: openKeys,
+      stickToBottom: forceBottom || isNearBottom(history),
+      scrollTop: history.scrollTop,
+    };
+  }
+
+  function restoreHistoryState() {
+    var history = historyElement();
+    if (!history) {
+      return;
+    }
+    var state = savedHistoryState;
+    savedHistoryState = null;
+    if (!state) {
+      history.scrollTop = history.scrollHeight;
+      return;
+    }
+    state.openKeys.forEach(function (key) {
+      var details = history.querySelector('details[data-details-key="' + CSS.escape(key) + '"]');
+      if (details) {
+        details.open = true;
+      }
+    });
+    history.scrollTop = state.stickToBottom ? history.scrollHeight : state.scrollTop;
+  }
+
+  function updateCounter(textarea) {
+    var counter = document.getElementById(textarea.getAttribute("data-character-counter"));
+    if (!counter) {
+      return;
+    }
+    var maxLength = parseInt(textarea.getAttribute("maxlength"), 10);
+    var length = textarea.value.length;
+    counter.textContent = length ? length + " / " + maxLength : "";
+    counter.classList.toggle("is-over", length > maxLength);
+  }
+
+  function initialize(root) {
+    root.querySelectorAll("textarea[data-character-counter]").forEach(updateCounter);
+    if (root === document.body || root.id === "history" || root.querySelector("#history")) {
+      restoreHistoryState();
+    }
+  }
+
+  // The poll replaces the whole history element; the reply form replaces it out of band.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "history") {
+      saveHistoryState(false);
+    }
+  });
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "history") {
+      // The staff member just sent a reply: show it.
+      saveHistoryState(true);
+    }
+  });
+
+  document.addEventListener("input", function (event) {
+    if (event.target.matches && event.target.matches("textarea[data-character-counter]")) {
+      updateCounter(event.target);
+    }
+  });
+
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (
+      event.key === "Enter" &&
+      (event.ctrlKey || event.metaKey) &&
+      target.matches &&
+      target.matches("textarea[data-submit-on-ctrl-enter]") &&
+      target.form
+    ) {
+      event.preventDefault();
+      target.form.requestSubmit();
+    }
+  });
+
+  if (window.htmx) {
+    window.htmx.onLoad(initialize);
+  } else {
+    document.addEventListener("DOMContentLoaded", function () {
+      initialize(document.body);
+    });
+  }
+})();

@@ -1,0 +1,321 @@
+"""Every state change of the inbox: receiving, replying, notes, assignment, states.
+
+Views, the worker (inbound handler) and tests call these; nothing else saves inbox rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import formats, timezone, translation
+from django.utils.translation import gettext as _
+
+from townhall.citizens.models import Citizen
+from townhall.core.privacy import redact
+from townhall.inbox.models import CannedResponse, Conversation, ConversationEvent, Label, Note, Team
+from townhall.inbox.office_hours import Schedule
+from townhall.whatsapp import outbound
+from townhall.whatsapp.actions import do_queue_message
+from townhall.whatsapp.models import Message
+from townhall.whatsapp.policy import Purpose
+
+logger = logging.getLogger(__name__)
+
+# Meta's customer service window: free text only within 24 h of the citizen's last message.
+SERVICE_WINDOW = timedelta(hours=24)
+PREVIEW_CHARS = 200
+
+
+class OutsideServiceWindow(Exception):
+    """Free text is not allowed any more: offer the re-engagement template instead."""
+
+
+class InvalidInboxInput(ValueError):
+    """Bad input from a staff member (empty note, unknown state); the text says what."""
+
+
+# --- receiving ----------------------------------------------------------------------------------
+
+
+def do_receive_chat_message(
+    citizen: Citizen, message: Message, *, is_unsubscribed: bool = False
+) -> Conversation:
+    """Put a citizen's message for the mayor's office into their conversation.
+
+    Opens the conversation (or reopens a resolved one), counts it unread and, outside office
+    hours, answers once per closed period with an honest auto-reply.
+    """
+    at = message.created_at
+    with transaction.atomic():
+        conversation, created = Conversation.objects.select_for_update().get_or_create(
+            citizen=citizen,
+            defaults={"opened_at": at, "last_message_at": at, "state": Conversation.State.NEW},
+        )
+        if created:
+            _event(conversation, ConversationEvent.Kind.OPENED)
+        elif conversation.state == Conversation.State.RESOLVED:
+            conversation.state = Conversation.State.OPEN
+            conversation.opened_at = at
+            conversation.first_response_at = None
+            conversation.resolved_at = None
+            _event(conversation, ConversationEvent.Kind.REOPENED)
+        elif conversation.state == Conversation.State.WAITING:
+            conversation.state = Conversation.State.OPEN
+        if at >= conversation.last_message_at or created:
+            conversation.last_message_at = at
+            conversation.last_message_preview = _preview(message)
+            conversation.last_message_direction = Message.Direction.INBOUND
+        conversation.last_inbound_at = max(conversation.last_inbound_at or at, at)
+        conversation.unread_count = F("unread_count") + 1
+        conversation.is_unsubscribed = is_unsubscribed
+        conversation.save()
+        conversation.refresh_from_db(fields=["unread_count"])
+        _auto_reply_if_closed(conversation, citizen, at, is_unsubscribed=is_unsubscribed)
+    return conversation
+
+
+def _auto_reply_if_closed(
+    conversation: Conversation, citizen: Citizen, at: datetime, *, is_unsubscribed: bool
+) -> None:
+    """One honest auto-reply per conversation and closed period; caller holds the row lock."""
+    # The time the citizen wrote decides, not when the worker got to the message.
+    schedule = Schedule.load()
+    if schedule.is_open(at):
+        return
+    period = schedule.closed_period_key(at)
+    if conversation.auto_replied_period == period:
+        return
+    opening = schedule.next_opening(at)
+    with translation.override(citizen.language):
+        if opening is None:
+            when = _("as soon as possible")
+        else:
+            local = timezone.localtime(opening)
+            when = _("%(weekday)s, %(date)s at %(time)s") % {
+                "weekday": formats.date_format(local, "l"),
+                "date": formats.date_format(local, "SHORT_DATE_FORMAT"),
+                "time": formats.time_format(local, "TIME_FORMAT"),
+            }
+        text = _(
+            "Thank you for your message! The mayor's office is closed right now. We will "
+            "answer from %(when)s. In an emergency please call 110 (police) or 112 (fire "
+            "brigade, ambulance)."
+        ) % {"when": when}
+    purpose = Purpose.SERVICE_REPLY if is_unsubscribed else Purpose.CHAT
+    do_queue_message(citizen.wa_id, outbound.Text(text), purpose=purpose)
+    conversation.auto_replied_period = period
+    conversation.save(update_fields=["auto_replied_period"])
+    _event(conversation, ConversationEvent.Kind.AUTO_REPLY, data={"period": period})
+    logger.info(
+        "inbox.auto_reply conversation=%s citizen=%s", conversation.pk, redact(citizen.wa_id)
+    )
+
+
+# --- replying -----------------------------------------------------------------------------------
+
+
+def is_within_service_window(conversation: Conversation, now: datetime | None = None) -> bool:
+    last = conversation.last_inbound_at
+    return last is not None and (now or timezone.now()) - last < SERVICE_WINDOW
+
+
+def render_reply(text: str, *, conversation: Conversation, staff_user: Any) -> str:
+    """Fill in the placeholders of canned responses and add the configured signature."""
+    staff_name = (staff_user.get_full_name() or staff_user.get_username()) if staff_user else ""
+    values = {
+        "citizen_name": conversation.citizen.profile_name or _("citizen"),
+        "staff_name": staff_name,
+    }
+    for key, value in values.items():
+        text = text.replace("{" + key + "}", value)
+    signature = settings.INBOX_SIGNATURE
+    if signature:
+        text = f"{text.rstrip()}\n\n{signature.format(staff_name=staff_name)}"
+    return text
+
+
+def do_reply(conversation: Conversation, text: str, *, acting_user: Any) -> Message:
+    """Send a free-text answer in the chat; raises ``OutsideServiceWindow`` after 24 h."""
+    if not text.strip():
+        raise InvalidInboxInput(_("The reply is empty."))
+    if not is_within_service_window(conversation):
+        raise OutsideServiceWindow()
+    body = render_reply(text, conversation=conversation, staff_user=acting_user)
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        message = do_queue_message(
+            conversation.citizen.wa_id,
+            outbound.Text(body),
+            purpose=Purpose.CHAT,
+            acting_user=acting_user,
+        )
+        _after_outbound(conversation, message, acting_user)
+    return message
+
+
+def do_send_reengagement_template(conversation: Conversation, *, acting_user: Any) -> Message:
+    """Outside the window only an approved template may be sent; it invites the citizen to
+    answer, which reopens the window for free text."""
+    name = conversation.citizen.profile_name or _("citizen")
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        message = do_queue_message(
+            conversation.citizen.wa_id,
+            outbound.Template(
+                settings.INBOX_REENGAGEMENT_TEMPLATE["NAME"],
+                settings.INBOX_REENGAGEMENT_TEMPLATE["LANGUAGE"],
+                body_parameters=(name,),
+            ),
+            purpose=Purpose.CHAT,
+            acting_user=acting_user,
+        )
+        _after_outbound(conversation, message, acting_user)
+        _event(conversation, ConversationEvent.Kind.TEMPLATE_OFFERED, actor=acting_user)
+    return message
+
+
+def _after_outbound(conversation: Conversation, message: Message, acting_user: Any) -> None:
+    """Caller holds the row lock."""
+    now = timezone.now()
+    if conversation.first_response_at is None:
+        conversation.first_response_at = now
+        _event(
+            conversation,
+            ConversationEvent.Kind.FIRST_RESPONSE,
+            actor=acting_user,
+            office_seconds=Schedule.load().office_seconds(conversation.opened_at, now),
+        )
+    if conversation.state in (Conversation.State.NEW, Conversation.State.OPEN):
+        conversation.state = Conversation.State.WAITING
+    conversation.last_message_at = now
+    conversation.last_message_preview = message.text[:PREVIEW_CHARS]
+    conversation.last_message_direction = Message.Direction.OUTBOUND
+    conversation.unread_count = 0
+    conversation.save()
+
+
+# --- organising ---------------------------------------------------------------------------------
+
+
+def do_add_note(conversation: Conversation, text: str, *, acting_user: Any) -> Note:
+    """An internal note: stored with the conversation, never sent to the citizen."""
+    if not text.strip():
+        raise InvalidInboxInput(_("The note is empty."))
+    return Note.objects.create(conversation=conversation, author=acting_user, text=text.strip())
+
+
+def do_assign(
+    conversation: Conversation,
+    *,
+    assignee: Any = None,
+    team: Team | None = None,
+    acting_user: Any,
+) -> None:
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        conversation.assignee = assignee
+        conversation.team = team
+        if conversation.state == Conversation.State.NEW and assignee is not None:
+            conversation.state = Conversation.State.OPEN
+        conversation.save(update_fields=["assignee", "team", "state"])
+        _event(
+            conversation,
+            ConversationEvent.Kind.ASSIGNED,
+            actor=acting_user,
+            data={
+                "assignee": getattr(assignee, "pk", None),
+                "team": getattr(team, "pk", None),
+            },
+        )
+
+
+def do_set_state(conversation: Conversation, state: str, *, acting_user: Any) -> None:
+    if state not in Conversation.State.values:
+        raise InvalidInboxInput(_("Unknown state."))
+    now = timezone.now()
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        if conversation.state == state:
+            return
+        conversation.state = state
+        fields = ["state"]
+        if state == Conversation.State.RESOLVED:
+            conversation.resolved_at = now
+            conversation.unread_count = 0
+            fields += ["resolved_at", "unread_count"]
+            _event(
+                conversation,
+                ConversationEvent.Kind.RESOLVED,
+                actor=acting_user,
+                office_seconds=Schedule.load().office_seconds(conversation.opened_at, now),
+            )
+        else:
+            _event(
+                conversation,
+                ConversationEvent.Kind.STATE_CHANGED,
+                actor=acting_user,
+                data={"state": state},
+            )
+        conversation.save(update_fields=fields)
+
+
+def do_set_priority(conversation: Conversation, priority: int, *, acting_user: Any) -> None:
+    if priority not in Conversation.Priority.values:
+        raise InvalidInboxInput(_("Unknown priority."))
+    Conversation.objects.filter(pk=conversation.pk).update(priority=priority)
+
+
+def do_set_labels(conversation: Conversation, labels: list[Label], *, acting_user: Any) -> None:
+    conversation.labels.set(labels)
+
+
+def do_mark_read(conversation: Conversation, *, acting_user: Any) -> None:
+    """Staff opened the conversation: nothing unread any more."""
+    Conversation.objects.filter(pk=conversation.pk).update(unread_count=0)
+
+
+def do_save_canned_response(title: str, body: str, *, acting_user: Any) -> CannedResponse:
+    if not title.strip() or not body.strip():
+        raise InvalidInboxInput(_("Title and text are required."))
+    return CannedResponse.objects.create(title=title.strip(), body=body.strip())
+
+
+def do_erase_conversation(citizen: Citizen, pseudonym: str) -> None:
+    """Erasure: drop notes and the message preview; keep the anonymous events for metrics."""
+    conversation = Conversation.objects.filter(citizen=citizen).first()
+    if conversation is None:
+        return
+    conversation.notes.all().delete()
+    conversation.labels.clear()
+    Conversation.objects.filter(pk=conversation.pk).update(
+        last_message_preview="", state=Conversation.State.RESOLVED, unread_count=0
+    )
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _preview(message: Message) -> str:
+    return (message.text or f"[{message.type}]")[:PREVIEW_CHARS]
+
+
+def _event(
+    conversation: Conversation,
+    kind: str,
+    *,
+    actor: Any = None,
+    data: dict | None = None,
+    office_seconds: int | None = None,
+) -> ConversationEvent:
+    return ConversationEvent.objects.create(
+        conversation=conversation,
+        kind=kind,
+        actor=actor if getattr(actor, "pk", None) else None,
+        data=data or {},
+        office_seconds=office_seconds,
+    )

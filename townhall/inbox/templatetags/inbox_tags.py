@@ -1,0 +1,55 @@
+"""Display helpers of the inbox templates (message rendering comes from ``staff_tags``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from django import template
+from django.urls import reverse
+from django.utils import formats, timezone
+
+from townhall.inbox.queries import InboxView, ListFilters
+
+register = template.Library()
+
+# Template keyword -> ListFilters field.
+_FILTER_FIELDS = {"view": "view", "team": "team_id", "label": "label_id", "state": "state"}
+
+
+@register.simple_tag
+def filter_url(filters: ListFilters, **changes: Any) -> str:
+    """The list URL with ``filters`` changed, e.g. ``{% filter_url filters view="mine" %}``.
+
+    Changing a filter starts again on the first page; the search stays.
+    """
+    values: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key == "view":
+            values["view"] = InboxView(value or InboxView.ALL)
+        elif key in ("team", "label"):
+            values[_FILTER_FIELDS[key]] = int(value) if value else None
+        else:
+            values[_FILTER_FIELDS[key]] = value or ""
+    query = urlencode(filters.replace(**values).params())
+    return reverse("inbox:list") + (f"?{query}" if query else "")
+
+
+@register.filter
+def list_time(value: datetime | None) -> str:
+    """The time for today's activity, the date for anything older: like a mail client."""
+    if value is None:
+        return ""
+    local = timezone.localtime(value)
+    if local.date() == timezone.localdate():
+        return formats.time_format(local, "TIME_FORMAT")
+    return formats.date_format(local, "SHORT_DATE_FORMAT")
+
+
+@register.filter
+def staff_name(user: Any) -> str:
+    """How a staff member appears to colleagues: full name, else the username."""
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()

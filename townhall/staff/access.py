@@ -1,0 +1,95 @@
+"""Who may see and do what in the staff app.
+
+Every permission check of a staff view goes through one of these functions. For now every
+active staff user may read all conversations and reply; roles will narrow this down here,
+without touching the views.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.utils.translation import gettext as _
+
+from townhall.citizens.models import Citizen
+
+StaffUser = AbstractBaseUser | AnonymousUser
+
+
+def _require_staff(user: StaffUser) -> None:
+    if not (user.is_authenticated and user.is_active and getattr(user, "is_staff", False)):
+        raise PermissionDenied
+
+
+def access_message_log(user: StaffUser) -> None:
+    """Allow reading the list of conversations, or raise ``PermissionDenied``."""
+    _require_staff(user)
+
+
+def access_citizen(user: StaffUser, citizen_id: int) -> Citizen:
+    """The citizen ``citizen_id`` if ``user`` may read their conversation and reply.
+
+    URLs carry the citizen's id, never the phone number: numbers would end up in browser
+    histories and proxy logs.
+
+    Raises ``PermissionDenied`` for users without access and ``Http404`` for unknown ids
+    (only after the permission check, so outsiders cannot probe which numbers exist).
+    """
+    _require_staff(user)
+    try:
+        return Citizen.objects.get(pk=citizen_id, erased_at__isnull=True)
+    except Citizen.DoesNotExist:
+        raise Http404(_("No such citizen.")) from None
+
+
+# --- subscribers --------------------------------------------------------------------------------
+
+
+def _require_permission(user: StaffUser, permission: str) -> None:
+    _require_staff(user)
+    # Superusers have every permission; others through their own or their groups' rights.
+    # (A custom user model without PermissionsMixin has no permissions at all.)
+    has_perm = getattr(user, "has_perm", None)
+    if has_perm is None or not has_perm(permission):
+        raise PermissionDenied
+
+
+def _subscriber(citizen_id: int) -> Citizen:
+    try:
+        return Citizen.objects.get(pk=citizen_id)
+    except Citizen.DoesNotExist:
+        raise Http404(_("No such citizen.")) from None
+
+
+def access_subscriber_statistics(user: StaffUser) -> None:
+    """Allow reading the anonymous subscriber numbers, or raise ``PermissionDenied``."""
+    _require_staff(user)
+
+
+def access_subscriber_search(user: StaffUser) -> None:
+    """Allow finding citizens by phone number, or raise ``PermissionDenied``.
+
+    Only for staff with ``citizens.search_by_number``: a number search singles out a person.
+    """
+    _require_permission(user, "citizens.search_by_number")
+
+
+def access_subscriber(user: StaffUser, citizen_id: int) -> Citizen:
+    """The citizen with ``citizen_id`` if ``user`` may read their subscriptions and consent
+    history; ``Http404`` for unknown ids, only after the permission check."""
+    _require_staff(user)
+    return _subscriber(citizen_id)
+
+
+def access_subscriber_export(user: StaffUser, citizen_id: int) -> Citizen:
+    """The citizen if ``user`` may export their data on request (DSGVO Art. 15)."""
+    _require_permission(user, "citizens.export_citizen_data")
+    return _subscriber(citizen_id)
+
+
+def access_subscriber_erasure(user: StaffUser, citizen_id: int) -> Citizen:
+    """The citizen if ``user`` may erase their data on request (DSGVO Art. 17)."""
+    _require_permission(user, "citizens.erase_citizen")
+    return _subscriber(citizen_id)

@@ -1,0 +1,188 @@
+"""Read-only queries behind the message log pages.
+
+Every function here runs a fixed number of queries, however many citizens or messages
+there are: lists are built with subqueries and one batched fetch, never a query per row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from townhall.citizens.models import Citizen
+from townhall.core.phone_numbers import search_digit_variants
+from townhall.whatsapp.models import Message, MessageStatusEvent
+
+# 50 rows are easy to scan; each row costs five index lookups (subqueries) in one query.
+MESSAGE_LOG_PAGE_SIZE = 50
+# Free-form messages reach a citizen only within 24 hours of their last message.
+CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusStep:
+    """One entry of an outbound message's status history."""
+
+    status: str
+    at: datetime
+    errors: tuple[dict, ...] = ()
+
+
+@dataclass(slots=True)
+class ConversationRow:
+    """One citizen in the message log with their latest messages."""
+
+    citizen: Citizen
+    inbound_count: int
+    outbound_count: int
+    last_message: Message | None = None
+    last_outbound: Message | None = None
+
+
+@dataclass(slots=True)
+class HistoryEntry:
+    """One message of a citizen's history.
+
+    ``status_steps`` only for outbound messages; ``refers_to`` is the message this one
+    replies or reacts to, when it is part of the same history.
+    """
+
+    message: Message
+    status_steps: list[StatusStep] = field(default_factory=list)
+    refers_to: Message | None = None
+
+
+def _count(messages: QuerySet[Message]) -> Coalesce:
+    counts = messages.order_by().values("wa_id").annotate(total=Count("id")).values("total")
+    return Coalesce(Subquery(counts[:1], output_field=IntegerField()), 0)
+
+
+def _search_filter(search: str) -> Q:
+    condition = Q(profile_name__icontains=search)
+    for digits in search_digit_variants(search):
+        condition |= Q(wa_id__contains=digits)
+    return condition
+
+
+def conversations(search: str = "") -> QuerySet[Citizen]:
+    """Citizens who have messages, most recent conversation first, optionally searched.
+
+    ``search`` matches part of the profile name or digits of the number, typed in
+    international or German national format.
+    """
+    messages = Message.objects.filter(wa_id=OuterRef("wa_id"))
+    latest = messages.order_by("-created_at", "-id")
+    citizens = Citizen.objects.annotate(
+        last_message_at=Subquery(latest.values("created_at")[:1]),
+        last_message_id=Subquery(latest.values("id")[:1]),
+        last_outbound_id=Subquery(
+            latest.filter(direction=Message.Direction.OUTBOUND).values("id")[:1]
+        ),
+        inbound_count=_count(messages.filter(direction=Message.Direction.INBOUND)),
+        outbound_count=_count(messages.filter(direction=Message.Direction.OUTBOUND)),
+    ).filter(last_message_at__isnull=False)
+    search = search.strip()
+    if search:
+        citizens = citizens.filter(_search_filter(search))
+    return citizens.order_by("-last_message_at", "-id")
+
+
+def conversations_page(search: str, page_number: str | int | None) -> Page[ConversationRow]:
+    """One page of ``conversations(search)`` as ``ConversationRow`` objects."""
+    paginator: Paginator[Any] = Paginator(conversations(search), MESSAGE_LOG_PAGE_SIZE)
+    page = paginator.get_page(page_number)
+    # Citizens carry the annotations of conversations().
+    citizens: list[Any] = list(page.object_list)
+    message_ids = {
+        message_id
+        for citizen in citizens
+        for message_id in (citizen.last_message_id, citizen.last_outbound_id)
+        if message_id is not None
+    }
+    messages = Message.objects.in_bulk(message_ids) if message_ids else {}
+    rows = [
+        ConversationRow(
+            citizen=citizen,
+            inbound_count=citizen.inbound_count,
+            outbound_count=citizen.outbound_count,
+            last_message=messages.get(citizen.last_message_id),
+            last_outbound=messages.get(citizen.last_outbound_id),
+        )
+        for citizen in citizens
+    ]
+    return Page(rows, page.number, paginator)
+
+
+def _outbound_provider_ids(wa_id: str) -> QuerySet[Message, Any]:
+    return Message.objects.filter(
+        wa_id=wa_id, direction=Message.Direction.OUTBOUND, provider_id__isnull=False
+    ).values("provider_id")
+
+
+def citizen_history(citizen: Citizen) -> list[HistoryEntry]:
+    """All messages with ``citizen`` in the order they were written, with status histories."""
+    messages = list(Message.objects.filter(wa_id=citizen.wa_id).order_by("created_at", "id"))
+    events_by_provider_id: dict[str, list[MessageStatusEvent]] = defaultdict(list)
+    for event in MessageStatusEvent.objects.filter(
+        provider_message_id__in=Subquery(_outbound_provider_ids(citizen.wa_id))
+    ).order_by("occurred_at", "id"):
+        events_by_provider_id[event.provider_message_id].append(event)
+
+    by_provider_id = {message.provider_id: message for message in messages if message.provider_id}
+    history = []
+    for message in messages:
+        entry = HistoryEntry(
+            message=message, refers_to=by_provider_id.get(_referred_provider_id(message))
+        )
+        if message.direction == Message.Direction.OUTBOUND:
+            entry.status_steps.append(StatusStep(Message.Status.QUEUED, message.created_at))
+            entry.status_steps.extend(
+                StatusStep(event.status, event.occurred_at, tuple(event.errors or ()))
+                for event in events_by_provider_id.get(message.provider_id or "", ())
+            )
+        history.append(entry)
+    return history
+
+
+def _referred_provider_id(message: Message) -> str:
+    if message.type == "reaction":
+        reaction = message.payload.get("reaction") if isinstance(message.payload, dict) else None
+        if isinstance(reaction, dict):
+            return str(reaction.get("message_id") or "")
+    return message.context_provider_id
+
+
+def service_window_closes_at(citizen: Citizen) -> datetime | None:
+    """When WhatsApp stops accepting free-form replies to ``citizen``; None before any message.
+
+    https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages#customer-service-windows
+    """
+    if citizen.last_inbound_at is None:
+        return None
+    return citizen.last_inbound_at + CUSTOMER_SERVICE_WINDOW
+
+
+def history_version(citizen: Citizen) -> str:
+    """A short token that changes whenever the citizen's history would render differently.
+
+    Lets the page poll cheaply: the client sends the token it shows and gets "no change"
+    until a message arrives, is sent, or its status moves.
+    """
+    messages = Message.objects.filter(wa_id=citizen.wa_id).aggregate(
+        count=Count("id"), last_id=Max("id"), last_status_at=Max("status_updated_at")
+    )
+    events = MessageStatusEvent.objects.filter(
+        provider_message_id__in=Subquery(_outbound_provider_ids(citizen.wa_id))
+    ).aggregate(count=Count("id"), last_id=Max("id"))
+    state = (
+        f"{messages['count']}:{messages['last_id']}:{messages['last_status_at']}:"
+        f"{events['count']}:{events['last_id']}"
+    )
+    return hashlib.sha256(state.encode()).hexdigest()[:16]

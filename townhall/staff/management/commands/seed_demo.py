@@ -1,0 +1,580 @@
+"""Demo data for the fictional city of Musterstadt (NRW): a staff login and conversations.
+
+Safe to run again: messages have fixed provider ids and are only created once; the staff
+user gets a new password on every run.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from townhall.citizens.actions import (
+    do_record_inbound_contact,
+    do_set_topics,
+    do_subscribe_directly,
+)
+from townhall.citizens.models import Citizen, ConsentRecord, Offering
+from townhall.inbox.models import CannedResponse, Conversation, Label, Team
+from townhall.staff.actions import do_set_up_superuser
+from townhall.whatsapp.models import Message, MessageStatusEvent
+
+DEMO_USERNAME = "buergermeisteramt"
+DEMO_DISPLAY_NAME = "Bürgermeisteramt"
+PROVIDER_ID_PREFIX = "wamid.demo-"
+# Without look-alike characters (0/O, 1/l/I), so the password can be typed from the screen.
+PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # noqa: S105 - an alphabet
+PASSWORD_GROUPS = 4
+PASSWORD_GROUP_LENGTH = 4
+
+IN = Message.Direction.INBOUND
+OUT = Message.Direction.OUTBOUND
+# Seconds after queueing at which each status webhook of a demo message arrived.
+STATUS_DELAYS = {"sent": 2, "delivered": 5, "read": 90, "failed": 3}
+READ = ("sent", "delivered", "read")
+DELIVERED = ("sent", "delivered")
+SENT = ("sent",)
+
+
+@dataclass(frozen=True)
+class DemoMessage:
+    """One message of a demo conversation, written ``age`` before the first seeding."""
+
+    key: str
+    direction: str
+    age: timedelta
+    text: str = ""
+    type: str = "text"
+    # The type's object, as stored under payload[type]; built from ``text`` when empty.
+    content: dict[str, Any] = field(default_factory=dict)
+    # Outbound: the status webhooks this message received, in order.
+    statuses: tuple[str, ...] = ()
+    error: tuple[int, str] | None = None
+    reply_to: str = ""
+
+
+@dataclass(frozen=True)
+class DemoCitizen:
+    wa_id: str
+    profile_name: str
+    messages: tuple[DemoMessage, ...]
+
+
+def ago(*, days: int = 0, hours: int = 0, minutes: int = 0) -> timedelta:
+    return timedelta(days=days, hours=hours, minutes=minutes)
+
+
+DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
+    DemoCitizen(
+        "4915112345601",
+        "Anna Schneider",
+        (
+            DemoMessage(
+                "pothole-1",
+                IN,
+                ago(minutes=95),
+                "Guten Tag! In der Hauptstraße auf Höhe der Hausnummer 27 ist seit letzter "
+                "Woche ein tiefes Schlagloch. Heute Morgen wäre dort fast ein Radfahrer gestürzt.",
+            ),
+            DemoMessage(
+                "pothole-2",
+                OUT,
+                ago(minutes=71),
+                "Guten Tag Frau Schneider, vielen Dank für Ihren Hinweis! Wir haben ihn an den "
+                "Baubetriebshof weitergegeben. Die Stelle wird heute noch abgesichert und bis "
+                "Freitag ausgebessert.",
+                statuses=READ,
+            ),
+            DemoMessage(
+                "pothole-3",
+                IN,
+                ago(minutes=64),
+                "Super, vielen Dank für die schnelle Antwort!",
+            ),
+            DemoMessage(
+                "pothole-4",
+                IN,
+                ago(minutes=63),
+                type="reaction",
+                content={
+                    "message_id": f"{PROVIDER_ID_PREFIX}4915112345601-pothole-2",
+                    "emoji": "👍",
+                },
+            ),
+        ),
+    ),
+    DemoCitizen(
+        "4916012345602",
+        "Mehmet Yılmaz",
+        (
+            DemoMessage(
+                "office-hours-1",
+                IN,
+                ago(days=2, hours=6),
+                "Hallo, wann hat das Bürgerbüro am Samstag geöffnet? Ich muss meinen neuen "
+                "Personalausweis abholen.",
+            ),
+            DemoMessage(
+                "office-hours-2",
+                OUT,
+                ago(days=2, hours=5, minutes=31),
+                "Hallo Herr Yılmaz, das Bürgerbüro im Rathaus hat samstags von 9 bis 12 Uhr "
+                "geöffnet. Für die Abholung brauchen Sie keinen Termin. Bitte bringen Sie Ihren "
+                "alten Ausweis mit.",
+                statuses=READ,
+            ),
+            DemoMessage(
+                "office-hours-3",
+                OUT,
+                ago(days=2, hours=5, minutes=30),
+                "Können wir Ihnen sonst noch weiterhelfen?",
+                type="interactive",
+                content={
+                    "type": "button",
+                    "body": {"text": "Können wir Ihnen sonst noch weiterhelfen?"},
+                    "action": {
+                        "buttons": [
+                            {"type": "reply", "reply": {"id": "more-help", "title": "Ja, bitte"}},
+                            {"type": "reply", "reply": {"id": "no-help", "title": "Nein, danke"}},
+                        ]
+                    },
+                },
+                statuses=READ,
+            ),
+            DemoMessage(
+                "office-hours-4",
+                IN,
+                ago(days=2, hours=5, minutes=26),
+                "Nein, danke",
+                type="interactive",
+                content={
+                    "type": "button_reply",
+                    "button_reply": {"id": "no-help", "title": "Nein, danke"},
+                },
+                reply_to="office-hours-3",
+            ),
+        ),
+    ),
+    DemoCitizen(
+        "4917012345603",
+        "Lena Hoffmann",
+        (
+            DemoMessage(
+                "bookcase-1",
+                IN,
+                ago(days=4, hours=3),
+                "Liebe Stadtverwaltung, ich hätte eine Idee: Wie wäre es mit einem offenen "
+                "Bücherschrank am Marktplatz? In anderen Städten funktioniert das toll, und "
+                "viele Nachbarn würden Bücher spenden.",
+            ),
+            DemoMessage(
+                "bookcase-2",
+                OUT,
+                ago(days=3, hours=20),
+                "Liebe Frau Hoffmann, vielen Dank für Ihre schöne Idee! Wir haben sie an den "
+                "Ausschuss für Kultur und Bildung weitergegeben. Er berät in seiner nächsten "
+                "Sitzung darüber, wir melden uns danach bei Ihnen.",
+                statuses=READ,
+            ),
+            DemoMessage(
+                "bookcase-3",
+                IN,
+                ago(days=3, hours=18),
+                "Toll, danke! Ich würde mich auch gern ehrenamtlich um den Schrank kümmern.",
+            ),
+        ),
+    ),
+    DemoCitizen(
+        "4917612345604",
+        "Klaus Becker",
+        (
+            DemoMessage(
+                "noise-1",
+                IN,
+                ago(hours=27),
+                "Auf der Baustelle in der Bahnhofstraße wird schon ab 6 Uhr morgens "
+                "gearbeitet, sogar am Samstag. Ist das überhaupt erlaubt?",
+            ),
+            DemoMessage(
+                "noise-2",
+                OUT,
+                ago(hours=25, minutes=40),
+                "Guten Morgen Herr Becker, Bauarbeiten sind werktags zwischen 7 und 20 Uhr "
+                "zulässig. Wir haben das Ordnungsamt gebeten, die Baustelle zu überprüfen.",
+                statuses=READ,
+            ),
+            DemoMessage(
+                "noise-3",
+                IN,
+                ago(hours=3),
+                "Danke. Heute ging es allerdings wieder um 6:15 Uhr los.",
+                reply_to="noise-2",
+            ),
+            DemoMessage(
+                "noise-4",
+                OUT,
+                ago(hours=2, minutes=30),
+                "Vielen Dank für die Rückmeldung. Das Ordnungsamt ist informiert und wird "
+                "morgen früh vor Ort sein.",
+                statuses=SENT,
+            ),
+        ),
+    ),
+    DemoCitizen(
+        "4915112345605",
+        "Sabine Krüger",
+        (
+            DemoMessage(
+                "festival-1",
+                IN,
+                ago(days=6, hours=2),
+                "Ich wollte einfach mal Danke sagen: Das Stadtfest am Wochenende war "
+                "wunderschön! Besonders die Musik auf dem Marktplatz hat uns gefallen.",
+            ),
+            DemoMessage(
+                "festival-2",
+                OUT,
+                ago(days=5, hours=22),
+                "Liebe Frau Krüger, herzlichen Dank für Ihr Lob! Wir geben es gern an das "
+                "Organisationsteam und die vielen Ehrenamtlichen weiter.",
+                statuses=READ,
+            ),
+            DemoMessage(
+                "festival-3",
+                IN,
+                ago(days=5, hours=21, minutes=40),
+                type="reaction",
+                content={
+                    "message_id": f"{PROVIDER_ID_PREFIX}4915112345605-festival-2",
+                    "emoji": "❤️",
+                },
+            ),
+        ),
+    ),
+    DemoCitizen(
+        "4916012345606",
+        "Thomas Wagner",
+        (
+            DemoMessage(
+                "bulky-waste-1",
+                IN,
+                ago(days=3, hours=7),
+                "Wie bekomme ich einen Termin für die Sperrmüllabholung? Ich habe ein altes "
+                "Sofa und einen Kleiderschrank.",
+            ),
+            DemoMessage(
+                "bulky-waste-2",
+                OUT,
+                ago(days=3, hours=6, minutes=25),
+                "Guten Tag Herr Wagner, Sperrmüll holen wir zweimal im Jahr kostenlos bei "
+                "Ihnen ab. Den Termin vereinbaren Sie beim Abfallservice im Rathaus, Zimmer "
+                "104, oder telefonisch montags bis freitags von 8 bis 16 Uhr.",
+                statuses=DELIVERED,
+            ),
+        ),
+    ),
+    DemoCitizen(
+        "4917012345607",
+        "Julia Fischer",
+        (
+            DemoMessage(
+                "street-lamp-1",
+                IN,
+                ago(hours=40),
+                "Die Straßenlaterne vor dem Spielplatz in der Lindenallee ist seit Tagen "
+                "kaputt. Abends ist es dort stockdunkel.",
+                type="image",
+                content={
+                    "id": "1048576000000001",
+                    "mime_type": "image/jpeg",
+                    "sha256": "4c1f2b8e6a0d4d6f9b3e7a5c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e",
+                    "caption": "Die Straßenlaterne vor dem Spielplatz in der Lindenallee ist "
+                    "seit Tagen kaputt. Abends ist es dort stockdunkel.",
+                },
+            ),
+            DemoMessage(
+                "street-lamp-2",
+                IN,
+                ago(hours=39, minutes=58),
+                "Spielplatz Lindenallee",
+                type="location",
+                content={
+                    "latitude": 51.51783,
+                    "longitude": 7.46218,
+                    "name": "Spielplatz Lindenallee",
+                    "address": "Lindenallee 12, 44100 Musterstadt",
+                },
+            ),
+            DemoMessage(
+                "street-lamp-3",
+                OUT,
+                ago(hours=22),
+                "Danke, Frau Fischer! Wir haben die Störung an die Stadtwerke gemeldet. Die "
+                "Laterne wird in den nächsten Tagen repariert.",
+                statuses=READ,
+            ),
+        ),
+    ),
+    DemoCitizen(
+        "4917612345608",
+        "Peter Schmitz",
+        (
+            DemoMessage(
+                "repair-cafe-1",
+                IN,
+                ago(days=8, hours=4),
+                "Gibt es diesen Monat wieder ein Repair-Café im Bürgerhaus?",
+            ),
+            DemoMessage(
+                "repair-cafe-2",
+                OUT,
+                ago(days=8, hours=3),
+                "Guten Tag Herr Schmitz, ja: Das nächste Repair-Café ist am letzten Samstag "
+                "des Monats von 10 bis 14 Uhr im Bürgerhaus.",
+                statuses=("failed",),
+                error=(131026, "Message undeliverable"),
+            ),
+        ),
+    ),
+)
+
+
+def generate_password() -> str:
+    groups = (
+        "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_GROUP_LENGTH))
+        for _ in range(PASSWORD_GROUPS)
+    )
+    return "-".join(groups)
+
+
+# Which demo citizens also receive the info channel, and with which topics.
+DEMO_INFO_TOPICS: tuple[tuple[str, ...], ...] = (
+    ("dringend", "verkehr", "veranstaltungen", "stadt"),
+    ("dringend", "verkehr"),
+    (),
+    ("veranstaltungen",),
+    ("dringend", "stadt"),
+    (),
+    ("dringend",),
+    ("verkehr", "veranstaltungen"),
+)
+
+
+def subscribe_demo_citizens() -> None:
+    """Everyone in the demo chats with the mayor's office (consent recorded through the same
+    actions as the bot); most also receive the info channel with some topics."""
+    channel = ConsentRecord.Channel.WHATSAPP_BUTTON
+    for demo, topics in zip(DEMO_CITIZENS, DEMO_INFO_TOPICS, strict=True):
+        citizen = Citizen.objects.get(wa_id=demo.wa_id)
+        offerings = [Offering.CHAT, Offering.INFO] if topics else [Offering.CHAT]
+        do_subscribe_directly(citizen, offerings, channel=channel)
+        if topics:
+            do_set_topics(citizen, topics, channel=channel)
+
+
+DEMO_TEAMS = ("Bürgermeisterbüro", "Ordnungsamt", "Presse")
+DEMO_LABELS = (
+    ("Straßen & Wege", "#b45309"),
+    ("Idee", "#0f766e"),
+    ("Lob", "#15803d"),
+    ("Beschwerde", "#b91c1c"),
+)
+DEMO_CANNED_RESPONSES = (
+    (
+        "Danke, wir kümmern uns",
+        "Guten Tag {citizen_name}, vielen Dank für Ihren Hinweis! Wir haben ihn an die "
+        "zuständige Stelle weitergegeben und melden uns, sobald es Neuigkeiten gibt.",
+    ),
+    (
+        "Öffnungszeiten Bürgerbüro",
+        "Das Bürgerbüro im Rathaus ist Mo–Mi 8–16 Uhr, Do 8–18 Uhr und Fr 8–12 Uhr geöffnet. "
+        "Termine können Sie online buchen.",
+    ),
+    (
+        "Notfall",
+        "Bitte wenden Sie sich in Notfällen immer an die 110 (Polizei) oder 112 (Feuerwehr, "
+        "Rettungsdienst). Dieser Chat ist nicht rund um die Uhr besetzt.",
+    ),
+)
+# (team, labels, state) per demo citizen, in DEMO_CITIZENS order.
+DEMO_CONVERSATIONS = (
+    ("Ordnungsamt", ("Straßen & Wege",), Conversation.State.OPEN),
+    ("Bürgermeisterbüro", (), Conversation.State.RESOLVED),
+    ("Bürgermeisterbüro", ("Idee",), Conversation.State.WAITING),
+    ("Ordnungsamt", ("Beschwerde",), Conversation.State.NEW),
+    ("Presse", ("Lob",), Conversation.State.RESOLVED),
+    ("Bürgermeisterbüro", (), Conversation.State.NEW),
+    ("Ordnungsamt", ("Straßen & Wege",), Conversation.State.OPEN),
+    (None, (), Conversation.State.NEW),
+)
+
+
+def seed_inbox(user: Any) -> None:
+    """Teams, labels, canned responses and one inbox conversation per demo citizen,
+    consistent with their message history (fixture data: no auto-replies are sent)."""
+    teams = {name: Team.objects.get_or_create(name=name)[0] for name in DEMO_TEAMS}
+    teams["Bürgermeisterbüro"].members.add(user)
+    labels = {
+        name: Label.objects.get_or_create(name=name, defaults={"color": color})[0]
+        for name, color in DEMO_LABELS
+    }
+    for title, body in DEMO_CANNED_RESPONSES:
+        CannedResponse.objects.get_or_create(title=title, defaults={"body": body})
+    for demo, (team, label_names, state) in zip(DEMO_CITIZENS, DEMO_CONVERSATIONS, strict=True):
+        citizen = Citizen.objects.get(wa_id=demo.wa_id)
+        messages = Message.objects.filter(wa_id=demo.wa_id).order_by("created_at")
+        first, last = messages.first(), messages.last()
+        last_inbound = messages.filter(direction=Message.Direction.INBOUND).last()
+        if first is None or last is None:
+            continue
+        unread = 0 if last.direction == Message.Direction.OUTBOUND else 1
+        conversation, created = Conversation.objects.get_or_create(
+            citizen=citizen,
+            defaults={
+                "state": state,
+                "team": teams[team] if team else None,
+                "assignee": user
+                if state in (Conversation.State.OPEN, Conversation.State.WAITING)
+                else None,
+                "opened_at": first.created_at,
+                "last_message_at": last.created_at,
+                "last_message_preview": (last.text or f"[{last.type}]")[:200],
+                "last_message_direction": last.direction,
+                "last_inbound_at": last_inbound.created_at if last_inbound else None,
+                "unread_count": 0 if state == Conversation.State.RESOLVED else unread,
+            },
+        )
+        if created:
+            conversation.labels.set([labels[name] for name in label_names])
+
+
+def provider_id(citizen: DemoCitizen, key: str) -> str:
+    return f"{PROVIDER_ID_PREFIX}{citizen.wa_id}-{key}"
+
+
+def create_demo_message(citizen: DemoCitizen, demo: DemoMessage, now: datetime) -> bool:
+    """Create one demo message with its status history; False if it exists already."""
+    created_at = now - demo.age
+    content = demo.content or {"body": demo.text}
+    is_outbound = demo.direction == OUT
+    final_status = demo.statuses[-1] if is_outbound and demo.statuses else "received"
+    message, created = Message.objects.get_or_create(
+        provider_id=provider_id(citizen, demo.key),
+        defaults={
+            "direction": demo.direction,
+            "wa_id": citizen.wa_id,
+            "profile_name": "" if is_outbound else citizen.profile_name,
+            "type": demo.type,
+            "text": demo.text or str(content.get("emoji", "")),
+            "payload": {"type": demo.type, demo.type: content},
+            "context_provider_id": provider_id(citizen, demo.reply_to) if demo.reply_to else "",
+            "status": final_status,
+            "error_code": demo.error[0] if demo.error else None,
+            "error_title": demo.error[1] if demo.error else "",
+            "attempts": 1 if is_outbound else 0,
+            "created_at": created_at,
+            "status_updated_at": created_at
+            + timedelta(
+                seconds=max((STATUS_DELAYS[status] for status in demo.statuses), default=0)
+            ),
+            # Inbound demo messages count as handled, so no worker ever reacts to them.
+            "handled_at": None if is_outbound else created_at,
+        },
+    )
+    if not created:
+        return False
+    for status in demo.statuses:
+        errors = (
+            [{"code": demo.error[0], "title": demo.error[1], "message": demo.error[1]}]
+            if status == "failed" and demo.error
+            else []
+        )
+        MessageStatusEvent.objects.get_or_create(
+            provider_message_id=message.provider_id,
+            status=status,
+            defaults={
+                "recipient_wa_id": citizen.wa_id,
+                "occurred_at": created_at + timedelta(seconds=STATUS_DELAYS[status]),
+                "errors": errors,
+            },
+        )
+    if not is_outbound:
+        do_record_inbound_contact(citizen.wa_id, citizen.profile_name, created_at)
+    return True
+
+
+class Command(BaseCommand):
+    help = (
+        "Create demo data for the fictional city of Musterstadt: the staff superuser "
+        f"{DEMO_USERNAME!r} (with a new password on every run) and eight citizen "
+        "conversations. Running it again adds nothing twice."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--password",
+            help="Password for the staff user (default: a new random password).",
+        )
+        parser.add_argument(
+            "--base-url",
+            default="http://localhost:8000",
+            help="Where Townhall is reachable, for the printed login link.",
+        )
+
+    def handle(self, *args: Any, password: str | None, base_url: str, **options: Any) -> None:
+        if password is None:
+            password = generate_password()
+        else:
+            try:
+                validate_password(password)
+            except ValidationError as error:
+                raise CommandError(" ".join(error.messages)) from error
+
+        now = timezone.now()
+        with transaction.atomic():
+            _user, user_created = do_set_up_superuser(
+                DEMO_USERNAME, password, display_name=DEMO_DISPLAY_NAME
+            )
+            new_messages = sum(
+                create_demo_message(citizen, demo, now)
+                for citizen in DEMO_CITIZENS
+                for demo in citizen.messages
+            )
+            subscribe_demo_citizens()
+            seed_inbox(_user)
+        total_messages = sum(len(citizen.messages) for citizen in DEMO_CITIZENS)
+        demo_citizens = Citizen.objects.filter(
+            wa_id__in=[citizen.wa_id for citizen in DEMO_CITIZENS]
+        ).count()
+
+        self.stdout.write(
+            f"Demo data: {demo_citizens} citizens, {total_messages} messages "
+            f"({new_messages} new, {total_messages - new_messages} already there)."
+        )
+        login_url = base_url.rstrip("/") + reverse("staff:login")
+        action = "created" if user_created else "password reset"
+        rule = "─" * 60
+        self.stdout.write(
+            "\n".join(
+                [
+                    "",
+                    rule,
+                    f"  Townhall demo: staff login ({action})",
+                    "",
+                    f"  Login:     {login_url}",
+                    f"  User:      {DEMO_USERNAME}",
+                    f"  Password:  {password}",
+                    rule,
+                    "",
+                ]
+            )
+        )

@@ -1,0 +1,137 @@
+"""The conversation page in Debian's Chromium: reply with htmx, statuses update live."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+
+import orjson
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from townhall.citizens.actions import do_subscribe_directly
+from townhall.citizens.models import Citizen, ConsentRecord, Offering
+from townhall.core.processes import launch_chromium
+from townhall.staff.tests.factories import make_citizen, make_inbound
+from townhall.whatsapp.models import Message
+from townhall.whatsapp.signatures import sign
+from townhall.whatsapp.tests.payloads import load_fixture
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium"),
+]
+
+APP_SECRET = "simulator-app-secret"
+PASSWORD = "Rathaus-Test-2025"
+WA_ID = "4917612345604"
+
+
+@pytest.fixture
+def page(live_server, monkeypatch: pytest.MonkeyPatch) -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test
+    # itself are still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        context = browser.new_context(locale="de-DE", timezone_id="Europe/Berlin")
+        page = context.new_page()
+        page.set_default_timeout(10_000)
+        yield page
+        browser.close()
+
+
+def log_in(page, live_server) -> None:
+    User.objects.create_user("sachbearbeitung", password=PASSWORD, is_staff=True)
+    page.goto(
+        live_server.url + reverse("staff:citizen_log", args=[Citizen.objects.get(wa_id=WA_ID).pk])
+    )
+    page.fill("#id_username", "sachbearbeitung")
+    page.fill("#id_password", PASSWORD)
+    page.click("form .button--primary")
+    page.wait_for_url(
+        f"**{reverse('staff:citizen_log', args=[Citizen.objects.get(wa_id=WA_ID).pk])}"
+    )
+
+
+def post_status_webhook(message: Message, status: str) -> None:
+    payload = copy.deepcopy(load_fixture("status_delivered"))
+    item = payload["entry"][0]["changes"][0]["value"]["statuses"][0]
+    item.update(
+        id=message.provider_id,
+        status=status,
+        recipient_id=message.wa_id,
+        timestamp=str(int(timezone.now().timestamp())),
+    )
+    body = orjson.dumps(payload)
+    response = Client().post(
+        reverse("whatsapp:webhook"),
+        data=body,
+        content_type="application/json",
+        HTTP_X_HUB_SIGNATURE_256=sign(body, APP_SECRET),
+    )
+    assert response.status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reply_is_sent_and_ticks_update_live(page, live_server, fake_cloud_api) -> None:
+    # given
+    citizen = make_citizen(WA_ID, "Klaus Becker", timezone.now() - timedelta(minutes=5))
+    do_subscribe_directly(citizen, [Offering.CHAT], channel=ConsentRecord.Channel.WHATSAPP_BUTTON)
+    make_inbound(citizen, "Die Laterne ist kaputt.", at=timezone.now() - timedelta(minutes=5))
+    log_in(page, live_server)
+
+    # when: the reply is sent with Ctrl+Enter
+    page.fill("#id_body", "Danke, wir kümmern uns darum.")
+    page.press("#id_body", "Control+Enter")
+
+    # then: it appears in the history without a page load, the box is empty again
+    bubble = page.locator(".bubble--out", has_text="Danke, wir kümmern uns darum.")
+    bubble.wait_for()
+    assert page.input_value("#id_body") == ""
+    message = Message.objects.get(direction="out")
+    assert message.text == "Danke, wir kümmern uns darum."
+    assert fake_cloud_api.sent_bodies[0]["text"]["body"] == "Danke, wir kümmern uns darum."
+    assert bubble.locator(".ticks--pending").count() == 1
+
+    # when: the status history is open and WhatsApp reports delivery
+    # A history poll may swap the bubble just as it is clicked; click until it is open.
+    opened = page.locator(f"#message-{message.pk} details[open]")
+    for _attempt in range(5):
+        page.locator(f"#message-{message.pk} summary").click()
+        try:
+            opened.wait_for(timeout=1_000)
+            break
+        except PlaywrightTimeoutError:
+            continue
+    post_status_webhook(message, "delivered")
+
+    # then: within a poll the ticks change and the opened details stay open
+    page.locator(f"#message-{message.pk} .ticks--delivered").wait_for(timeout=8_000)
+    details = page.locator(f"#message-{message.pk} details")
+    assert details.get_attribute("open") is not None
+    assert "Zugestellt" in details.inner_text()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_empty_reply_shows_the_error_in_place(page, live_server) -> None:
+    citizen = make_citizen(WA_ID, "Klaus Becker", timezone.now())
+    make_inbound(citizen, "Hallo", at=timezone.now())
+    log_in(page, live_server)
+
+    page.fill("#id_body", "   ")
+    page.click(".reply__send")
+
+    page.locator(".reply__errors", has_text="Bitte schreiben Sie eine Nachricht").wait_for()
+    assert page.url.endswith(
+        reverse("staff:citizen_log", args=[Citizen.objects.get(wa_id=WA_ID).pk])
+    )
+    assert Message.objects.filter(direction="out").count() == 0

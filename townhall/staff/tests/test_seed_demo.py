@@ -1,0 +1,113 @@
+import re
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
+
+from townhall.citizens.models import Citizen
+from townhall.staff.management.commands.seed_demo import DEMO_CITIZENS, DEMO_USERNAME
+from townhall.whatsapp.models import Message, MessageStatusEvent
+
+
+def seed(*args: str) -> str:
+    output = StringIO()
+    call_command("seed_demo", *args, stdout=output)
+    return output.getvalue()
+
+
+def printed_password(output: str) -> str:
+    match = re.search(r"Password:\s+(\S+)", output)
+    assert match, output
+    return match.group(1)
+
+
+def counts() -> dict[str, int]:
+    return {
+        "users": User.objects.count(),
+        "citizens": Citizen.objects.count(),
+        "messages": Message.objects.count(),
+        "inbound": Message.objects.filter(direction="in").count(),
+        "outbound": Message.objects.filter(direction="out").count(),
+        "status_events": MessageStatusEvent.objects.count(),
+    }
+
+
+@pytest.mark.django_db
+def test_seed_demo_creates_the_staff_user_and_conversations() -> None:
+    output = seed()
+
+    password = printed_password(output)
+    assert "Login:     http://localhost:8000/login/" in output
+    assert f"User:      {DEMO_USERNAME}" in output
+    user = authenticate(username=DEMO_USERNAME, password=password)
+    assert user is not None
+    assert user.is_staff
+    assert user.is_superuser
+    assert counts()["citizens"] == len(DEMO_CITIZENS) == 8
+    assert Message.objects.filter(type="image").count() == 1
+    assert Message.objects.filter(type="location").count() == 1
+    failed = Message.objects.get(status="failed")
+    assert failed.error_code == 131026
+    assert Message.objects.filter(direction="in", handled_at__isnull=True).count() == 0
+    assert Message.objects.filter(direction="out", status="queued").count() == 0
+    for citizen in Citizen.objects.all():
+        last_inbound = (
+            Message.objects.filter(wa_id=citizen.wa_id, direction="in")
+            .order_by("-created_at")
+            .first()
+        )
+        assert citizen.last_inbound_at == last_inbound.created_at
+
+
+@pytest.mark.django_db
+def test_seed_demo_twice_adds_nothing_and_resets_the_password() -> None:
+    first_password = printed_password(seed())
+    counts_after_first_run = counts()
+
+    output = seed()
+
+    assert counts() == counts_after_first_run
+    second_password = printed_password(output)
+    assert second_password != first_password
+    assert authenticate(username=DEMO_USERNAME, password=first_password) is None
+    assert authenticate(username=DEMO_USERNAME, password=second_password) is not None
+    assert "(0 new, 25 already there)" in output
+
+
+@pytest.mark.django_db
+def test_seed_demo_sets_the_given_password() -> None:
+    output = seed("--password", "Rathaus-Demo-2025", "--base-url", "https://rathaus.example/")
+
+    assert printed_password(output) == "Rathaus-Demo-2025"
+    assert "Login:     https://rathaus.example/login/" in output
+    assert authenticate(username=DEMO_USERNAME, password="Rathaus-Demo-2025") is not None
+
+
+@pytest.mark.django_db
+def test_seed_demo_refuses_a_weak_password_and_changes_nothing() -> None:
+    with pytest.raises(CommandError):
+        seed("--password", "1234")
+
+    assert counts() == {
+        "users": 0,
+        "citizens": 0,
+        "messages": 0,
+        "inbound": 0,
+        "outbound": 0,
+        "status_events": 0,
+    }
+
+
+@pytest.mark.django_db
+def test_seed_demo_fills_the_inbox_once() -> None:
+    from townhall.inbox.models import CannedResponse, Conversation, Team
+
+    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", stdout=StringIO())
+
+    assert Conversation.objects.count() == 8
+    assert Team.objects.count() == 3
+    assert CannedResponse.objects.count() == 3
+    assert Conversation.objects.filter(state="resolved").count() == 2

@@ -1,0 +1,36 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+from django.views.generic import RedirectView
+
+from townhall.staff import views, views_subscribers
+from townhall.staff.forms import StaffAuthenticationForm
+
+app_name = "staff"
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name="staff:message_log"), name="home"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(
+            template_name="staff/login.html",
+            authentication_form=StaffAuthenticationForm,
+            redirect_authenticated_user=True,
+        ),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("messages/", views.message_log, name="message_log"),
+    path("messages/<int:citizen_id>/", views.citizen_log, name="citizen_log"),
+    path("messages/<int:citizen_id>/history/", views.citizen_history, name="citizen_history"),
+    path("subscribers/", views_subscribers.subscriber_overview, name="subscribers"),
+    path("subscribers/<int:citizen_id>/", views_subscribers.subscriber_detail, name="subscriber"),
+    path(
+        "subscribers/<int:citizen_id>/export/",
+        views_subscribers.subscriber_export,
+        name="subscriber_export",
+    ),
+    path(
+        "subscribers/<int:citizen_id>/erase/",
+        views_subscribers.subscriber_erase,
+        name="subscriber_erase",
+    ),
+]

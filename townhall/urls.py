@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("webhooks/whatsapp/", include("townhall.whatsapp.urls")),
+    path("admin/", admin.site.urls),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("townhall.citizens.urls")),
+    path("inbox/metrics/", include("townhall.inbox.urls_metrics")),
+    path("inbox/", include("townhall.inbox.urls")),
+    path("", include("townhall.staff.urls")),
+]

@@ -1,0 +1,256 @@
+"""The one module that talks HTTP to the WhatsApp Cloud API (or the simulator).
+
+Every call has an explicit timeout; every failure becomes a ``CloudAPIError`` subclass.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+from django.conf import settings
+
+from townhall.core.privacy import redact
+from townhall.whatsapp import outbound
+from townhall.whatsapp.errors import CloudAPIError, TransportError, error_from_payload
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    message_id: str
+    wa_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MediaInfo:
+    id: str
+    url: str
+    mime_type: str
+    sha256: str
+    file_size: int
+
+
+class CloudAPIClient:
+    """A client for one business phone number.
+
+    Thread-safe: the underlying ``httpx.Client`` pools connections across threads.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_version: str,
+        phone_number_id: str,
+        access_token: str,
+        timeout_seconds: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.phone_number_id = phone_number_id
+        self._http = httpx.Client(
+            base_url=f"{base_url.rstrip('/')}/{api_version}/",
+            headers={"Authorization": f"Bearer {access_token}"},
+            timeout=httpx.Timeout(timeout_seconds, connect=min(timeout_seconds, 5.0)),
+            transport=transport,
+        )
+
+    @classmethod
+    def from_settings(cls) -> CloudAPIClient:
+        config = settings.WHATSAPP
+        return cls(
+            base_url=config["API_BASE_URL"],
+            api_version=config["API_VERSION"],
+            phone_number_id=config["PHONE_NUMBER_ID"],
+            access_token=config["ACCESS_TOKEN"],
+            timeout_seconds=config["HTTP_TIMEOUT_SECONDS"],
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- sending --------------------------------------------------------------------------------
+
+    def send(
+        self,
+        to: str,
+        message: outbound.OutboundMessage,
+        *,
+        reply_to: str = "",
+        callback_data: str = "",
+    ) -> SendResult:
+        """Send one message. ``callback_data`` comes back on the message's status webhooks."""
+        return self.send_raw(
+            to, message.to_payload(), reply_to=reply_to, callback_data=callback_data
+        )
+
+    def send_raw(
+        self,
+        to: str,
+        type_payload: dict[str, Any],
+        *,
+        reply_to: str = "",
+        callback_data: str = "",
+    ) -> SendResult:
+        """Send a message given as ``{"type": ..., <type>: {...}}`` (see ``outbound``)."""
+        body: dict[str, Any] = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": to,
+            **type_payload,
+        }
+        if reply_to:
+            body["context"] = {"message_id": reply_to}
+        if callback_data:
+            body["biz_opaque_callback_data"] = callback_data
+        data = self._post(f"{self.phone_number_id}/messages", body)
+        try:
+            message_id = data["messages"][0]["id"]
+            contacts = data.get("contacts") or [{}]
+            wa_id = contacts[0].get("wa_id") or to
+        except (KeyError, IndexError, TypeError) as error:
+            raise TransportError("Send answered without a message id") from error
+        logger.info("whatsapp.send type=%s to=%s id=%s", body.get("type"), redact(to), message_id)
+        return SendResult(message_id=str(message_id), wa_id=str(wa_id))
+
+    def send_text(self, to: str, body: str, *, preview_url: bool = False) -> SendResult:
+        return self.send(to, outbound.Text(body, preview_url=preview_url))
+
+    def send_template(
+        self, to: str, name: str, language: str, body_parameters: tuple[str, ...] = ()
+    ) -> SendResult:
+        return self.send(to, outbound.Template(name, language, body_parameters))
+
+    def send_buttons(self, to: str, body: str, buttons: tuple[tuple[str, str], ...]) -> SendResult:
+        return self.send(to, outbound.ReplyButtons(body, buttons))
+
+    def send_list(
+        self, to: str, body: str, button: str, sections: tuple[outbound.ListSection, ...]
+    ) -> SendResult:
+        return self.send(to, outbound.ListMessage(body, button, sections))
+
+    def send_media(
+        self,
+        to: str,
+        kind: str,
+        *,
+        link: str = "",
+        media_id: str = "",
+        caption: str = "",
+        filename: str = "",
+    ) -> SendResult:
+        media = outbound.Media(
+            kind, link=link, media_id=media_id, caption=caption, filename=filename
+        )
+        return self.send(to, media)
+
+    def send_reaction(self, to: str, message_id: str, emoji: str) -> SendResult:
+        return self.send(to, outbound.Reaction(message_id, emoji))
+
+    def mark_as_read(self, message_id: str) -> None:
+        """Shows the citizen blue ticks on their message."""
+        self._post(
+            f"{self.phone_number_id}/messages",
+            {"messaging_product": "whatsapp", "status": "read", "message_id": message_id},
+        )
+
+    # --- media ----------------------------------------------------------------------------------
+
+    def upload_media(self, content: bytes, mime_type: str, filename: str) -> str:
+        response = self._request(
+            "POST",
+            f"{self.phone_number_id}/media",
+            data={"messaging_product": "whatsapp", "type": mime_type},
+            files={"file": (filename, content, mime_type)},
+        )
+        data = self._json(response)
+        return str(data["id"])
+
+    def get_media_info(self, media_id: str) -> MediaInfo:
+        data = self._json(self._request("GET", media_id))
+        return MediaInfo(
+            id=str(data.get("id", media_id)),
+            url=str(data["url"]),
+            mime_type=str(data.get("mime_type", "")),
+            sha256=str(data.get("sha256", "")),
+            file_size=int(data.get("file_size") or 0),
+        )
+
+    def download_media(self, url: str) -> bytes:
+        # Media URLs are absolute and need the bearer token too.
+        response = self._request("GET", url)
+        return response.content
+
+    # --- plumbing -------------------------------------------------------------------------------
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = self._request(
+            "POST",
+            path,
+            content=orjson.dumps(body),
+            headers={"Content-Type": "application/json"},
+        )
+        return self._json(response)
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as error:
+            raise TransportError(f"{type(error).__name__} calling the Cloud API") from error
+        if response.status_code >= 400:
+            raise self._error(response)
+        return response
+
+    @staticmethod
+    def _json(response: httpx.Response) -> dict[str, Any]:
+        try:
+            data = orjson.loads(response.content)
+        except orjson.JSONDecodeError as error:
+            raise TransportError("Cloud API answered with invalid JSON") from error
+        if not isinstance(data, dict):
+            raise TransportError("Cloud API answered with unexpected JSON")
+        return data
+
+    @staticmethod
+    def _error(response: httpx.Response) -> CloudAPIError:
+        try:
+            data = orjson.loads(response.content)
+            error = data["error"]
+            if not isinstance(error, dict):
+                raise TypeError
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            error = {"message": f"HTTP {response.status_code} without an error body"}
+        typed = error_from_payload(error, http_status=response.status_code)
+        logger.warning(
+            "whatsapp.api_error class=%s code=%s http=%s",
+            type(typed).__name__,
+            typed.code,
+            response.status_code,
+        )
+        return typed
+
+
+_clients: dict[tuple[str, str, str, str, float], CloudAPIClient] = {}
+_clients_lock = threading.Lock()
+
+
+def get_client() -> CloudAPIClient:
+    """The process-wide client for the configured number (connection pooling across tasks)."""
+    config = settings.WHATSAPP
+    key = (
+        config["API_BASE_URL"],
+        config["API_VERSION"],
+        config["PHONE_NUMBER_ID"],
+        config["ACCESS_TOKEN"],
+        config["HTTP_TIMEOUT_SECONDS"],
+    )
+    with _clients_lock:
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = CloudAPIClient.from_settings()
+        return client

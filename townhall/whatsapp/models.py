@@ -1,0 +1,150 @@
+"""What Townhall stores of its traffic with the WhatsApp Cloud API.
+
+- ``WebhookEvent``: each signed webhook body, exactly as received, before anything else.
+- ``Message``: every inbound and outbound message, one row per provider message id.
+- ``MessageStatusEvent``: the status history (sent, delivered, read, failed) of outbound messages.
+"""
+
+from django.db import models
+from django.utils import timezone
+
+from townhall.whatsapp.errors import CloudAPIError, error_class_for
+
+
+class WebhookEvent(models.Model):
+    """A webhook POST that passed the signature check, stored before we answer Meta."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "pending"
+        PROCESSED = "processed", "processed"
+        # Valid signature but a body we could not read (invalid JSON, unknown shape):
+        # kept for inspection, never retried automatically.
+        REJECTED = "rejected", "rejected"
+        FAILED = "failed", "failed"
+
+    # Meta re-delivers the identical body; the hash makes the re-delivery a no-op.
+    body_sha256 = models.CharField(max_length=64, unique=True)
+    # Text, not bytes, so erasure can find a citizen's number in stored bodies. The signature
+    # was checked on the raw bytes before storing; exact bytes are not needed afterwards.
+    body = models.TextField()
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # A short technical reason, never personal data.
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"WebhookEvent {self.pk} ({self.state})"
+
+
+class Message(models.Model):
+    """One WhatsApp message in either direction."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "in", "inbound"
+        OUTBOUND = "out", "outbound"
+
+    class Status(models.TextChoices):
+        # Outbound lifecycle. Values are ordered by STATUS_RANK below.
+        QUEUED = "queued", "queued"
+        # Claimed by a worker that is calling the API right now.
+        SENDING = "sending", "sending"
+        ACCEPTED = "accepted", "accepted"
+        SENT = "sent", "sent"
+        DELIVERED = "delivered", "delivered"
+        READ = "read", "read"
+        PLAYED = "played", "played"
+        FAILED = "failed", "failed"
+        # Not sent: consent was withdrawn between queueing and sending.
+        CANCELLED = "cancelled", "cancelled"
+        # Inbound messages.
+        RECEIVED = "received", "received"
+
+    provider_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    # The citizen's WhatsApp id (digits of the E.164 number without "+").
+    wa_id = models.CharField(max_length=32, db_index=True)
+    # Inbound: the sender's WhatsApp profile name at the time (personal data).
+    profile_name = models.CharField(max_length=255, blank=True)
+    type = models.CharField(max_length=32)
+    # Plain text for display and search: the body, a caption, the chosen button's title.
+    text = models.TextField(blank=True)
+    # Inbound: the message object as Meta sent it (the type's object is under its type key,
+    # e.g. payload["image"]). Outbound: the type-specific request body we send.
+    payload = models.JSONField(default=dict)
+    context_provider_id = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    # Outbound: why we may send it (townhall.whatsapp.policy.Purpose) and the info topic.
+    purpose = models.CharField(max_length=16, blank=True)
+    topic = models.CharField(max_length=50, blank=True)
+    error_code = models.IntegerField(null=True, blank=True)
+    error_title = models.CharField(max_length=255, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Inbound: when the business handlers (bot, inbox) ran for it; null = still to do.
+    handled_at = models.DateTimeField(null=True, blank=True)
+    # When the message was written: Meta's timestamp for inbound, our queueing time for outbound.
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    status_updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["wa_id", "created_at"]),
+            models.Index(fields=["direction", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Message {self.pk} {self.direction} {self.type} ({self.status})"
+
+    @property
+    def error(self) -> CloudAPIError | None:
+        """The typed error of a failed message, for code that decides what to do next
+        (e.g. ``OutsideServiceWindow`` -> offer a template)."""
+        if self.status != self.Status.FAILED:
+            return None
+        error_class = error_class_for(self.error_code)
+        return error_class(self.error_title, code=self.error_code)
+
+
+# Statuses only move forward; a late "delivered" never overwrites "read".
+STATUS_RANK: dict[str, int] = {
+    Message.Status.QUEUED: 0,
+    Message.Status.SENDING: 1,
+    Message.Status.ACCEPTED: 2,
+    Message.Status.SENT: 3,
+    # Meta may report "failed" after "sent"; a failure wins over anything short of delivery.
+    Message.Status.FAILED: 4,
+    Message.Status.CANCELLED: 4,
+    Message.Status.DELIVERED: 4,
+    Message.Status.READ: 5,
+    Message.Status.PLAYED: 6,
+}
+
+
+class MessageStatusEvent(models.Model):
+    """One status webhook for an outbound message: the status history."""
+
+    # Kept as the provider id, not a foreign key: statuses may arrive before the send task
+    # has stored the id Meta gave the message.
+    provider_message_id = models.CharField(max_length=255)
+    status = models.CharField(max_length=16)
+    recipient_wa_id = models.CharField(max_length=32, blank=True)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    errors = models.JSONField(default=list)
+    pricing = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider_message_id", "status"], name="unique_status_per_message"
+            )
+        ]
+        ordering = ["occurred_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.provider_message_id} {self.status}"

@@ -1,0 +1,47 @@
+"""Huey tasks of the WhatsApp transport: thin wrappers that call ``actions``.
+
+Arguments are ids only; each task is idempotent, so a re-delivered or re-queued task is harmless.
+"""
+
+import logging
+
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task, db_task
+
+from townhall.whatsapp import actions
+
+logger = logging.getLogger(__name__)
+
+# Inbound work goes before outbound sends: a citizen waits for the answer to a button tap.
+PRIORITY_INBOUND = 20
+PRIORITY_SEND = 10
+
+
+@db_task(retries=3, retry_delay=5, priority=PRIORITY_INBOUND)
+def process_webhook_event(event_id: int) -> None:
+    actions.do_process_webhook_event(event_id)
+
+
+@db_task(retries=3, retry_delay=5, priority=PRIORITY_INBOUND)
+def handle_inbound_message(message_id: int) -> None:
+    actions.do_handle_inbound_message(message_id)
+
+
+@db_task(priority=PRIORITY_SEND)
+def send_message(message_id: int) -> None:
+    retry_in = actions.do_send_queued_message(message_id)
+    if retry_in is not None:
+        send_message.schedule((message_id,), delay=retry_in)
+
+
+@db_periodic_task(crontab(minute="*"))
+def requeue_stale_work() -> None:
+    counts = actions.do_requeue_stale_work()
+    if any(counts.values()):
+        logger.warning("whatsapp.requeued_stale_work %s", counts)
+
+
+@db_periodic_task(crontab(minute="17", hour="3"))
+def purge_processed_webhook_events() -> None:
+    deleted = actions.do_purge_processed_webhook_events()
+    logger.info("whatsapp.purged_webhook_events count=%d", deleted)

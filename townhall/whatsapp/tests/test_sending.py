@@ -1,0 +1,244 @@
+"""The sending layer: queue durably, send once, retry what is temporary, track statuses."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from townhall.citizens.actions import do_subscribe_directly, do_withdraw_subscriptions
+from townhall.citizens.models import Citizen, ConsentRecord, Offering
+from townhall.whatsapp import outbound
+from townhall.whatsapp.actions import (
+    do_purge_processed_webhook_events,
+    do_queue_message,
+    do_requeue_stale_work,
+    do_send_queued_message,
+)
+from townhall.whatsapp.errors import PairRateLimited
+from townhall.whatsapp.models import Message, MessageStatusEvent, WebhookEvent
+from townhall.whatsapp.policy import Purpose, SendRefused
+
+WA_ID = "4915112345678"
+
+
+@pytest.fixture(autouse=True)
+def chat_subscriber(db):
+    """The recipient has consented to the chat, as the sending layer requires."""
+    citizen = Citizen.objects.create(wa_id=WA_ID, profile_name="Anna Schmidt")
+    do_subscribe_directly(citizen, [Offering.CHAT], channel=ConsentRecord.Channel.WHATSAPP_BUTTON)
+    return citizen
+
+
+@pytest.mark.django_db
+def test_queued_message_is_sent_after_commit(fake_cloud_api, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        message = do_queue_message(
+            WA_ID, outbound.Text("Ihre Anfrage ist eingegangen."), purpose=Purpose.CHAT
+        )
+        # Nothing leaves before the row is committed.
+        assert fake_cloud_api.requests == []
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.ACCEPTED
+    assert message.provider_id == "wamid.fake-1"
+    assert message.attempts == 1
+    assert fake_cloud_api.sent_bodies == [
+        {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": WA_ID,
+            "type": "text",
+            "text": {"body": "Ihre Anfrage ist eingegangen.", "preview_url": False},
+        }
+    ]
+
+
+@pytest.mark.django_db
+def test_reply_keeps_context(fake_cloud_api):
+    message = do_queue_message(
+        WA_ID, outbound.Text("Danke!"), reply_to="wamid.citizen-9", purpose=Purpose.CHAT
+    )
+
+    do_send_queued_message(message.pk)
+
+    assert fake_cloud_api.sent_bodies[0]["context"] == {"message_id": "wamid.citizen-9"}
+
+
+@pytest.mark.django_db
+def test_invalid_recipient_is_refused_and_nothing_stored():
+    with pytest.raises(outbound.InvalidOutboundMessage):
+        do_queue_message("not-a-number", outbound.Text("Hallo"), purpose=Purpose.CHAT)
+
+    assert Message.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_message_is_sent_once_even_if_its_task_runs_twice(fake_cloud_api):
+    message = do_queue_message(WA_ID, outbound.Text("Hallo"), purpose=Purpose.CHAT)
+
+    do_send_queued_message(message.pk)
+    do_send_queued_message(message.pk)
+
+    assert len(fake_cloud_api.requests) == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("code", [130429, 131056, 131000])
+def test_temporary_errors_are_retried_with_backoff(fake_cloud_api, code):
+    message = do_queue_message(WA_ID, outbound.Text("Hallo"), purpose=Purpose.CHAT)
+    fake_cloud_api.fail_next(code)
+
+    retry_in = do_send_queued_message(message.pk)
+
+    message.refresh_from_db()
+    assert retry_in is not None and retry_in >= 2
+    assert message.status == Message.Status.QUEUED
+    assert message.attempts == 1
+    assert message.error_code == code
+    assert message.next_attempt_at > timezone.now()
+
+    assert do_send_queued_message(message.pk) is None
+    message.refresh_from_db()
+    assert message.status == Message.Status.ACCEPTED
+    assert message.attempts == 2
+    assert message.error_code is None
+
+
+@pytest.mark.django_db
+def test_pair_rate_limit_error_is_typed_on_the_message(fake_cloud_api, settings):
+    settings.WHATSAPP = {**settings.WHATSAPP, "SEND_MAX_ATTEMPTS": 1}
+    message = do_queue_message(WA_ID, outbound.Text("Hallo"), purpose=Purpose.CHAT)
+    fake_cloud_api.fail_next(131056)
+
+    do_send_queued_message(message.pk)
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.FAILED
+    assert isinstance(message.error, PairRateLimited)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("code", [131026, 100, 190, 132001])
+def test_final_errors_fail_at_once(fake_cloud_api, code):
+    message = do_queue_message(WA_ID, outbound.Text("Hallo"), purpose=Purpose.CHAT)
+    fake_cloud_api.fail_next(code)
+
+    assert do_send_queued_message(message.pk) is None
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.FAILED
+    assert message.error_code == code
+    assert message.attempts == 1
+    assert len(fake_cloud_api.requests) == 1
+
+
+@pytest.mark.django_db
+def test_retries_stop_after_max_attempts(fake_cloud_api, settings):
+    settings.WHATSAPP = {**settings.WHATSAPP, "SEND_MAX_ATTEMPTS": 3}
+    message = do_queue_message(WA_ID, outbound.Text("Hallo"), purpose=Purpose.CHAT)
+    for _ in range(3):
+        fake_cloud_api.fail_next(130429)
+
+    results = [do_send_queued_message(message.pk) for _ in range(3)]
+
+    message.refresh_from_db()
+    assert [r is not None for r in results] == [True, True, False]
+    assert message.status == Message.Status.FAILED
+    assert message.attempts == 3
+
+
+@pytest.mark.django_db
+def test_status_arriving_before_send_result_is_applied(fake_cloud_api):
+    message = do_queue_message(WA_ID, outbound.Text("Hallo"), purpose=Purpose.CHAT)
+    # The status webhook overtook the send task's write of the provider id.
+    MessageStatusEvent.objects.create(
+        provider_message_id="wamid.fake-1", status="delivered", occurred_at=timezone.now()
+    )
+
+    do_send_queued_message(message.pk)
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.DELIVERED
+
+
+@pytest.mark.django_db
+def test_stale_work_is_requeued_and_unknown_sends_marked_failed(fake_cloud_api):
+    now = timezone.now()
+    lost = do_queue_message(WA_ID, outbound.Text("verloren"), purpose=Purpose.CHAT)
+    Message.objects.filter(pk=lost.pk).update(status_updated_at=now - timedelta(minutes=5))
+    stuck = do_queue_message(WA_ID, outbound.Text("hängt"), purpose=Purpose.CHAT)
+    Message.objects.filter(pk=stuck.pk).update(
+        status=Message.Status.SENDING, status_updated_at=now - timedelta(minutes=30)
+    )
+
+    counts = do_requeue_stale_work(now)
+
+    assert counts["sends"] == 1
+    assert counts["unknown_outcome"] == 1
+    lost.refresh_from_db()
+    stuck.refresh_from_db()
+    # Huey runs immediately in unit tests, so the re-queued send went out.
+    assert lost.status == Message.Status.ACCEPTED
+    assert stuck.status == Message.Status.FAILED
+    assert [body["text"]["body"] for body in fake_cloud_api.sent_bodies] == ["verloren"]
+
+
+@pytest.mark.django_db
+def test_processed_webhook_bodies_are_purged_after_retention():
+    now = timezone.now()
+    old = WebhookEvent.objects.create(
+        body_sha256="a" * 64,
+        body="{}",
+        state=WebhookEvent.State.PROCESSED,
+        received_at=now - timedelta(days=15),
+    )
+    recent = WebhookEvent.objects.create(
+        body_sha256="b" * 64,
+        body="{}",
+        state=WebhookEvent.State.PROCESSED,
+        received_at=now - timedelta(days=13),
+    )
+    rejected = WebhookEvent.objects.create(
+        body_sha256="c" * 64,
+        body="{",
+        state=WebhookEvent.State.REJECTED,
+        received_at=now - timedelta(days=30),
+    )
+
+    assert do_purge_processed_webhook_events(now) == 1
+
+    remaining = set(WebhookEvent.objects.values_list("pk", flat=True))
+    assert remaining == {recent.pk, rejected.pk}
+    assert old.pk not in remaining
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("purpose", [Purpose.INFO, Purpose.SERVICE_REPLY])
+def test_send_without_consent_for_that_purpose_is_refused(fake_cloud_api, purpose):
+    # given: the citizen consented to the chat only and never wrote to us
+
+    # when / then
+    with pytest.raises(SendRefused):
+        do_queue_message(WA_ID, outbound.Text("Straßensperrung Hauptstraße"), purpose=purpose)
+    assert Message.objects.count() == 0
+    assert fake_cloud_api.requests == []
+
+
+@pytest.mark.django_db
+def test_send_to_unknown_number_is_refused(fake_cloud_api):
+    with pytest.raises(SendRefused):
+        do_queue_message("4917600000000", outbound.Text("Hallo"), purpose=Purpose.CHAT)
+
+    assert Message.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_stop_between_queueing_and_sending_cancels_the_message(fake_cloud_api, chat_subscriber):
+    message = do_queue_message(WA_ID, outbound.Text("Antwort"), purpose=Purpose.CHAT)
+    do_withdraw_subscriptions(chat_subscriber, channel=ConsentRecord.Channel.WHATSAPP_KEYWORD)
+
+    do_send_queued_message(message.pk)
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.CANCELLED
+    assert fake_cloud_api.requests == []
