@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -39,6 +40,10 @@ logger = logging.getLogger(__name__)
 STALE_AFTER = timedelta(minutes=2)
 # A claim on a message whose API call never came back; its outcome is unknown.
 SENDING_TIMEOUT = timedelta(minutes=10)
+# Messages to one person leave in the order they were queued (a welcome before the topic list).
+# Older unsent messages stop holding back newer ones after this long, so one stuck row can
+# never silence a citizen for good.
+SEND_ORDER_WINDOW = timedelta(minutes=30)
 
 
 # --- intake -------------------------------------------------------------------------------------
@@ -310,6 +315,16 @@ def do_send_queued_message(message_id: int) -> float | None:
     The claim (queued -> sending) is a conditional update, so two workers never send the
     same message; the HTTP call runs outside any transaction.
     """
+    waiting = Message.objects.filter(
+        pk=message_id, direction=Message.Direction.OUTBOUND, status=Message.Status.QUEUED
+    ).values("wa_id", "created_at")
+    candidate = waiting.first()
+    if candidate is None:
+        return None
+    if _earlier_send_pending(message_id, candidate["wa_id"], candidate["created_at"]):
+        # Stays queued; the earlier message hands over when it is done (_send_next_in_line).
+        logger.debug("whatsapp.send_waits_for_earlier message=%s", message_id)
+        return None
     claimed = Message.objects.filter(
         pk=message_id, direction=Message.Direction.OUTBOUND, status=Message.Status.QUEUED
     ).update(status=Message.Status.SENDING, status_updated_at=timezone.now())
@@ -325,13 +340,17 @@ def do_send_queued_message(message_id: int) -> float | None:
             status_updated_at=timezone.now(),
         )
         logger.info("whatsapp.send_cancelled message=%s purpose=%s", message_id, stored.purpose)
+        _send_next_in_line(stored.wa_id)
         return None
     try:
         result = get_client().send_raw(
             stored.wa_id, stored.payload, reply_to=stored.context_provider_id
         )
     except CloudAPIError as error:
-        return _record_send_error(stored, error)
+        retry_in = _record_send_error(stored, error)
+        if retry_in is None:
+            _send_next_in_line(stored.wa_id)
+        return retry_in
     with transaction.atomic():
         stored = Message.objects.select_for_update().get(pk=message_id)
         stored.provider_id = result.message_id
@@ -359,7 +378,37 @@ def do_send_queued_message(message_id: int) -> float | None:
         if early:
             errors = [error for event in early for error in event["errors"]]
             _apply_status_events(stored, [event["status"] for event in early], errors)
+    _send_next_in_line(stored.wa_id)
     return None
+
+
+def _earlier_send_pending(message_id: int, wa_id: str, created_at: datetime) -> bool:
+    return (
+        Message.objects.filter(
+            wa_id=wa_id,
+            direction=Message.Direction.OUTBOUND,
+            status__in=[Message.Status.QUEUED, Message.Status.SENDING],
+            created_at__gte=created_at - SEND_ORDER_WINDOW,
+            pk__lt=message_id,
+        )
+        .exclude(pk=message_id)
+        .exists()
+    )
+
+
+def _send_next_in_line(wa_id: str) -> None:
+    """Hand over to the oldest message still queued for the same person, if it is due."""
+    next_id = (
+        Message.objects.filter(
+            wa_id=wa_id, direction=Message.Direction.OUTBOUND, status=Message.Status.QUEUED
+        )
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if next_id is not None:
+        _enqueue_on_commit("send_message", next_id)
 
 
 def _record_send_error(stored: Message, error: CloudAPIError) -> float | None:

@@ -242,3 +242,70 @@ def test_stop_between_queueing_and_sending_cancels_the_message(fake_cloud_api, c
     message.refresh_from_db()
     assert message.status == Message.Status.CANCELLED
     assert fake_cloud_api.requests == []
+
+
+@pytest.mark.django_db
+def test_messages_to_one_person_leave_in_queue_order(
+    fake_cloud_api, django_capture_on_commit_callbacks
+):
+    first = do_queue_message(WA_ID, outbound.Text("Willkommen im Chat!"), purpose=Purpose.CHAT)
+    second = do_queue_message(WA_ID, outbound.Text("Welche Themen?"), purpose=Purpose.CHAT)
+
+    # The worker picks up the second task first: it waits instead of overtaking.
+    assert do_send_queued_message(second.pk) is None
+    assert fake_cloud_api.requests == []
+    second.refresh_from_db()
+    assert second.status == Message.Status.QUEUED
+
+    with django_capture_on_commit_callbacks(execute=True):
+        do_send_queued_message(first.pk)
+
+    assert [body["text"]["body"] for body in fake_cloud_api.sent_bodies] == [
+        "Willkommen im Chat!",
+        "Welche Themen?",
+    ]
+    second.refresh_from_db()
+    assert second.status == Message.Status.ACCEPTED
+
+
+@pytest.mark.django_db
+def test_a_failed_message_hands_over_to_the_next(
+    fake_cloud_api, django_capture_on_commit_callbacks
+):
+    first = do_queue_message(WA_ID, outbound.Text("Eins"), purpose=Purpose.CHAT)
+    second = do_queue_message(WA_ID, outbound.Text("Zwei"), purpose=Purpose.CHAT)
+    do_send_queued_message(second.pk)
+    fake_cloud_api.fail_next(131026)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        do_send_queued_message(first.pk)
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first.status == Message.Status.FAILED
+    assert second.status == Message.Status.ACCEPTED
+
+
+@pytest.mark.django_db
+def test_a_long_stuck_message_does_not_hold_back_new_ones(fake_cloud_api):
+    stuck = do_queue_message(WA_ID, outbound.Text("Alt"), purpose=Purpose.CHAT)
+    Message.objects.filter(pk=stuck.pk).update(created_at=timezone.now() - timedelta(hours=2))
+    fresh = do_queue_message(WA_ID, outbound.Text("Neu"), purpose=Purpose.CHAT)
+
+    do_send_queued_message(fresh.pk)
+
+    fresh.refresh_from_db()
+    assert fresh.status == Message.Status.ACCEPTED
+
+
+@pytest.mark.django_db
+def test_other_recipients_are_not_held_back(fake_cloud_api):
+    other = Citizen.objects.create(wa_id="4915199999999", profile_name="Ben")
+    do_subscribe_directly(other, [Offering.CHAT], channel=ConsentRecord.Channel.WHATSAPP_BUTTON)
+    do_queue_message(WA_ID, outbound.Text("Für Anna"), purpose=Purpose.CHAT)
+    for_ben = do_queue_message(other.wa_id, outbound.Text("Für Ben"), purpose=Purpose.CHAT)
+
+    do_send_queued_message(for_ben.pk)
+
+    for_ben.refresh_from_db()
+    assert for_ben.status == Message.Status.ACCEPTED
