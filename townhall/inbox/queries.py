@@ -15,19 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.core.paginator import Page, Paginator
 from django.db.models import (
     Count,
     Exists,
-    F,
-    IntegerField,
     Max,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
-    Window,
 )
 
 from townhall.inbox.access import InboxUser, assignable_users
@@ -44,6 +39,10 @@ INBOX_PAGE_SIZE = 50
 # Rendering is linear in this number, and the page re-renders it on every change.
 HISTORY_LIMIT = 300
 SEARCH_MAX_CHARS = 100
+# Trigram indexes need three characters; shorter searches walk the conversations instead.
+SEARCH_INDEX_MIN_CHARS = 3
+# Up to this many matching messages, a search first collects the matching citizens.
+SEARCH_MATCH_CAP = 2000
 
 
 class InboxView(enum.StrEnum):
@@ -93,7 +92,11 @@ def _view_condition(user: InboxUser, view: InboxView) -> Q:
 
 
 def conversations(user: InboxUser, filters: ListFilters) -> QuerySet[Conversation]:
-    """The conversations ``filters`` select, newest activity first (no related rows loaded)."""
+    """The conversations ``filters`` select, newest activity first (no related rows loaded).
+
+    The default (no state) reads only the unresolved conversations, which partial indexes
+    cover; see ``Conversation.Meta.indexes``.
+    """
     queryset = Conversation.objects.filter(_view_condition(user, filters.view))
     if filters.team_id:
         queryset = queryset.filter(team_id=filters.team_id)
@@ -105,70 +108,128 @@ def conversations(user: InboxUser, filters: ListFilters) -> QuerySet[Conversatio
     else:
         queryset = queryset.exclude(state=Conversation.State.RESOLVED)
     if filters.search:
-        # The message log is joined on wa_id; EXISTS stops at the first matching message.
-        matching_messages = Message.objects.filter(
-            wa_id=OuterRef("citizen__wa_id"), text__icontains=filters.search
-        )
-        queryset = queryset.filter(
-            Q(citizen__profile_name__icontains=filters.search) | Q(Exists(matching_messages))
-        )
+        queryset = queryset.filter(_search_condition(filters.search))
     return queryset.order_by("-last_message_at", "-id")
 
 
-def conversations_page(
-    user: InboxUser, filters: ListFilters, page_number: str | int | None
-) -> Page[Conversation]:
-    """One page of ``conversations()`` with citizen, assignee, team and labels: four queries
-    (count, rows, labels, and nothing per row)."""
-    rows = (
-        conversations(user, filters)
-        .select_related("citizen", "assignee", "team")
-        .prefetch_related("labels")
-    )
-    paginator: Paginator[Conversation] = Paginator(rows, INBOX_PAGE_SIZE)
-    return paginator.get_page(page_number)
+def _search_condition(search: str) -> Q:
+    """Conversations whose citizen's name or any message contains ``search``.
 
-
-def list_version(user: InboxUser, filters: ListFilters, page_number: int) -> str:
-    """A short token that changes whenever the given list page would render differently.
-
-    One query over the page's rows and the total: new messages, unread counts, states,
-    priorities, assignments, labels, and conversations entering or leaving the filter.
+    Two strategies, because no single plan is fast for both rare and common words: first
+    the message texts are searched directly (a trigram index answers this on PostgreSQL)
+    for at most ``SEARCH_MATCH_CAP`` matching messages. Fewer than that: the matching
+    citizens are all known and the list filters on them. More (a common word): the list
+    walks the conversations newest first and checks each one's messages, which finds a
+    page of matches after a few rows.
     """
-    # Sum of squared label ids: changes when a label is added, removed or swapped.
-    label_key = Subquery(
-        Label.objects.filter(conversations=OuterRef("pk"))
-        .order_by()
-        .values("conversations")
-        .annotate(key=Sum(F("id") * F("id") + 1))
-        .values("key")[:1],
-        output_field=IntegerField(),
+    name_matches = Q(citizen__profile_name__icontains=search)
+    if len(search) >= SEARCH_INDEX_MIN_CHARS:
+        matches = list(
+            Message.objects.filter(text__icontains=search)
+            .order_by()
+            .values_list("wa_id", flat=True)[: SEARCH_MATCH_CAP + 1]
+        )
+        if len(matches) <= SEARCH_MATCH_CAP:  # that was every match
+            return name_matches | Q(citizen__wa_id__in=set(matches))
+    # EXISTS stops at the first matching message of each conversation.
+    matching_messages = Message.objects.filter(
+        wa_id=OuterRef("citizen__wa_id"), text__icontains=search
     )
-    offset = (max(page_number, 1) - 1) * INBOX_PAGE_SIZE
+    return name_matches | Q(Exists(matching_messages))
+
+
+@dataclass(frozen=True, slots=True)
+class ListPage:
+    """One page of the conversation list.
+
+    ``total`` is None for searches: an exact count would have to look at every
+    conversation, so a search page only knows whether another one follows.
+    """
+
+    object_list: list[Conversation]
+    number: int
+    total: int | None
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def num_pages(self) -> int | None:
+        if self.total is None:
+            return None
+        return max(1, -(-self.total // INBOX_PAGE_SIZE))
+
+    @property
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    @property
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+    @property
+    def is_paginated(self) -> bool:
+        return self.has_next or self.has_previous
+
+
+def conversations_page(user: InboxUser, filters: ListFilters, page_number: int) -> ListPage:
+    """One page of ``conversations()`` with citizen, assignee, team and labels: three queries
+    (count, rows, labels; a search skips the count). A page past the end shows the last."""
+    queryset = conversations(user, filters)
+    total = None if filters.search else queryset.count()
+    number = max(page_number, 1)
+    if total is not None:
+        number = min(number, max(1, -(-total // INBOX_PAGE_SIZE)))
+    offset = (number - 1) * INBOX_PAGE_SIZE
     rows = list(
-        conversations(user, filters)
-        .annotate(total=Window(Count("id")), label_key=label_key)
-        .values_list(
-            "id",
-            "last_message_at",
-            "unread_count",
-            "state",
-            "priority",
-            "assignee_id",
-            "team_id",
-            "is_unsubscribed",
-            "label_key",
-            "total",
-        )[offset : offset + INBOX_PAGE_SIZE]
+        queryset.select_related("citizen", "assignee", "team").prefetch_related("labels")[
+            offset : offset + INBOX_PAGE_SIZE + 1
+        ]
     )
-    return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+    return ListPage(
+        object_list=rows[:INBOX_PAGE_SIZE],
+        number=number,
+        total=total,
+        has_next=len(rows) > INBOX_PAGE_SIZE,
+    )
+
+
+def list_version(page: ListPage, unread: int) -> str:
+    """A short token that changes whenever ``page`` would render differently: its rows'
+    activity, unread counts, states, priorities, owners and labels, the total, and the
+    inbox-wide unread count (so the sidebar and badge follow changes elsewhere).
+
+    Computed from the rows that are rendered, so a change after reading them always
+    shows up in the next poll; no query of its own.
+    """
+    rows = [
+        (
+            c.pk,
+            c.last_message_at,
+            c.last_message_preview,
+            c.unread_count,
+            c.state,
+            c.priority,
+            c.assignee_id,
+            c.team_id,
+            c.is_unsubscribed,
+            c.citizen.profile_name,
+            sorted(label.pk for label in c.labels.all()),
+        )
+        for c in page.object_list
+    ]
+    state = repr((rows, page.number, page.total, page.has_next, unread))
+    return hashlib.sha256(state.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
 class StateCount:
     state: str
     label: str
-    count: int
+    # None for resolved: counting every conversation ever closed is costly and of little use.
+    count: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,20 +243,20 @@ class SidebarCounts:
 
     @property
     def not_resolved_in_view(self) -> int:
-        return sum(s.count for s in self.states if s.state != Conversation.State.RESOLVED)
+        return sum(s.count or 0 for s in self.states if s.state != Conversation.State.RESOLVED)
 
 
 def sidebar_counts(user: InboxUser, view: InboxView) -> SidebarCounts:
-    """The sidebar's numbers in one aggregate query."""
-    active = ~Q(state=Conversation.State.RESOLVED)
+    """The sidebar's numbers in one aggregate query over the unresolved conversations."""
     within_view = _view_condition(user, view)
-    counts = Conversation.objects.aggregate(
-        mine=Count("id", filter=active & Q(assignee_id=user.pk)),
-        unassigned=Count("id", filter=active & Q(assignee__isnull=True)),
-        all=Count("id", filter=active),
+    active_states = [s for s in Conversation.State.values if s != Conversation.State.RESOLVED]
+    counts = Conversation.objects.exclude(state=Conversation.State.RESOLVED).aggregate(
+        mine=Count("id", filter=Q(assignee_id=user.pk)),
+        unassigned=Count("id", filter=Q(assignee__isnull=True)),
+        all=Count("id"),
         **{
             f"state_{state}": Count("id", filter=within_view & Q(state=state))
-            for state in Conversation.State.values
+            for state in active_states
         },
     )
     return SidebarCounts(
@@ -203,15 +264,21 @@ def sidebar_counts(user: InboxUser, view: InboxView) -> SidebarCounts:
         unassigned=counts["unassigned"],
         all=counts["all"],
         states=[
-            StateCount(state=state, label=str(label), count=counts[f"state_{state}"])
+            StateCount(state=state, label=str(label), count=counts.get(f"state_{state}"))
             for state, label in Conversation.State.choices
         ],
     )
 
 
 def unread_total() -> int:
-    """Unread citizen messages in all conversations (the navigation badge): one query."""
-    return Conversation.objects.aggregate(total=Sum("unread_count"))["total"] or 0
+    """Unread citizen messages in all conversations (the navigation badge): one query that
+    reads only the conversations with something unread (a partial index)."""
+    return (
+        Conversation.objects.filter(unread_count__gt=0).aggregate(total=Sum("unread_count"))[
+            "total"
+        ]
+        or 0
+    )
 
 
 @dataclass(frozen=True, slots=True)

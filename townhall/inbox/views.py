@@ -52,24 +52,27 @@ from townhall.whatsapp.policy import SendRefused
 # --- the list -----------------------------------------------------------------------------------
 
 
+def _list_page(request: HtmxHttpRequest, form: ListFilterForm) -> tuple[queries.ListPage, int]:
+    return (
+        queries.conversations_page(request.user, form.filters(), form.page_number()),
+        queries.unread_total(),
+    )
+
+
 def _list_context(
-    request: HtmxHttpRequest, form: ListFilterForm, version: str | None = None
+    request: HtmxHttpRequest, form: ListFilterForm, page: queries.ListPage, unread: int
 ) -> dict[str, Any]:
     filters = form.filters()
-    page_number = form.page_number()
-    # The version is taken before the rows are read: a change in between makes the next
-    # poll render again instead of being missed.
-    if version is None:
-        version = queries.list_version(request.user, filters, page_number)
-    page = queries.conversations_page(request.user, filters, page_number)
-    list_query = urlencode(filters.params())
+    version = queries.list_version(page, unread)
     return {
         "filters": filters,
         "page": page,
-        "list_query": list_query,
+        "list_query": urlencode(filters.params()),
         "poll_query": urlencode({**filters.params(), "page": page.number, "version": version}),
         "sidebar": queries.sidebar_counts(request.user, filters.view),
         "choices": queries.list_choices(),
+        # Already counted for the version; overrides the context processor's query.
+        "inbox_unread_count": unread,
     }
 
 
@@ -77,7 +80,8 @@ def _list_context(
 @require_GET
 def conversation_list(request: HtmxHttpRequest) -> HttpResponse:
     access_inbox(request.user)
-    context = _list_context(request, ListFilterForm(request.GET))
+    form = ListFilterForm(request.GET)
+    context = _list_context(request, form, *_list_page(request, form))
     if request.htmx and request.htmx.target == "inbox-list":
         # Search as you type: the list, and the sidebar whose links carry the search.
         return render(request, "inbox/_list_update.html", context)
@@ -90,10 +94,10 @@ def conversation_list_poll(request: HtmxHttpRequest) -> HttpResponse:
     """The list fragment the list page polls; 204 while nothing changed."""
     access_inbox(request.user)
     form = ListFilterForm(request.GET)
-    version = queries.list_version(request.user, form.filters(), form.page_number())
-    if request.GET.get("version") == version:
+    page, unread = _list_page(request, form)
+    if request.GET.get("version") == queries.list_version(page, unread):
         return HttpResponse(status=204)
-    return render(request, "inbox/_list_update.html", _list_context(request, form, version))
+    return render(request, "inbox/_list_update.html", _list_context(request, form, page, unread))
 
 
 # --- one conversation ---------------------------------------------------------------------------

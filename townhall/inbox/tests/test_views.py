@@ -247,7 +247,8 @@ def test_sidebar_counts(staff_client: Client, varied) -> None:
         "new": 0,
         "open": 1,
         "waiting": 0,
-        "resolved": 0,
+        # Not counted: every conversation ever closed, of little use and costly.
+        "resolved": None,
     }
     assert sidebar.not_resolved_in_view == 1
 
@@ -287,6 +288,56 @@ def test_search_finds_message_text_and_names(staff_client: Client, varied) -> No
     assert listed_names(by_name) == ["Clara Team"]
     assert listed_names(nothing) == []
     assert "Hundesteuer" in nothing.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("match_cap", [2000, 1], ids=["matches-collected", "many-matches"])
+def test_search_gives_the_same_list_for_rare_and_common_words(
+    staff_client: Client, varied, match_cap: int, monkeypatch
+) -> None:
+    # A common word (more matching messages than the cap) walks the conversations instead
+    # of collecting the matching citizens first; the staff member sees no difference.
+    monkeypatch.setattr("townhall.inbox.queries.SEARCH_MATCH_CAP", match_cap)
+    citizen_writes(varied["theirs"].citizen, "Wann kommt der Sperrmüll?")
+    citizen_writes(varied["mine"].citizen, "Sperrmüll steht noch da")
+    citizen_writes(varied["resolved"].citizen, "Sperrmüll abgeholt, danke")
+    do_set_state(varied["resolved"], Conversation.State.RESOLVED, acting_user=None)
+
+    open_matches = staff_client.get(LIST_URL, {"q": "sperrmüll"})
+    resolved_matches = staff_client.get(LIST_URL, {"q": "Sperrmüll", "state": "resolved"})
+    short_word = staff_client.get(LIST_URL, {"q": "da"})
+
+    assert listed_names(open_matches) == ["Anna Mine", "Bernd Kollege"]
+    assert listed_names(resolved_matches) == ["Dieter Erledigt"]
+    assert "Anna Mine" in listed_names(short_word)
+
+
+@pytest.mark.django_db
+def test_search_pages_say_whether_more_follow_without_counting(staff_client: Client) -> None:
+    for index in range(52):
+        make_conversation(
+            f"Bürger {index}", "Frage zur Grundsteuer", at=timezone.now() - timedelta(minutes=index)
+        )
+
+    first = staff_client.get(LIST_URL, {"q": "Grundsteuer"})
+    second = staff_client.get(LIST_URL, {"q": "Grundsteuer", "page": 2})
+
+    assert len(listed_names(first)) == 50
+    first_html = first.content.decode()
+    assert 'rel="next"' in first_html and "Page 1<" in first_html
+    assert listed_names(second) == ["Bürger 50", "Bürger 51"]
+    second_html = second.content.decode()
+    assert 'rel="prev"' in second_html and 'rel="next"' not in second_html
+
+
+@pytest.mark.django_db
+def test_a_page_past_the_end_shows_the_last_page(staff_client: Client) -> None:
+    for index in range(3):
+        make_conversation(f"Bürger {index}", at=timezone.now() - timedelta(minutes=index))
+
+    response = staff_client.get(LIST_URL, {"page": 9})
+
+    assert listed_names(response) == ["Bürger 0", "Bürger 1", "Bürger 2"]
 
 
 @pytest.mark.django_db
@@ -331,9 +382,9 @@ def make_many(count: int, staff: Any) -> None:
         do_set_labels(conversation, labels, acting_user=staff)
 
 
-# Session, user, version, count, rows, labels, sidebar counts, teams, labels of the sidebar.
-# Includes the navigation's unread total (one aggregate).
-LIST_QUERIES = 10
+# Session, user, count, rows, labels, the navigation's unread total, sidebar counts, teams,
+# labels of the sidebar. The poll's version needs no query of its own.
+LIST_QUERIES = 9
 
 
 @pytest.mark.django_db
@@ -809,6 +860,27 @@ def test_list_poll_is_204_until_something_changes(
     assigned_version = assigned.context["poll_query"].split("version=")[1]
     do_set_labels(conversation, [Label.objects.create(name="Licht")], acting_user=staff)
     assert staff_client.get(POLL_URL, {"page": 1, "version": assigned_version}).status_code == 200
+
+
+@pytest.mark.django_db
+def test_list_poll_updates_the_counts_when_something_changes_elsewhere(
+    staff_client: Client, staff, conversation
+) -> None:
+    # given: "mine" is empty and stays so
+    page = staff_client.get(LIST_URL, {"view": "mine"})
+    version = page.context["poll_query"].split("version=")[1]
+    assert page.context["sidebar"].unassigned == 1
+
+    # when a new citizen writes (unassigned: not on this page)
+    citizen_writes(make_chat_citizen("Neue Bürgerin"), "Wann ist Sperrmüll?")
+    changed = staff_client.get(
+        POLL_URL, {"view": "mine", "page": 1, "version": version}, headers=HTMX
+    )
+
+    # then the sidebar and the navigation badge are refreshed
+    assert changed.status_code == 200
+    assert changed.context["sidebar"].unassigned == 2
+    assert 'id="inbox-nav-unread"' in changed.content.decode()
 
 
 @pytest.mark.django_db
