@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from django import template
 from django.urls import reverse
 from django.utils import formats, timezone
+from django.utils.html import format_html
 
 from townhall.inbox.queries import InboxView, ListFilters
 
@@ -36,15 +37,23 @@ def filter_url(filters: ListFilters, **changes: Any) -> str:
     return reverse("inbox:list") + (f"?{query}" if query else "")
 
 
-@register.filter
+@register.simple_tag
 def list_time(value: datetime | None) -> str:
-    """The time for today's activity, the date for anything older: like a mail client."""
+    """A ``<time>`` with the time for today's activity and the date for anything older (like
+    a mail client); the full date and time on hover."""
     if value is None:
         return ""
     local = timezone.localtime(value)
     if local.date() == timezone.localdate():
-        return formats.time_format(local, "TIME_FORMAT")
-    return formats.date_format(local, "SHORT_DATE_FORMAT")
+        shown = formats.time_format(local, "TIME_FORMAT")
+    else:
+        shown = formats.date_format(local, "SHORT_DATE_FORMAT")
+    return format_html(
+        '<time class="inbox-row__time" datetime="{}" title="{}">{}</time>',
+        local.isoformat(),
+        formats.date_format(local, "DATETIME_FORMAT"),
+        shown,
+    )
 
 
 @register.filter
