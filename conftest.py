@@ -165,7 +165,22 @@ def live_stack(transactional_db: None, tmp_path: Path) -> Iterator[Stack]:
         yield stack
     finally:
         stack.stop()
+        _end_leftover_database_sessions()
         HUEY.flush()
+
+
+def _end_leftover_database_sessions() -> None:
+    """A stopped server's worker processes may keep their PostgreSQL session open for a
+    moment; the next test's flush and the final DROP DATABASE need the database free."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
 
 
 def wait_until(

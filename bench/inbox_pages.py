@@ -13,11 +13,12 @@ slowest query printed (``--explain`` prints it for every page).
 
     .venv/bin/python bench/inbox_pages.py [--conversations 100000]
         [--messages-per-conversation 10] [--requests 200] [--warmup 20] [--page-seconds 60]
-        [--skip-seed] [--add-indexes] [--explain]
+        [--skip-seed] [--explain]
 
 The database is ``TOWNHALL_BENCH_INBOX_DATABASE_URL`` (default
 postgres://postgres@127.0.0.1:5432/townhall_inbox_bench); ``DATABASE_URL`` is deliberately
-not read, because this script drops the database it is given. ``--skip-seed`` reuses it.
+not read, because this script drops the database it is given. ``--skip-seed`` reuses it
+(after applying any new migrations).
 """
 
 from __future__ import annotations
@@ -47,24 +48,6 @@ QUERY_COUNT_SAMPLES = 5
 # A page far over the target has shown it after this many requests; the time budget
 # (--page-seconds) keeps a run with second-long pages under half an hour.
 MIN_REQUESTS = 30
-
-
-# The indexes this benchmark recommends (see bench/README.md), as SQL for trying them on
-# the bench database before they go into the models (--add-indexes).
-RECOMMENDED_INDEXES = (
-    # Inbox list "all" (and the sidebar/backlog counts): only the unresolved ~10 %.
-    "CREATE INDEX bench_conversation_active_recent ON inbox_conversation"
-    " (last_message_at DESC, id DESC) WHERE NOT (state = 'resolved')",
-    # "mine" and "unassigned" (assignee_id IS NULL is an index condition too).
-    "CREATE INDEX bench_conversation_active_assignee ON inbox_conversation"
-    " (assignee_id, last_message_at DESC, id DESC) WHERE NOT (state = 'resolved')",
-    # Team filter.
-    "CREATE INDEX bench_conversation_active_team ON inbox_conversation"
-    " (team_id, last_message_at DESC, id DESC) WHERE NOT (state = 'resolved')",
-    # The navigation badge, with the query filtered to unread_count > 0.
-    "CREATE INDEX bench_conversation_unread ON inbox_conversation (unread_count)"
-    " WHERE unread_count > 0",
-)
 
 
 @dataclass
@@ -105,16 +88,25 @@ def psql(database_url: str, *statements: str) -> None:
     subprocess.run(command, check=True)
 
 
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), "migrate", "--no-input", "-v0"],
+        env=env,
+        check=True,
+        cwd=ROOT,
+    )
+
+
 def prepare_database(args: argparse.Namespace, env: dict[str, str]) -> None:
     name = urlsplit(args.database_url).path.lstrip("/")
     if not name.replace("_", "").isalnum():
         raise SystemExit(f"Refusing to drop a database named {name!r}")
     psql(args.database_url, f"DROP DATABASE IF EXISTS {name}", f"CREATE DATABASE {name}")
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "--no-input", "-v0"], env=env, check=True, cwd=ROOT)
+    migrate(env)
     subprocess.run(
         [
-            *manage,
+            sys.executable,
+            str(ROOT / "manage.py"),
             "seed_inbox_scale",
             "--conversations",
             str(args.conversations),
@@ -196,11 +188,6 @@ def main() -> None:
     parser.add_argument("--skip-seed", action="store_true", help="reuse the seeded database")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN every page's slowest query")
     parser.add_argument(
-        "--add-indexes",
-        action="store_true",
-        help="create the recommended indexes in the bench database before measuring",
-    )
-    parser.add_argument(
         "--database-url",
         default=os.environ.get("TOWNHALL_BENCH_INBOX_DATABASE_URL", DEFAULT_DATABASE_URL),
     )
@@ -218,7 +205,9 @@ def main() -> None:
         "DJANGO_SETTINGS_MODULE": "townhall.settings",
     }
     env.pop("REDIS_URL", None)
-    if not args.skip_seed:
+    if args.skip_seed:
+        migrate(env)
+    else:
         prepare_database(args, env)
     os.environ.update(env)
 
@@ -242,16 +231,6 @@ def main() -> None:
             "The inbox pages (inbox:list, inbox:conversation) are not routed."
         ) from None
 
-    if args.add_indexes:
-        with connection.cursor() as cursor:
-            for statement in RECOMMENDED_INDEXES:
-                cursor.execute(statement.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS"))
-            cursor.execute("ANALYZE inbox_conversation")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT indexname FROM pg_indexes WHERE indexname LIKE 'bench\\_%' ORDER BY 1"
-        )
-        index_note = ", ".join(row[0] for row in cursor.fetchall()) or "none (the models' only)"
     conversations = Conversation.objects.count()
     unresolved = Conversation.objects.exclude(state=Conversation.State.RESOLVED).count()
     messages = Message.objects.count()
@@ -319,7 +298,6 @@ def main() -> None:
         f"requests per page (or {args.page_seconds:.0f} s) after {args.warmup} warm-up; "
         f"logged in as {staff.get_username()} "
         f"({staff.assigned:,} assigned)\nbaseline: {baseline.page}, anonymous"
-        f"\nindexes added by hand: {index_note}"
     )
     header = (
         f"{'page':<36} {'reqs':>4} {'p50 ms':>7} {'p95 ms':>7} {'p95/base':>8} {'queries':>7} "

@@ -6,6 +6,7 @@ city runs. Every wait is bounded; every process is stopped when the ``Stack`` cl
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -177,6 +178,9 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(timeout=5)
+            # Children (e.g. granian's workers) that outlived their parent.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
         self.processes.clear()
 
     def logs(self) -> str:
