@@ -24,7 +24,11 @@ from django.conf import settings
 from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
-from townhall.core.processes import Stack, database_url_for_current_connection
+from townhall.core.processes import (
+    CHILD_APPLICATION_NAME,
+    Stack,
+    database_url_for_current_connection,
+)
 from townhall.whatsapp import client as client_module
 from townhall.whatsapp.actions import do_record_webhook_event
 from townhall.whatsapp.types import webhook_envelope
@@ -171,7 +175,8 @@ def live_stack(transactional_db: None, tmp_path: Path) -> Iterator[Stack]:
 
 def _end_leftover_database_sessions() -> None:
     """A stopped server's worker processes may keep their PostgreSQL session open for a
-    moment; the next test's flush and the final DROP DATABASE need the database free."""
+    moment; the next test's flush and the final DROP DATABASE need the database free.
+    Only the stack's sessions: the test process's own (e.g. live_server's) stay."""
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -179,7 +184,8 @@ def _end_leftover_database_sessions() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            " WHERE datname = current_database() AND application_name = %s",
+            [CHILD_APPLICATION_NAME],
         )
 
 
@@ -202,3 +208,25 @@ def wait_until(
 @pytest.fixture
 def wait() -> Callable[..., Any]:
     return wait_until
+
+
+@pytest.fixture
+def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright's sync API, for browser tests."""
+    from django.db import connections
+    from playwright.sync_api import sync_playwright
+
+    from townhall.core.processes import launch_chromium
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test
+    # itself are still synchronous.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            yield browser
+        finally:
+            # Connections opened while the loop ran belong to its context; closed here,
+            # they do not keep the test database busy when it is dropped.
+            connections.close_all()
+            browser.close()

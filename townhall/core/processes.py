@@ -196,6 +196,10 @@ class Stack:
         self.stop()
 
 
+# How the child processes' sessions appear in pg_stat_activity (tests end leftover ones).
+CHILD_APPLICATION_NAME = "townhall-child"
+
+
 def database_url_for_current_connection() -> str:
     """A DATABASE_URL for child processes that points at the database this process uses
     (the test database during tests)."""
@@ -208,7 +212,11 @@ def database_url_for_current_connection() -> str:
     password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
     credentials = f"{user}{password}@" if user else ""
     port = f":{config['PORT']}" if config.get("PORT") else ""
-    return f"postgres://{credentials}{config.get('HOST') or '127.0.0.1'}{port}/{config['NAME']}"
+    host = config.get("HOST") or "127.0.0.1"
+    return (
+        f"postgres://{credentials}{host}{port}/{config['NAME']}"
+        f"?application_name={CHILD_APPLICATION_NAME}"
+    )
 
 
 # Debian's Chromium, never a downloaded browser. Without the background-networking flags

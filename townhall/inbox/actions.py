@@ -317,5 +317,6 @@ def _event(
         kind=kind,
         actor=actor if getattr(actor, "pk", None) else None,
         data=data or {},
+        team_id=conversation.team_id,
         office_seconds=office_seconds,
     )

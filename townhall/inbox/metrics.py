@@ -184,10 +184,10 @@ def _response_times(
     period: Period, staff_names: dict[int | None, str], team_names: dict[int | None, str]
 ) -> tuple[list[GroupTimes], list[GroupTimes], dict[str, DurationStats]]:
     """First-response and resolution times in ``period``, overall, per staff member (the
-    event's actor) and per team (the conversation's current team). One query.
+    event's actor) and per team (the conversation's team at the time). One query, no join.
 
-    Its cost grows with the events in the period (each duration is read once): ~0.15 s for
-    70,000 events on 2 cores, i.e. a month of 1,100 conversations a day.
+    Its cost grows with the events in the period (each duration is read once): see
+    bench/README.md for a month of 1,100 conversations a day.
     """
     start, end = period.bounds()
     rows = (
@@ -198,7 +198,7 @@ def _response_times(
             office_seconds__isnull=False,
         )
         .order_by()
-        .values_list("kind", "office_seconds", "actor_id", "conversation__team_id")
+        .values_list("kind", "office_seconds", "actor_id", "team_id")
     )
     overall: dict[str, list[int]] = {kind: [] for kind in DURATION_KINDS}
     per_staff: dict[int | None, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))

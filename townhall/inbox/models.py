@@ -153,6 +153,11 @@ class ConversationEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     data = models.JSONField(default=dict)
+    # The conversation's team when it happened: the metrics credit the team that answered,
+    # not the one the conversation was moved to later.
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # For first responses and resolutions: seconds of office time since (re)opening.
     office_seconds = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
@@ -17,7 +16,6 @@ from townhall.citizens.actions import (
 from townhall.citizens.links import make_token
 from townhall.citizens.models import ConsentRecord, Offering
 from townhall.citizens.queries import active_offerings, chosen_topic_slugs
-from townhall.core.processes import launch_chromium
 
 pytestmark = [
     pytest.mark.browser,
@@ -32,16 +30,8 @@ CLICK_TO_CHAT = "https://wa.me/4929321000000?text=START"
 
 
 @pytest.fixture
-def browser(monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test
-    # itself are still synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        yield browser
-        browser.close()
+def browser(chromium):
+    return chromium
 
 
 def new_page(browser, **options):

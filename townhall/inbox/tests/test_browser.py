@@ -7,13 +7,11 @@ from __future__ import annotations
 import re
 import shutil
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from townhall.core.processes import launch_chromium
 from townhall.inbox.models import Conversation, Note
 from townhall.inbox.tests.factories import PASSWORD, make_staff, open_around_the_clock
 
@@ -65,24 +63,14 @@ def wait_for(condition, what: str) -> Any:
 
 
 @pytest.fixture
-def page(live_stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test
-    # itself are still synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        # A tablet: list and conversation must work at this width.
-        context = browser.new_context(
-            locale="de-DE", timezone_id="Europe/Berlin", viewport={"width": 820, "height": 1100}
-        )
-        page = context.new_page()
-        page.set_default_timeout(WAIT_SECONDS * 1000)
-        try:
-            yield page
-        finally:
-            browser.close()
+def page(live_stack, chromium) -> Any:
+    # A tablet: list and conversation must work at this width.
+    context = chromium.new_context(
+        locale="de-DE", timezone_id="Europe/Berlin", viewport={"width": 820, "height": 1100}
+    )
+    page = context.new_page()
+    page.set_default_timeout(WAIT_SECONDS * 1000)
+    return page
 
 
 def test_staff_answer_a_citizen_live_and_the_note_stays_internal(live_stack, page) -> None:

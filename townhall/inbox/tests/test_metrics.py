@@ -83,7 +83,13 @@ def event(
 ) -> ConversationEvent:
     """A metrics event with a chosen time and duration (the actions stamp the current time)."""
     return ConversationEvent.objects.create(
-        conversation=on, kind=kind, created_at=at, office_seconds=office_seconds, actor=actor
+        conversation=on,
+        kind=kind,
+        created_at=at,
+        office_seconds=office_seconds,
+        actor=actor,
+        # The team as stored now (the actions lock and re-read the row, so ``on`` may be stale).
+        team_id=Conversation.objects.values_list("team_id", flat=True).get(pk=on.pk),
     )
 
 
@@ -223,6 +229,25 @@ def test_opened_and_resolved_per_calendar_day_of_the_city() -> None:
     assert daily.days == [date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)]
     assert daily.opened == [2, 0, 1]
     assert daily.resolved == [0, 1, 0]
+
+
+@pytest.mark.django_db
+def test_times_stay_with_the_team_that_answered_after_a_move() -> None:
+    # given: the Bürgerbüro resolves a conversation, later it moves to the Ordnungsamt
+    maria = staff_member("maria", "Maria", "Schmitz")
+    citizens_office = Team.objects.create(name="Bürgerbüro")
+    public_order = Team.objects.create(name="Ordnungsamt")
+    answered = conversation(team=citizens_office)
+    do_set_state(answered, Conversation.State.RESOLVED, acting_user=maria)
+    do_assign(answered, team=public_order, acting_user=maria)
+
+    # when
+    metrics = inbox_metrics(Period.last_days(1), no_staff=NO_STAFF, no_team=NO_TEAM)
+
+    # then
+    assert [(group.name, group.resolution.count) for group in metrics.by_team] == [
+        ("Bürgerbüro", 1)
+    ]
 
 
 @pytest.mark.django_db

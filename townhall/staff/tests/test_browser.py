@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 import shutil
-from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import orjson
 import pytest
@@ -17,7 +17,6 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from townhall.citizens.actions import do_subscribe_directly
 from townhall.citizens.models import Citizen, ConsentRecord, Offering
-from townhall.core.processes import launch_chromium
 from townhall.staff.tests.factories import make_citizen, make_inbound
 from townhall.whatsapp.models import Message
 from townhall.whatsapp.signatures import sign
@@ -34,19 +33,11 @@ WA_ID = "4917612345604"
 
 
 @pytest.fixture
-def page(live_server, monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test
-    # itself are still synchronous.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with sync_playwright() as playwright:
-        browser = launch_chromium(playwright)
-        context = browser.new_context(locale="de-DE", timezone_id="Europe/Berlin")
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        yield page
-        browser.close()
+def page(live_server, chromium) -> Any:
+    context = chromium.new_context(locale="de-DE", timezone_id="Europe/Berlin")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    return page
 
 
 def log_in(page, live_server) -> None:
