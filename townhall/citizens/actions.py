@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from townhall.citizens import queries
 from townhall.citizens.models import (
     BotSession,
     Citizen,
@@ -262,6 +264,76 @@ def do_set_topics(
     return added, removed
 
 
+class ConsentMissing(Exception):
+    """Adding an offering needs the citizen's consent to the current text (DSGVO Art. 7)."""
+
+
+@dataclass(frozen=True)
+class PreferencesUpdate:
+    """What ``do_update_preferences`` changed, each list in display order."""
+
+    added_offerings: list[str]
+    removed_offerings: list[str]
+    added_topics: list[str]
+    removed_topics: list[str]
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(
+            self.added_offerings
+            or self.removed_offerings
+            or self.added_topics
+            or self.removed_topics
+        )
+
+
+def do_update_preferences(
+    citizen: Citizen,
+    *,
+    offerings: Iterable[str],
+    topic_slugs: Iterable[str],
+    has_consented: bool,
+    channel: str,
+    acting_user: Any = None,
+) -> PreferencesUpdate:
+    """Make ``offerings`` the citizen's active offerings and, while the info channel is
+    wanted, ``topic_slugs`` their topics; all in one transaction.
+
+    Offerings not active yet need ``has_consented`` (the consent box on the preferences
+    page): they are requested and confirmed at once. Without it ConsentMissing is raised
+    and nothing changes. Topics stay untouched when the info channel is not wanted, so a
+    citizen who leaves it finds their topics again on return (as with STOP in WhatsApp).
+    Nothing changes once erasure has been requested.
+    """
+    wanted = set(offerings)
+    unknown = wanted - set(Offering.values)
+    if unknown:
+        raise ValueError(f"Unknown offerings: {', '.join(sorted(unknown))}")
+    nothing = PreferencesUpdate([], [], [], [])
+    with transaction.atomic():
+        # The same lock do_request_erasure takes: a form sent from an open tab after the
+        # erasure request changes nothing.
+        locked = Citizen.objects.select_for_update().get(pk=citizen.pk)
+        if locked.erasure_requested_at is not None or locked.erased_at is not None:
+            return nothing
+        active = queries.active_offerings(citizen)
+        added = [offering for offering in Offering.values if offering in wanted - active]
+        removed = [offering for offering in Offering.values if offering in active - wanted]
+        if added and not has_consented:
+            raise ConsentMissing
+        if added:
+            do_subscribe_directly(citizen, added, channel=channel, acting_user=acting_user)
+        if removed:
+            do_withdraw_subscriptions(citizen, removed, channel=channel, acting_user=acting_user)
+        added_topics: list[str] = []
+        removed_topics: list[str] = []
+        if Offering.INFO in wanted:
+            added_topics, removed_topics = do_set_topics(
+                citizen, topic_slugs, channel=channel, acting_user=acting_user
+            )
+    return PreferencesUpdate(added, removed, added_topics, removed_topics)
+
+
 def do_record_data_export(citizen: Citizen, *, channel: str, acting_user: Any = None) -> None:
     _record(citizen, ConsentRecord.Kind.DATA_EXPORTED, channel=channel, acting_user=acting_user)
 
@@ -280,7 +352,8 @@ def do_request_erasure(citizen: Citizen, *, channel: str, acting_user: Any = Non
             return
         do_withdraw_subscriptions(citizen, channel=channel, acting_user=acting_user)
         citizen.erasure_requested_at = timezone.now()
-        citizen.save(update_fields=["erasure_requested_at"])
+        citizen.erasure_requested_channel = channel
+        citizen.save(update_fields=["erasure_requested_at", "erasure_requested_channel"])
         citizen_id = citizen.pk
         transaction.on_commit(
             lambda: tasks.erase_citizen.schedule(
@@ -315,7 +388,10 @@ def do_erase_due_citizens(now: datetime | None = None) -> int:
     due = Citizen.objects.filter(erasure_requested_at__lt=cutoff, erased_at__isnull=True)
     count = 0
     for citizen in due[:100]:
-        do_erase_citizen(citizen, channel=ConsentRecord.Channel.WHATSAPP_KEYWORD)
+        # Requests from before the channel was stored (migration 0005) have none; they
+        # were recorded as keyword then.
+        channel = citizen.erasure_requested_channel or ConsentRecord.Channel.WHATSAPP_KEYWORD
+        do_erase_citizen(citizen, channel=channel)
         count += 1
     return count
 

@@ -82,11 +82,13 @@ class PreferencesForm(forms.Form):
             # As in WhatsApp: the info channel without a topic would bring nothing.
             self.add_error("topics", _("Please choose at least one topic."))
         if self.added_offerings() and not cleaned_data.get("consent"):
-            self.add_error(
-                "consent",
-                _("To add a service, please tick that you agree to the consent text."),
-            )
+            self.add_consent_error()
         return cleaned_data
+
+    def add_consent_error(self) -> None:
+        self.add_error(
+            "consent", _("To add a service, please tick that you agree to the consent text.")
+        )
 
     def wanted_offerings(self) -> set[str]:
         return set(self.cleaned_data.get("offerings", []))

@@ -6,6 +6,8 @@ salt, so a preferences link cannot be used to download data and vice versa.
 
 from __future__ import annotations
 
+import enum
+
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
@@ -19,16 +21,40 @@ _SALTS = {"preferences": "townhall.citizens.preferences", "export": "townhall.ci
 _MAX_AGES = {"preferences": PREFERENCES_MAX_AGE_SECONDS, "export": EXPORT_MAX_AGE_SECONDS}
 
 
+class TokenState(enum.Enum):
+    VALID = "valid"
+    # Ours, but older than the purpose allows: the citizen can ask for a new link.
+    EXPIRED = "expired"
+    # Not ours, mistyped, or made for another purpose.
+    INVALID = "invalid"
+
+
+def _signer(purpose: str) -> signing.TimestampSigner:
+    return signing.TimestampSigner(salt=_SALTS[purpose])
+
+
 def make_token(citizen: Citizen, purpose: str) -> str:
-    return signing.TimestampSigner(salt=_SALTS[purpose]).sign(str(citizen.pk))
+    return _signer(purpose).sign(str(citizen.pk))
+
+
+def token_state(token: str, purpose: str) -> TokenState:
+    """Whether ``token`` is a valid, an expired or no link for ``purpose``.
+
+    Says nothing about the citizen: a valid token of an erased citizen is still VALID.
+    """
+    try:
+        _signer(purpose).unsign(token, max_age=_MAX_AGES[purpose])
+    except signing.SignatureExpired:
+        return TokenState.EXPIRED
+    except signing.BadSignature:
+        return TokenState.INVALID
+    return TokenState.VALID
 
 
 def citizen_from_token(token: str, purpose: str) -> Citizen | None:
     """The citizen a valid, unexpired token was made for; None otherwise."""
     try:
-        value = signing.TimestampSigner(salt=_SALTS[purpose]).unsign(
-            token, max_age=_MAX_AGES[purpose]
-        )
+        value = _signer(purpose).unsign(token, max_age=_MAX_AGES[purpose])
     except signing.BadSignature:
         return None
     return Citizen.objects.filter(pk=int(value), erased_at__isnull=True).first()

@@ -6,6 +6,15 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+class ConsentChannel(models.TextChoices):
+    """How a citizen (or staff for them) gave, changed or withdrew consent."""
+
+    WHATSAPP_KEYWORD = "whatsapp_keyword", _("WhatsApp keyword")
+    WHATSAPP_BUTTON = "whatsapp_button", _("WhatsApp button")
+    WEB_FORM = "web_form", _("Web form")
+    STAFF = "staff", _("Staff on request")
+
+
 class Citizen(models.Model):
     """A person behind one WhatsApp id.
 
@@ -23,8 +32,14 @@ class Citizen(models.Model):
     language = models.CharField(max_length=8, default="de")
     # Set when the personal data was erased; the row stays, anonymised, for statistics.
     erased_at = models.DateTimeField(null=True, blank=True)
-    # The citizen confirmed LÖSCHEN; erasure runs once the goodbye message has gone out.
+    # The citizen confirmed erasure (LÖSCHEN in WhatsApp or on the web page); it runs once
+    # the goodbye message has gone out.
     erasure_requested_at = models.DateTimeField(null=True, blank=True)
+    # Where the erasure was asked for, so the erasure record names it even when the
+    # periodic task completes it; set together with ``erasure_requested_at``.
+    erasure_requested_channel = models.CharField(
+        max_length=20, choices=ConsentChannel.choices, blank=True, default=""
+    )
 
     class Meta:
         permissions = [
@@ -154,11 +169,8 @@ class ConsentRecord(models.Model):
         DATA_EXPORTED = "data_exported", _("Data exported")
         ERASED = "erased", _("Personal data erased")
 
-    class Channel(models.TextChoices):
-        WHATSAPP_KEYWORD = "whatsapp_keyword", _("WhatsApp keyword")
-        WHATSAPP_BUTTON = "whatsapp_button", _("WhatsApp button")
-        WEB_FORM = "web_form", _("Web form")
-        STAFF = "staff", _("Staff on request")
+    # Defined above Citizen, which stores it too; callers keep saying ConsentRecord.Channel.
+    Channel = ConsentChannel
 
     citizen = models.ForeignKey(Citizen, on_delete=models.PROTECT, related_name="consent_records")
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -16,8 +16,6 @@ import orjson
 import segno
 from django.conf import settings
 from django.contrib import messages
-from django.core import signing
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -29,15 +27,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from townhall.citizens import links, queries
 from townhall.citizens.actions import (
+    ConsentMissing,
     current_consent_text,
     do_record_data_export,
     do_request_erasure,
-    do_set_topics,
-    do_subscribe_directly,
+    do_update_preferences,
     do_withdraw_subscriptions,
 )
 from townhall.citizens.forms import PreferencesForm
-from townhall.citizens.models import Citizen, ConsentRecord, Offering
+from townhall.citizens.models import ConsentRecord
 from townhall.core.phone_numbers import format_wa_id, mask_wa_id
 
 WEB_FORM = ConsentRecord.Channel.WEB_FORM
@@ -79,19 +77,12 @@ def _qr_svg(content: str, title: str) -> str:
     return svg.replace("<svg ", '<svg role="img" ', 1)
 
 
-def _has_valid_signature(token: str, purpose: str) -> bool:
-    """Whether ``token`` is one of ours, however old: tells an expired link from garbage."""
-    # links.py keeps the salts private; it decides validity, this only picks the error page.
-    try:
-        signing.TimestampSigner(salt=links._SALTS[purpose]).unsign(token)
-    except signing.BadSignature:
-        return False
-    return True
-
-
 def _invalid_link(request: HttpRequest, token: str, purpose: str) -> HttpResponse:
-    """A friendly page for an expired (410) or mistyped (404) link, with the way to a new one."""
-    is_expired = _has_valid_signature(token, purpose)
+    """A friendly page for an expired (410) or mistyped (404) link, with the way to a new one.
+
+    A valid link of an erased citizen is gone as well (410).
+    """
+    is_expired = links.token_state(token, purpose) is not links.TokenState.INVALID
     keyword = _("SETTINGS") if purpose == "preferences" else _("MY DATA")
     context = {
         "is_expired": is_expired,
@@ -145,28 +136,6 @@ def privacy(request: HttpRequest) -> HttpResponse:
 # --- behind a signed link -----------------------------------------------------------------------
 
 
-def _save_preferences(citizen: Citizen, form: PreferencesForm) -> bool:
-    """Apply a valid form in one transaction; returns whether anything changed.
-
-    Topics are only touched while the info channel is wanted: a citizen who leaves the info
-    channel keeps their topics for a later return, as with STOP in WhatsApp.
-    """
-    with transaction.atomic():
-        added = form.added_offerings()
-        removed = form.removed_offerings()
-        if added:
-            do_subscribe_directly(citizen, added, channel=WEB_FORM)
-        if removed:
-            do_withdraw_subscriptions(citizen, removed, channel=WEB_FORM)
-        topics_added: list[str] = []
-        topics_removed: list[str] = []
-        if Offering.INFO in form.wanted_offerings():
-            topics_added, topics_removed = do_set_topics(
-                citizen, form.wanted_topics(), channel=WEB_FORM
-            )
-    return bool(added or removed or topics_added or topics_removed)
-
-
 @never_cache
 @require_http_methods(["GET", "POST"])
 def preferences(request: HttpRequest, token: str) -> HttpResponse:
@@ -201,11 +170,24 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
             request.POST, active_offerings=active, topics=topics, language=language
         )
         if form.is_valid():
-            if _save_preferences(citizen, form):
-                messages.success(request, _("Your settings have been saved."))
+            try:
+                update = do_update_preferences(
+                    citizen,
+                    offerings=form.wanted_offerings(),
+                    topic_slugs=form.wanted_topics(),
+                    has_consented=form.cleaned_data["consent"],
+                    channel=WEB_FORM,
+                )
+            except ConsentMissing:
+                # An offering ended (e.g. in another tab) between the form's check and
+                # the action's lock: ask for consent like the form does.
+                form.add_consent_error()
             else:
-                messages.info(request, _("Nothing has changed."))
-            return redirect("citizens:preferences", token=token)
+                if update.has_changes:
+                    messages.success(request, _("Your settings have been saved."))
+                else:
+                    messages.info(request, _("Nothing has changed."))
+                return redirect("citizens:preferences", token=token)
     else:
         form = PreferencesForm(
             initial={

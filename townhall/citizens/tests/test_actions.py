@@ -3,8 +3,24 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.db.models.query import QuerySet
 
-from townhall.citizens.actions import do_record_inbound_contact
-from townhall.citizens.models import Citizen
+from townhall.citizens.actions import (
+    ConsentMissing,
+    PreferencesUpdate,
+    current_consent_text,
+    do_record_inbound_contact,
+    do_request_erasure,
+    do_set_topics,
+    do_subscribe_directly,
+    do_update_preferences,
+    do_withdraw_subscriptions,
+)
+from townhall.citizens.models import (
+    Citizen,
+    ConsentRecord,
+    Offering,
+    Subscription,
+    TopicSubscription,
+)
 
 WA_ID = "4917612345604"
 FIRST_CONTACT = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
@@ -136,3 +152,201 @@ def test_long_profile_names_are_cut_to_the_field_length() -> None:
 def test_naive_datetimes_are_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         do_record_inbound_contact(WA_ID, "Klaus Becker", datetime(2025, 3, 14, 9, 0))  # noqa: DTZ001
+
+
+# --- preferences page ---------------------------------------------------------------------------
+
+
+WEB = ConsentRecord.Channel.WEB_FORM
+
+
+@pytest.fixture
+def citizen(db: None) -> Citizen:
+    return do_record_inbound_contact(WA_ID, "Klaus Becker", FIRST_CONTACT)
+
+
+@pytest.fixture
+def subscriber(citizen: Citizen) -> Citizen:
+    """Info channel (topics: urgent alerts, traffic) and chat, both by WhatsApp button."""
+    button = ConsentRecord.Channel.WHATSAPP_BUTTON
+    do_subscribe_directly(citizen, [Offering.INFO, Offering.CHAT], channel=button)
+    do_set_topics(citizen, ["dringend", "verkehr"], channel=button)
+    return citizen
+
+
+def subscription_states(citizen: Citizen) -> dict[str, str]:
+    return dict(
+        Subscription.objects.filter(citizen=citizen).values_list("offering", "state").order_by()
+    )
+
+
+def chosen_topics(citizen: Citizen) -> set[str]:
+    return set(
+        TopicSubscription.objects.filter(citizen=citizen, is_active=True).values_list(
+            "topic__slug", flat=True
+        )
+    )
+
+
+def records_after(citizen: Citizen, last_id: int) -> list[tuple[str, str, str | None, str]]:
+    return [
+        (record.kind, record.offering, record.topic.slug if record.topic else None, record.channel)
+        for record in ConsentRecord.objects.filter(citizen=citizen, id__gt=last_id)
+        .select_related("topic")
+        .order_by("id")
+    ]
+
+
+def last_record_id() -> int:
+    return ConsentRecord.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def test_adding_an_offering_with_consent_subscribes_and_records_the_text(
+    citizen: Citizen,
+) -> None:
+    update = do_update_preferences(
+        citizen,
+        offerings=["info"],
+        topic_slugs=["dringend", "verkehr"],
+        has_consented=True,
+        channel=WEB,
+    )
+
+    assert update == PreferencesUpdate(["info"], [], ["dringend", "verkehr"], [])
+    assert update.has_changes
+    assert subscription_states(citizen) == {"info": "active"}
+    assert chosen_topics(citizen) == {"dringend", "verkehr"}
+    assert records_after(citizen, 0) == [
+        ("requested", "info", None, WEB),
+        ("granted", "info", None, WEB),
+        ("topic_added", "info", "dringend", WEB),
+        ("topic_added", "info", "verkehr", WEB),
+    ]
+    granted = ConsentRecord.objects.get(kind=ConsentRecord.Kind.GRANTED)
+    assert granted.consent_text == current_consent_text()
+    assert Subscription.objects.get(citizen=citizen).consent_text == current_consent_text()
+
+
+def test_adding_an_offering_without_consent_is_refused_and_changes_nothing(
+    subscriber: Citizen,
+) -> None:
+    # given the chat was left, the info channel is still on
+    do_withdraw_subscriptions(subscriber, [Offering.CHAT], channel=WEB)
+    before = last_record_id()
+
+    # when the chat is ticked again without consent, and a topic changed on the way
+    with pytest.raises(ConsentMissing):
+        do_update_preferences(
+            subscriber,
+            offerings=["info", "chat"],
+            topic_slugs=["stadt"],
+            has_consented=False,
+            channel=WEB,
+        )
+
+    # then
+    assert subscription_states(subscriber) == {"info": "active", "chat": "ended"}
+    assert chosen_topics(subscriber) == {"dringend", "verkehr"}
+    assert records_after(subscriber, before) == []
+
+
+def test_removing_an_offering_withdraws_only_it_and_needs_no_consent(subscriber: Citizen) -> None:
+    before = last_record_id()
+
+    update = do_update_preferences(
+        subscriber,
+        offerings=["info"],
+        topic_slugs=["dringend", "verkehr"],
+        has_consented=False,
+        channel=WEB,
+    )
+
+    assert update == PreferencesUpdate([], ["chat"], [], [])
+    assert subscription_states(subscriber) == {"info": "active", "chat": "ended"}
+    assert chosen_topics(subscriber) == {"dringend", "verkehr"}
+    assert records_after(subscriber, before) == [("withdrawn", "chat", None, WEB)]
+
+
+def test_changed_topics_are_recorded_in_display_order(subscriber: Citizen) -> None:
+    before = last_record_id()
+
+    update = do_update_preferences(
+        subscriber,
+        offerings=["info", "chat"],
+        topic_slugs=["dringend", "stadt"],
+        has_consented=False,
+        channel=WEB,
+    )
+
+    assert update == PreferencesUpdate([], [], ["stadt"], ["verkehr"])
+    assert subscription_states(subscriber) == {"info": "active", "chat": "active"}
+    assert chosen_topics(subscriber) == {"dringend", "stadt"}
+    assert records_after(subscriber, before) == [
+        ("topic_removed", "info", "verkehr", WEB),
+        ("topic_added", "info", "stadt", WEB),
+    ]
+
+
+def test_leaving_the_info_channel_keeps_the_topics_for_a_return(subscriber: Citizen) -> None:
+    before = last_record_id()
+
+    update = do_update_preferences(
+        subscriber, offerings=["chat"], topic_slugs=[], has_consented=False, channel=WEB
+    )
+
+    assert update == PreferencesUpdate([], ["info"], [], [])
+    assert subscription_states(subscriber) == {"info": "ended", "chat": "active"}
+    assert chosen_topics(subscriber) == {"dringend", "verkehr"}
+    assert records_after(subscriber, before) == [("withdrawn", "info", None, WEB)]
+
+
+def test_unchanged_preferences_record_nothing(subscriber: Citizen) -> None:
+    before = last_record_id()
+
+    update = do_update_preferences(
+        subscriber,
+        offerings=["chat", "info"],
+        topic_slugs=["verkehr", "dringend"],
+        has_consented=True,
+        channel=WEB,
+    )
+
+    assert not update.has_changes
+    assert subscription_states(subscriber) == {"info": "active", "chat": "active"}
+    assert records_after(subscriber, before) == []
+
+
+def test_an_unknown_topic_undoes_the_whole_update(subscriber: Citizen) -> None:
+    do_withdraw_subscriptions(subscriber, [Offering.CHAT], channel=WEB)
+    before = last_record_id()
+
+    with pytest.raises(ValueError, match="Unknown topics: wetter"):
+        do_update_preferences(
+            subscriber,
+            offerings=["info", "chat"],
+            topic_slugs=["wetter"],
+            has_consented=True,
+            channel=WEB,
+        )
+
+    assert subscription_states(subscriber) == {"info": "active", "chat": "ended"}
+    assert chosen_topics(subscriber) == {"dringend", "verkehr"}
+    assert records_after(subscriber, before) == []
+
+
+def test_preferences_do_not_change_once_erasure_is_requested(subscriber: Citizen) -> None:
+    # given a page opened before the erasure request
+    stale = Citizen.objects.get(pk=subscriber.pk)
+    do_request_erasure(subscriber, channel=WEB)
+    before = last_record_id()
+
+    # when
+    update = do_update_preferences(
+        stale, offerings=["info"], topic_slugs=["stadt"], has_consented=True, channel=WEB
+    )
+
+    # then
+    assert not update.has_changes
+    assert subscription_states(subscriber) == {"info": "ended", "chat": "ended"}
+    assert chosen_topics(subscriber) == {"dringend", "verkehr"}
+    assert records_after(subscriber, before) == []

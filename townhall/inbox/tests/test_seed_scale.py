@@ -101,6 +101,8 @@ def test_conversations_match_their_messages_and_events() -> None:
 
         kinds = events[conversation.pk]
         assert kinds["opened"].created_at == conversation.opened_at
+        # As the actions record it: the team of the conversation when it happened.
+        assert {event.team_id for event in kinds.values()} == {conversation.team_id}
         if outbound:
             first_response = kinds["first_response"]
             assert conversation.first_response_at == outbound[0].created_at

@@ -18,6 +18,7 @@ from django.utils.formats import date_format
 
 from townhall.citizens.actions import (
     do_erase_citizen,
+    do_request_erasure,
     do_request_subscription,
     do_set_topics,
     do_subscribe_directly,
@@ -476,6 +477,28 @@ def test_citizen_page_hides_buttons_without_permission(staff_client: Client) -> 
     assert reverse("staff:subscriber_export", args=[klaus.pk]) not in html_text
     assert reverse("staff:subscriber_erase", args=[klaus.pk]) not in html_text
     assert "Export data (on request)" not in html_text
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("channel", "shown"),
+    [
+        (ConsentRecord.Channel.WEB_FORM, "(Web form)"),
+        (ConsentRecord.Channel.WHATSAPP_KEYWORD, "(WhatsApp keyword)"),
+    ],
+)
+def test_citizen_page_says_where_a_pending_erasure_was_asked_for(
+    staff_client: Client, channel: str, shown: str
+) -> None:
+    klaus = subscribe("4917612345604", "Klaus Becker", [CHAT])
+    # Not run: the erasure waits for the goodbye message, so the page shows it as pending.
+    do_request_erasure(klaus, channel=channel)
+
+    html = staff_client.get(reverse("staff:subscriber", args=[klaus.pk]), **ENGLISH).content
+    notice = html.decode().split('class="subs-notice"')[1].split("</p>")[0]
+
+    assert "The citizen asked for erasure on" in notice
+    assert shown in notice
 
 
 @pytest.mark.django_db

@@ -175,7 +175,9 @@ MESSAGE_COLUMNS = (
     "provider_id", "direction", "wa_id", "profile_name", "type", "text", "payload", "status",
     "purpose", "attempts", "handled_at", "created_at", "status_updated_at",
 )  # fmt: skip
-EVENT_COLUMNS = ("conversation_id", "kind", "actor_id", "created_at", "office_seconds", "data")
+EVENT_COLUMNS = (
+    "conversation_id", "kind", "actor_id", "team_id", "created_at", "office_seconds", "data"
+)  # fmt: skip
 LABEL_LINK_COLUMNS = ("conversation_id", "label_id")
 
 IN: str = Message.Direction.INBOUND
@@ -511,16 +513,16 @@ class Command(BaseCommand):
             (at for at, kind in zip(times, kinds, strict=True) if kind == OUT), None
         )
         batch.events.append(
-            (conversation_id, ConversationEvent.Kind.OPENED, None, opened_at, None, {})
+            (conversation_id, ConversationEvent.Kind.OPENED, None, team_id, opened_at, None, {})
         )
         if first_response_at is not None:
             batch.events.append(
-                (conversation_id, ConversationEvent.Kind.FIRST_RESPONSE, actor_id,
+                (conversation_id, ConversationEvent.Kind.FIRST_RESPONSE, actor_id, team_id,
                  first_response_at, self.schedule.office_seconds(opened_at, first_response_at), {})
             )  # fmt: skip
         if resolved_at is not None:
             batch.events.append(
-                (conversation_id, ConversationEvent.Kind.RESOLVED, actor_id, resolved_at,
+                (conversation_id, ConversationEvent.Kind.RESOLVED, actor_id, team_id, resolved_at,
                  self.schedule.office_seconds(opened_at, resolved_at), {})
             )  # fmt: skip
         # Unread: the citizen's messages since the office last wrote, while it is not closed.
