@@ -118,40 +118,42 @@ def conversations(user: InboxUser, filters: ListFilters) -> QuerySet[Conversatio
 def _search_condition(search: str) -> Q:
     """Conversations whose citizen's name or any message contains ``search``.
 
-    Two plans, because no single one is fast for both rare and common words. A rare word
-    (PostgreSQL estimates at most ``SEARCH_MATCH_CAP`` matches; trigram indexes find them):
-    the matching citizens are collected first and the list filters on them. A common word:
-    the list walks the conversations newest first and checks each one's messages, which
-    fills a page after a few rows.
+    Each half (names, messages) has two plans, because no single one is fast for both rare
+    and common words. Rare (PostgreSQL estimates at most ``SEARCH_MATCH_CAP`` matches, and
+    trigram indexes find them): the matching citizens are collected first and the list
+    filters on their ids. Common: the list walks the conversations newest first and checks
+    each one, which fills a page after a few rows because matches are dense.
     """
-    if len(search) >= SEARCH_INDEX_MIN_CHARS:
-        citizen_ids = _citizens_matching(search)
-        if citizen_ids is not None:
-            return Q(citizen_id__in=citizen_ids)
-    # EXISTS stops at the first matching message of each conversation.
-    matching_messages = Message.objects.filter(
-        wa_id=OuterRef("citizen__wa_id"), text__icontains=search
+    named = Citizen.objects.filter(profile_name__icontains=search).order_by()
+    by_name = _collect(named.values_list("pk", flat=True), search)
+    name_condition = (
+        Q(citizen__profile_name__icontains=search) if by_name is None else Q(citizen_id__in=by_name)
     )
-    return Q(citizen__profile_name__icontains=search) | Q(Exists(matching_messages))
-
-
-def _citizens_matching(search: str) -> set[int] | None:
-    """Ids of the citizens whose name or messages contain ``search``; None when there are
-    more matches than are worth collecting."""
     messages = Message.objects.filter(text__icontains=search).order_by()
-    estimate = estimated_rows(messages)
+    writers = _collect(messages.values_list("wa_id", flat=True), search)
+    if writers is None:
+        # EXISTS stops at the first matching message of each conversation.
+        matching = messages.filter(wa_id=OuterRef("citizen__wa_id"))
+        message_condition = Q(Exists(matching))
+    else:
+        message_condition = Q(
+            citizen_id__in=set(
+                Citizen.objects.filter(wa_id__in=writers).values_list("pk", flat=True)
+            )
+        )
+    return name_condition | message_condition
+
+
+def _collect(values: QuerySet[Any], search: str) -> set[Any] | None:
+    """Every value of ``values`` if there are at most ``SEARCH_MATCH_CAP`` (one query, two
+    on PostgreSQL: the estimate first); None when there are more."""
+    if len(search) < SEARCH_INDEX_MIN_CHARS:
+        return None
+    estimate = estimated_rows(values)
     if estimate is not None and estimate > SEARCH_MATCH_CAP:
         return None
-    wa_ids = list(messages.values_list("wa_id", flat=True)[: SEARCH_MATCH_CAP + 1])
-    by_name = list(
-        Citizen.objects.filter(profile_name__icontains=search)
-        .order_by()
-        .values_list("pk", flat=True)[: SEARCH_MATCH_CAP + 1]
-    )
-    if len(wa_ids) > SEARCH_MATCH_CAP or len(by_name) > SEARCH_MATCH_CAP:
-        return None
-    by_message = Citizen.objects.filter(wa_id__in=set(wa_ids)).values_list("pk", flat=True)
-    return set(by_name) | set(by_message)
+    found = list(values[: SEARCH_MATCH_CAP + 1])
+    return set(found) if len(found) <= SEARCH_MATCH_CAP else None
 
 
 @dataclass(frozen=True, slots=True)
