@@ -19,7 +19,12 @@ from townhall.citizens.models import (
     ConsentRecord,
     Offering,
     Subscription,
-    TopicSubscription,
+)
+from townhall.citizens.tests.queries import (
+    chosen_topics,
+    last_record_id,
+    records_after,
+    subscription_states,
 )
 
 WA_ID = "4917612345604"
@@ -172,33 +177,6 @@ def subscriber(citizen: Citizen) -> Citizen:
     do_subscribe_directly(citizen, [Offering.INFO, Offering.CHAT], channel=button)
     do_set_topics(citizen, ["dringend", "verkehr"], channel=button)
     return citizen
-
-
-def subscription_states(citizen: Citizen) -> dict[str, str]:
-    return dict(
-        Subscription.objects.filter(citizen=citizen).values_list("offering", "state").order_by()
-    )
-
-
-def chosen_topics(citizen: Citizen) -> set[str]:
-    return set(
-        TopicSubscription.objects.filter(citizen=citizen, is_active=True).values_list(
-            "topic__slug", flat=True
-        )
-    )
-
-
-def records_after(citizen: Citizen, last_id: int) -> list[tuple[str, str, str | None, str]]:
-    return [
-        (record.kind, record.offering, record.topic.slug if record.topic else None, record.channel)
-        for record in ConsentRecord.objects.filter(citizen=citizen, id__gt=last_id)
-        .select_related("topic")
-        .order_by("id")
-    ]
-
-
-def last_record_id() -> int:
-    return ConsentRecord.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
 def test_adding_an_offering_with_consent_subscribes_and_records_the_text(

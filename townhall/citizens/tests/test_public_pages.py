@@ -26,6 +26,12 @@ from townhall.citizens.models import (
     Subscription,
     TopicSubscription,
 )
+from townhall.citizens.tests.queries import (
+    chosen_topics,
+    last_record_id,
+    records_after,
+    subscription_states,
+)
 
 WA_ID = "4917612345604"
 FIRST_CONTACT = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
@@ -67,33 +73,6 @@ def checked_values(html: str, name: str) -> set[str]:
         if re.search(r"\schecked\b", tag):
             values.add(re.search(r'value="([^"]*)"', tag).group(1))
     return values
-
-
-def states(citizen: Citizen) -> dict[str, str]:
-    return dict(
-        Subscription.objects.filter(citizen=citizen).values_list("offering", "state").order_by()
-    )
-
-
-def chosen_topics(citizen: Citizen) -> set[str]:
-    return set(
-        TopicSubscription.objects.filter(citizen=citizen, is_active=True).values_list(
-            "topic__slug", flat=True
-        )
-    )
-
-
-def records_after(citizen: Citizen, last_id: int) -> list[tuple[str, str, str | None, str]]:
-    return [
-        (record.kind, record.offering, record.topic.slug if record.topic else None, record.channel)
-        for record in ConsentRecord.objects.filter(citizen=citizen, id__gt=last_id)
-        .select_related("topic")
-        .order_by("id")
-    ]
-
-
-def last_record_id() -> int:
-    return ConsentRecord.objects.order_by("-id").values_list("id", flat=True).first() or 0
 
 
 # --- subscribe page -----------------------------------------------------------------------------
@@ -215,7 +194,7 @@ def test_expired_link_says_so_and_changes_nothing(client: Client, citizen: Citiz
     assert "This link has expired" in page.content.decode()
     assert "no-store" in page["Cache-Control"]
     assert submitted.status_code == 410
-    assert states(citizen) == {}
+    assert subscription_states(citizen) == {}
     assert ConsentRecord.objects.count() == 0
 
 
@@ -263,7 +242,7 @@ def test_adding_info_without_consent_is_refused_and_changes_nothing(
     html = response.content.decode()
     assert "please tick that you agree to the consent text" in html
     assert 'aria-invalid="true"' in html
-    assert states(citizen) == {}
+    assert subscription_states(citizen) == {}
     assert TopicSubscription.objects.count() == 0
     assert ConsentRecord.objects.count() == 0
 
@@ -280,7 +259,7 @@ def test_adding_info_with_consent_records_it_with_the_current_text(
 
     assert response.status_code == 302
     assert response["Location"] == path
-    assert states(citizen) == {"info": "active"}
+    assert subscription_states(citizen) == {"info": "active"}
     assert chosen_topics(citizen) == {"dringend", "verkehr"}
     web = ConsentRecord.Channel.WEB_FORM
     assert records_after(citizen, 0) == [
@@ -304,7 +283,7 @@ def test_info_channel_needs_a_topic(client: Client, citizen: Citizen) -> None:
 
     assert response.status_code == 200
     assert "Please choose at least one topic." in response.content.decode()
-    assert states(citizen) == {}
+    assert subscription_states(citizen) == {}
     assert ConsentRecord.objects.count() == 0
 
 
@@ -321,7 +300,7 @@ def test_removing_the_chat_withdraws_it_without_asking_for_consent(
     )
 
     assert response.status_code == 302
-    assert states(info_subscriber) == {"info": "active", "chat": "ended"}
+    assert subscription_states(info_subscriber) == {"info": "active", "chat": "ended"}
     assert records_after(info_subscriber, before) == [
         ("withdrawn", "chat", None, ConsentRecord.Channel.WEB_FORM)
     ]
@@ -365,7 +344,7 @@ def test_leaving_the_info_channel_keeps_the_topics_for_later(
 
     post(client, preferences_path(info_subscriber), {"offerings": ["chat"], "topics": []})
 
-    assert states(info_subscriber) == {"info": "ended", "chat": "active"}
+    assert subscription_states(info_subscriber) == {"info": "ended", "chat": "active"}
     assert records_after(info_subscriber, before) == [
         ("withdrawn", "info", None, ConsentRecord.Channel.WEB_FORM)
     ]
@@ -381,7 +360,7 @@ def test_leave_everything_ends_all_services(client: Client, info_subscriber: Cit
 
     assert response.status_code == 302
     assert response["Location"] == path
-    assert states(info_subscriber) == {"info": "ended", "chat": "ended"}
+    assert subscription_states(info_subscriber) == {"info": "ended", "chat": "ended"}
     assert sorted(records_after(info_subscriber, before)) == [
         ("withdrawn", "chat", None, ConsentRecord.Channel.WEB_FORM),
         ("withdrawn", "info", None, ConsentRecord.Channel.WEB_FORM),
@@ -398,7 +377,7 @@ def test_preferences_form_is_csrf_protected(info_subscriber: Citizen) -> None:
     response = client.post(preferences_path(info_subscriber), {"action": "leave"})
 
     assert response.status_code == 403
-    assert states(info_subscriber) == {"info": "active", "chat": "active"}
+    assert subscription_states(info_subscriber) == {"info": "active", "chat": "active"}
 
 
 # --- erasure ------------------------------------------------------------------------------------
@@ -419,7 +398,7 @@ def test_erasure_asks_for_confirmation_first(client: Client, info_subscriber: Ci
     assert WA_ID not in html
     info_subscriber.refresh_from_db()
     assert info_subscriber.erasure_requested_at is None
-    assert states(info_subscriber) == {"info": "active", "chat": "active"}
+    assert subscription_states(info_subscriber) == {"info": "active", "chat": "active"}
 
 
 @pytest.mark.django_db
@@ -432,7 +411,7 @@ def test_confirmed_erasure_is_requested(client: Client, info_subscriber: Citizen
     assert response["Location"] == preferences_path(info_subscriber, token)
     info_subscriber.refresh_from_db()
     assert info_subscriber.erasure_requested_at is not None
-    assert states(info_subscriber) == {"info": "ended", "chat": "ended"}
+    assert subscription_states(info_subscriber) == {"info": "ended", "chat": "ended"}
     assert set(
         ConsentRecord.objects.filter(kind=ConsentRecord.Kind.WITHDRAWN).values_list(
             "channel", flat=True
@@ -457,5 +436,5 @@ def test_nothing_changes_while_the_erasure_is_pending(
         {"offerings": ["info"], "topics": ["stadt"], "consent": "on"},
     )
 
-    assert states(info_subscriber) == {"info": "ended", "chat": "ended"}
+    assert subscription_states(info_subscriber) == {"info": "ended", "chat": "ended"}
     assert records_after(info_subscriber, before) == []
