@@ -7,6 +7,8 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from townhall.citizens.models import Citizen
+from townhall.inbox.metrics import Period, inbox_metrics
+from townhall.inbox.models import Conversation
 from townhall.staff.management.commands.seed_demo import DEMO_CITIZENS, DEMO_USERNAME
 from townhall.whatsapp.models import Message, MessageStatusEvent
 
@@ -111,3 +113,19 @@ def test_seed_demo_fills_the_inbox_once() -> None:
     assert Team.objects.count() == 3
     assert CannedResponse.objects.count() == 3
     assert Conversation.objects.filter(state="resolved").count() == 2
+
+
+@pytest.mark.django_db
+def test_seed_demo_gives_the_metrics_page_numbers() -> None:
+    seed()
+
+    metrics = inbox_metrics(Period.last_days(), no_staff="-", no_team="-")
+
+    replied = Conversation.objects.filter(first_response_at__isnull=False).count()
+    resolved = Conversation.objects.filter(state=Conversation.State.RESOLVED).count()
+    assert replied >= 5 and resolved == 2
+    assert metrics.first_response.count == replied
+    assert metrics.resolution.count == resolved
+    assert metrics.first_response.median is not None
+    assert {group.name for group in metrics.by_team} >= {"Bürgermeisterbüro", "Ordnungsamt"}
+    assert sum(metrics.daily.opened) == Conversation.objects.count()

@@ -24,7 +24,8 @@ from townhall.citizens.actions import (
     do_subscribe_directly,
 )
 from townhall.citizens.models import Citizen, ConsentRecord, Offering
-from townhall.inbox.models import CannedResponse, Conversation, Label, Team
+from townhall.inbox.models import CannedResponse, Conversation, ConversationEvent, Label, Team
+from townhall.inbox.office_hours import Schedule
 from townhall.staff.actions import do_set_up_superuser
 from townhall.whatsapp.models import Message, MessageStatusEvent
 
@@ -405,6 +406,8 @@ DEMO_CANNED_RESPONSES = (
         "Rettungsdienst). Dieser Chat ist nicht rund um die Uhr besetzt.",
     ),
 )
+# A resolved demo conversation was closed this long after its last message.
+DEMO_RESOLVED_AFTER = timedelta(minutes=12)
 # (team, labels, state) per demo citizen, in DEMO_CITIZENS order.
 DEMO_CONVERSATIONS = (
     ("Ordnungsamt", ("Straßen & Wege",), Conversation.State.OPEN),
@@ -455,6 +458,50 @@ def seed_inbox(user: Any) -> None:
         )
         if created:
             conversation.labels.set([labels[name] for name in label_names])
+            record_demo_events(conversation, messages, user)
+
+
+def record_demo_events(conversation: Conversation, messages: Any, user: Any) -> None:
+    """The events the inbox actions would have recorded for this history (opened, first
+    response, resolved), so the metrics page has numbers to show from the first start."""
+    schedule = Schedule.load()
+    first = messages.first()
+    first_reply = messages.filter(direction=Message.Direction.OUTBOUND).first()
+    events = [
+        ConversationEvent(
+            conversation=conversation,
+            kind=ConversationEvent.Kind.OPENED,
+            team=conversation.team,
+            created_at=first.created_at,
+        )
+    ]
+    if first_reply is not None:
+        conversation.first_response_at = first_reply.created_at
+        events.append(
+            ConversationEvent(
+                conversation=conversation,
+                kind=ConversationEvent.Kind.FIRST_RESPONSE,
+                actor=user,
+                team=conversation.team,
+                office_seconds=schedule.office_seconds(first.created_at, first_reply.created_at),
+                created_at=first_reply.created_at,
+            )
+        )
+    if conversation.state == Conversation.State.RESOLVED:
+        # Closed by the office a little after the last message.
+        conversation.resolved_at = messages.last().created_at + DEMO_RESOLVED_AFTER
+        events.append(
+            ConversationEvent(
+                conversation=conversation,
+                kind=ConversationEvent.Kind.RESOLVED,
+                actor=user,
+                team=conversation.team,
+                office_seconds=schedule.office_seconds(first.created_at, conversation.resolved_at),
+                created_at=conversation.resolved_at,
+            )
+        )
+    ConversationEvent.objects.bulk_create(events)
+    conversation.save(update_fields=["first_response_at", "resolved_at"])
 
 
 def provider_id(citizen: DemoCitizen, key: str) -> str:
