@@ -22,6 +22,7 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Subquery,
     Sum,
 )
 
@@ -194,18 +195,27 @@ class ListPage:
 
 def conversations_page(user: InboxUser, filters: ListFilters, page_number: int) -> ListPage:
     """One page of ``conversations()`` with citizen, assignee, team and labels: three queries
-    (count, rows, labels; a search skips the count). A page past the end shows the last."""
+    (count, rows, labels; a search skips the count, and gives each row ``search_match``, the
+    text of the citizen's newest matching message). A page past the end shows the last."""
     queryset = conversations(user, filters)
     total = None if filters.search else queryset.count()
     number = max(page_number, 1)
     if total is not None:
         number = min(number, max(1, -(-total // INBOX_PAGE_SIZE)))
     offset = (number - 1) * INBOX_PAGE_SIZE
-    rows = list(
-        queryset.select_related("citizen", "assignee", "team").prefetch_related("labels")[
-            offset : offset + INBOX_PAGE_SIZE + 1
-        ]
-    )
+    queryset = queryset.select_related("citizen", "assignee", "team").prefetch_related("labels")
+    if filters.search:
+        # The newest message that matches, shown instead of the last message's preview.
+        queryset = queryset.annotate(
+            search_match=Subquery(
+                Message.objects.filter(
+                    wa_id=OuterRef("citizen__wa_id"), text__icontains=filters.search
+                )
+                .order_by("-created_at")
+                .values("text")[:1]
+            )
+        )
+    rows = list(queryset[offset : offset + INBOX_PAGE_SIZE + 1])
     return ListPage(
         object_list=rows[:INBOX_PAGE_SIZE],
         number=number,

@@ -35,11 +35,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='conversation',
-            index=models.Index(condition=models.Q(('state', 'resolved'), _negated=True), fields=['assignee', '-last_message_at', '-id'], name='inbox_conv_active_assignee'),
+            index=models.Index(condition=models.Q(('state', 'resolved'), _negated=True), fields=['assignee', '-last_message_at', '-id'], include=('state',), name='inbox_conv_active_assignee'),
         ),
         migrations.AddIndex(
             model_name='conversation',
-            index=models.Index(condition=models.Q(('state', 'resolved'), _negated=True), fields=['team', '-last_message_at', '-id'], name='inbox_conv_active_team'),
+            index=models.Index(condition=models.Q(('state', 'resolved'), _negated=True), fields=['team', '-last_message_at', '-id'], include=('state',), name='inbox_conv_active_team'),
         ),
         migrations.AddIndex(
             model_name='conversation',

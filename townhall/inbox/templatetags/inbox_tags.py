@@ -10,6 +10,7 @@ from django import template
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from townhall.inbox.queries import InboxView, ListFilters
 
@@ -53,6 +54,33 @@ def list_time(value: datetime | None) -> str:
         local.isoformat(),
         formats.date_format(local, "DATETIME_FORMAT"),
         shown,
+    )
+
+
+# Characters shown around a search match in a list row.
+SNIPPET_CONTEXT = 60
+
+
+@register.simple_tag
+def search_snippet(text: str, search: str) -> str:
+    """``text`` cut to the part around the first match of ``search``, the match marked.
+
+    Case-insensitive like the search; escaped, so a citizen's text can never become markup.
+    """
+    position = text.casefold().find(search.casefold()) if search else -1
+    if position < 0 or len(text.casefold()) != len(text):
+        # No match to mark (e.g. the name matched), or casefolding changed the length.
+        return Truncator(text).chars(2 * SNIPPET_CONTEXT)
+    end = position + len(search)
+    start = max(0, position - SNIPPET_CONTEXT)
+    stop = min(len(text), end + SNIPPET_CONTEXT)
+    return format_html(
+        "{}{}<mark>{}</mark>{}{}",
+        "…" if start > 0 else "",
+        text[start:position],
+        text[position:end],
+        text[end:stop],
+        "…" if stop < len(text) else "",
     )
 
 

@@ -291,6 +291,22 @@ def test_search_finds_message_text_and_names(staff_client: Client, varied) -> No
 
 
 @pytest.mark.django_db
+def test_search_rows_show_the_matching_message_with_the_match_marked(
+    staff_client: Client, varied
+) -> None:
+    citizen_writes(varied["theirs"].citizen, "<b>Die Schaukel</b> ist kaputt")
+    citizen_writes(varied["theirs"].citizen, "Und wann kommt jemand?")
+
+    html = staff_client.get(LIST_URL, {"q": "schaukel"}).content.decode()
+
+    row = html[html.index(f'data-conversation-id="{varied["theirs"].pk}"') :]
+    row = row[: row.index("</li>")]
+    # The older matching message, not the newest one; the citizen's markup stays text.
+    assert "&lt;b&gt;Die <mark>Schaukel</mark>&lt;/b&gt; ist kaputt" in row
+    assert "Und wann kommt jemand?" not in row
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("match_cap", [2000, 1], ids=["matches-collected", "many-matches"])
 def test_search_gives_the_same_list_for_rare_and_common_words(
     staff_client: Client, varied, match_cap: int, monkeypatch
