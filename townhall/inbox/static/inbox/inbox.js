@@ -91,13 +91,20 @@
     }
   });
 
+  function isTyping() {
+    var active = document.activeElement;
+    return Boolean(
+      active && (active.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName))
+    );
+  }
+
+  function hasModifier(event) {
+    return event.ctrlKey || event.metaKey || event.altKey;
+  }
+
   // "/" jumps to the search field of the list, as in many mail and chat tools.
   document.addEventListener("keydown", function (event) {
-    if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) {
-      return;
-    }
-    var active = document.activeElement;
-    if (active && (active.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName))) {
+    if (event.key !== "/" || hasModifier(event) || isTyping()) {
       return;
     }
     var search = document.getElementById("inbox-search");
@@ -107,4 +114,29 @@
       search.select();
     }
   });
+
+  // "j" and "k" move through the conversations (Enter opens one), as in mail clients.
+  document.addEventListener("keydown", function (event) {
+    if ((event.key !== "j" && event.key !== "k") || hasModifier(event) || isTyping()) {
+      return;
+    }
+    var links = Array.prototype.slice.call(
+      document.querySelectorAll("#inbox-list .inbox-row__link")
+    );
+    if (!links.length) {
+      return;
+    }
+    var index = links.indexOf(document.activeElement);
+    var next;
+    if (index === -1) {
+      next = event.key === "j" ? 0 : links.length - 1;
+    } else {
+      next = Math.max(0, Math.min(links.length - 1, index + (event.key === "j" ? 1 : -1)));
+    }
+    event.preventDefault();
+    links[next].focus();
+  });
+
+  // A live update of the list keeps the focus on the same row: htmx refocuses the element
+  // with the same id (conversation-link-<id>) after the swap.
 })();

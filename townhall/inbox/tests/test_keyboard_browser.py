@@ -1,0 +1,83 @@
+"""The conversation list with the keyboard, in Debian's Chromium: "/" searches, "j"/"k" move
+through the rows, Enter opens one, and a live update keeps the focus on the same row."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import User
+from django.urls import reverse
+from django.utils import timezone
+
+from townhall.inbox.tests.factories import citizen_writes, make_conversation
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium"),
+]
+
+PASSWORD = "Rathaus-Test-2025"
+
+
+@pytest.fixture
+def page(live_server, chromium) -> Any:
+    context = chromium.new_context(locale="de-DE", timezone_id="Europe/Berlin")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    return page
+
+
+def focused_conversation(page) -> str:
+    return page.evaluate(
+        "document.activeElement.closest('[data-conversation-id]')?.dataset.conversationId || ''"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_keyboard_moves_through_the_list_and_keeps_focus_across_live_updates(
+    page, live_server
+) -> None:
+    # given: three conversations, newest first: Clara, Bernd, Anna
+    now = timezone.now()
+    anna = make_conversation("Anna Schneider", "Parkplatz", at=now - timedelta(minutes=30))
+    bernd = make_conversation("Bernd Wagner", "Spielplatz", at=now - timedelta(minutes=20))
+    clara = make_conversation("Clara Fischer", "Laterne", at=now - timedelta(minutes=10))
+    User.objects.create_user("sachbearbeitung", password=PASSWORD, is_staff=True)
+    page.goto(live_server.url + reverse("inbox:list"))
+    page.fill("#id_username", "sachbearbeitung")
+    page.fill("#id_password", PASSWORD)
+    page.click("form .button--primary")
+    page.wait_for_url(f"**{reverse('inbox:list')}")
+
+    # when / then: j, j, k
+    page.keyboard.press("j")
+    assert focused_conversation(page) == str(clara.pk)
+    page.keyboard.press("j")
+    assert focused_conversation(page) == str(bernd.pk)
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    assert focused_conversation(page) == str(bernd.pk)
+
+    # when Anna writes again, the list re-orders itself (Anna on top), and the focus
+    # stays with Bernd's conversation
+    citizen_writes(anna.citizen, "Noch eine Frage")
+    page.wait_for_function(
+        "document.querySelector('#inbox-list [data-conversation-id]').dataset.conversationId"
+        f" === '{anna.pk}'",
+        timeout=10_000,
+    )
+    assert focused_conversation(page) == str(bernd.pk)
+
+    # Enter opens it
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"**{reverse('inbox:conversation', args=[bernd.pk])}*")
+
+    # "/" on the list goes to the search, where j and k are just letters
+    page.go_back()
+    page.wait_for_url(f"**{reverse('inbox:list')}")
+    page.keyboard.press("/")
+    page.keyboard.type("jk")
+    assert page.input_value("#inbox-search") == "jk"
