@@ -230,3 +230,17 @@ def chromium(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             # they do not keep the test database busy when it is dropped.
             connections.close_all()
             browser.close()
+
+
+@pytest.fixture
+def new_page(chromium: Any) -> Callable[..., Any]:
+    """Opens a page as a staff member in Musterstadt would: German, Berlin time; keyword
+    arguments go to the browser context (e.g. ``viewport``)."""
+
+    def open_page(*, timeout_seconds: float = 10, **context_options: Any) -> Any:
+        options = {"locale": "de-DE", "timezone_id": "Europe/Berlin", **context_options}
+        page = chromium.new_context(**options).new_page()
+        page.set_default_timeout(timeout_seconds * 1000)
+        return page
+
+    return open_page

@@ -63,14 +63,9 @@ def wait_for(condition, what: str) -> Any:
 
 
 @pytest.fixture
-def page(live_stack, chromium) -> Any:
+def page(live_stack, new_page) -> Any:
     # A tablet: list and conversation must work at this width.
-    context = chromium.new_context(
-        locale="de-DE", timezone_id="Europe/Berlin", viewport={"width": 820, "height": 1100}
-    )
-    page = context.new_page()
-    page.set_default_timeout(WAIT_SECONDS * 1000)
-    return page
+    return new_page(timeout_seconds=WAIT_SECONDS, viewport={"width": 820, "height": 1100})
 
 
 def test_staff_answer_a_citizen_live_and_the_note_stays_internal(live_stack, page) -> None:

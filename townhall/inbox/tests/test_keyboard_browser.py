@@ -23,11 +23,8 @@ PASSWORD = "Rathaus-Test-2025"
 
 
 @pytest.fixture
-def page(live_server, chromium) -> Any:
-    context = chromium.new_context(locale="de-DE", timezone_id="Europe/Berlin")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    return page
+def page(live_server, new_page) -> Any:
+    return new_page()
 
 
 def focused_conversation(page) -> str:

@@ -33,11 +33,8 @@ WA_ID = "4917612345604"
 
 
 @pytest.fixture
-def page(live_server, chromium) -> Any:
-    context = chromium.new_context(locale="de-DE", timezone_id="Europe/Berlin")
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    return page
+def page(live_server, new_page) -> Any:
+    return new_page()
 
 
 def log_in(page, live_server) -> None:
