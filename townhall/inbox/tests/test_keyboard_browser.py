@@ -1,5 +1,6 @@
 """The conversation list with the keyboard, in Debian's Chromium: "/" searches, "j"/"k" move
-through the rows, Enter opens one, and a live update keeps the focus on the same row."""
+through the rows, Enter opens one, and a live update keeps the focus on the same row and
+puts the unread count into the tab's title."""
 
 from __future__ import annotations
 
@@ -67,6 +68,8 @@ def test_keyboard_moves_through_the_list_and_keeps_focus_across_live_updates(
         timeout=10_000,
     )
     assert focused_conversation(page) == str(bernd.pk)
+    # and the tab's title counts the unread messages: one from each citizen, and Anna's new one
+    page.wait_for_function("document.title.startsWith('(4) ')", timeout=10_000)
 
     # Enter opens it
     page.keyboard.press("Enter")

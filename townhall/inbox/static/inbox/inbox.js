@@ -137,6 +137,24 @@
     links[next].focus();
   });
 
+  // The tab's title starts with the unread count, like mail clients, so that staff see new
+  // messages while working in another tab. The count comes from the navigation badge, which
+  // every live update of the list or conversation refreshes.
+  var baseTitle = document.title.replace(/^\(\d+\) /, "");
+
+  function showUnreadInTitle() {
+    var badge = document.querySelector("#inbox-nav-unread .badge");
+    var count = badge ? parseInt(badge.textContent, 10) : 0;
+    document.title = count > 0 ? "(" + count + ") " + baseTitle : baseTitle;
+  }
+
+  document.addEventListener("htmx:afterSettle", showUnreadInTitle);
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", showUnreadInTitle);
+  } else {
+    showUnreadInTitle();
+  }
+
   // A live update of the list keeps the focus on the same row: htmx refocuses the element
   // with the same id (conversation-link-<id>) after the swap.
 })();
