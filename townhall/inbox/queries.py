@@ -25,6 +25,7 @@ from django.db.models import (
     Subquery,
     Sum,
 )
+from django.utils.translation import get_language
 
 from townhall.citizens.models import Citizen
 from townhall.core.search_indexes import estimated_rows
@@ -32,6 +33,7 @@ from townhall.inbox.access import InboxUser, assignable_users
 from townhall.inbox.actions import is_within_service_window
 from townhall.inbox.models import CannedResponse, Conversation, Label, Note, Team
 from townhall.staff.conversations import history_version as message_history_version
+from townhall.staff.subscribers import CitizenSubscriptions, citizen_subscriptions
 from townhall.whatsapp.errors import OutsideServiceWindow
 from townhall.whatsapp.models import Message
 from townhall.whatsapp.queries import LoggedMessage, message_log_for
@@ -414,15 +416,19 @@ class PanelChoices:
     teams: list[Team]
     labels: list[Label]
     selected_label_ids: frozenset[int]
+    # What the citizen receives now: staff see at a glance whether a reply can reach them
+    # and which topics they care about.
+    subscriptions: CitizenSubscriptions
 
 
 def panel_choices(conversation: Conversation) -> PanelChoices:
-    """Four queries, whatever the number of users, teams or labels."""
+    """Six queries, whatever the number of users, teams or labels."""
     return PanelChoices(
         users=list(assignable_users()),
         teams=list(Team.objects.all()),
         labels=list(Label.objects.all()),
         selected_label_ids=frozenset(conversation.labels.values_list("id", flat=True)),
+        subscriptions=citizen_subscriptions(conversation.citizen, get_language() or "de"),
     )
 
 

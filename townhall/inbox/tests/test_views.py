@@ -18,6 +18,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from townhall.citizens.actions import (
+    do_set_topics,
+    do_subscribe_directly,
+    do_withdraw_subscriptions,
+)
+from townhall.citizens.models import ConsentRecord, Offering
 from townhall.inbox.actions import (
     do_add_note,
     do_assign,
@@ -45,6 +51,7 @@ from townhall.whatsapp.models import Message
 
 LIST_URL = reverse("inbox:list")
 POLL_URL = reverse("inbox:list_poll")
+ENGLISH = {"HTTP_ACCEPT_LANGUAGE": "en"}
 HTMX = {"HX-Request": "true"}
 SIGNATURE = "– Ihr Bürgermeisterbüro"
 
@@ -426,8 +433,9 @@ def test_list_query_count_does_not_grow_with_conversations(
 
 
 # Session, user, conversation, mark read, version (3), messages, status events, notes,
-# canned responses, users, teams, labels, the conversation's labels.
-CONVERSATION_QUERIES = 16
+# canned responses, users, teams, labels, the conversation's labels, the citizen's
+# subscriptions and topics.
+CONVERSATION_QUERIES = 18
 
 
 @pytest.mark.django_db
@@ -842,6 +850,28 @@ def test_invalid_state_and_priority_change_nothing(staff_client: Client, convers
     conversation.refresh_from_db()
     assert conversation.state == Conversation.State.NEW
     assert conversation.priority == Conversation.Priority.NORMAL
+
+
+@pytest.mark.django_db
+def test_panel_shows_what_the_citizen_receives(staff_client: Client, conversation) -> None:
+    citizen = conversation.citizen
+    do_subscribe_directly(citizen, [Offering.INFO], channel=ConsentRecord.Channel.WEB_FORM)
+    do_set_topics(citizen, ["verkehr"], channel=ConsentRecord.Channel.WEB_FORM)
+
+    html = staff_client.get(url("conversation", conversation), **ENGLISH).content.decode()
+
+    panel = html.split('id="panel-subscriptions"')[1].split("</section>")[0]
+    assert panel.count("is-active") == 2
+    assert "Topics:" in panel and "roadworks" in panel
+    assert reverse("staff:subscriber", args=[citizen.pk]) in panel
+
+    do_withdraw_subscriptions(citizen, [Offering.INFO], channel=ConsentRecord.Channel.WEB_FORM)
+    html = staff_client.get(url("conversation", conversation), **ENGLISH).content.decode()
+    panel = html.split('id="panel-subscriptions"')[1].split("</section>")[0]
+    assert panel.count("is-active") == 1
+    assert "Ended" in panel
+    # Topics of an info channel the citizen left are not worth showing.
+    assert "Topics:" not in panel
 
 
 # --- live updates -------------------------------------------------------------------------------
