@@ -178,9 +178,7 @@ class ListPage:
 
     @property
     def num_pages(self) -> int | None:
-        if self.total is None:
-            return None
-        return max(1, -(-self.total // INBOX_PAGE_SIZE))
+        return None if self.total is None else _page_count(self.total)
 
     @property
     def previous_page_number(self) -> int:
@@ -195,6 +193,10 @@ class ListPage:
         return self.has_next or self.has_previous
 
 
+def _page_count(total: int) -> int:
+    return max(1, -(-total // INBOX_PAGE_SIZE))  # ceiling division; an empty list is a page
+
+
 def conversations_page(user: InboxUser, filters: ListFilters, page_number: int) -> ListPage:
     """One page of ``conversations()`` with citizen, assignee, team and labels: three queries
     (count, rows, labels; a search skips the count, and gives each row ``search_match``, the
@@ -203,7 +205,7 @@ def conversations_page(user: InboxUser, filters: ListFilters, page_number: int) 
     total = None if filters.search else queryset.count()
     number = max(page_number, 1)
     if total is not None:
-        number = min(number, max(1, -(-total // INBOX_PAGE_SIZE)))
+        number = min(number, _page_count(total))
     offset = (number - 1) * INBOX_PAGE_SIZE
     queryset = queryset.select_related("citizen", "assignee", "team").prefetch_related("labels")
     if filters.search:
