@@ -315,19 +315,17 @@ def do_send_queued_message(message_id: int) -> float | None:
     The claim (queued -> sending) is a conditional update, so two workers never send the
     same message; the HTTP call runs outside any transaction.
     """
-    waiting = Message.objects.filter(
+    queued = Message.objects.filter(
         pk=message_id, direction=Message.Direction.OUTBOUND, status=Message.Status.QUEUED
-    ).values("wa_id", "created_at")
-    candidate = waiting.first()
+    )
+    candidate = queued.values("wa_id", "created_at").first()
     if candidate is None:
         return None
     if _earlier_send_pending(message_id, candidate["wa_id"], candidate["created_at"]):
         # Stays queued; the earlier message hands over when it is done (_send_next_in_line).
         logger.debug("whatsapp.send_waits_for_earlier message=%s", message_id)
         return None
-    claimed = Message.objects.filter(
-        pk=message_id, direction=Message.Direction.OUTBOUND, status=Message.Status.QUEUED
-    ).update(status=Message.Status.SENDING, status_updated_at=timezone.now())
+    claimed = queued.update(status=Message.Status.SENDING, status_updated_at=timezone.now())
     if not claimed:
         return None
     stored = Message.objects.get(pk=message_id)
@@ -383,17 +381,13 @@ def do_send_queued_message(message_id: int) -> float | None:
 
 
 def _earlier_send_pending(message_id: int, wa_id: str, created_at: datetime) -> bool:
-    return (
-        Message.objects.filter(
-            wa_id=wa_id,
-            direction=Message.Direction.OUTBOUND,
-            status__in=[Message.Status.QUEUED, Message.Status.SENDING],
-            created_at__gte=created_at - SEND_ORDER_WINDOW,
-            pk__lt=message_id,
-        )
-        .exclude(pk=message_id)
-        .exists()
-    )
+    return Message.objects.filter(
+        wa_id=wa_id,
+        direction=Message.Direction.OUTBOUND,
+        status__in=[Message.Status.QUEUED, Message.Status.SENDING],
+        created_at__gte=created_at - SEND_ORDER_WINDOW,
+        pk__lt=message_id,
+    ).exists()
 
 
 def _send_next_in_line(wa_id: str) -> None:

@@ -432,6 +432,7 @@ def seed_inbox(user: Any) -> None:
     }
     for title, body in DEMO_CANNED_RESPONSES:
         CannedResponse.objects.get_or_create(title=title, defaults={"body": body})
+    schedule = Schedule.load()
     for demo, (team, label_names, state) in zip(DEMO_CITIZENS, DEMO_CONVERSATIONS, strict=True):
         citizen = Citizen.objects.get(wa_id=demo.wa_id)
         messages = Message.objects.filter(wa_id=demo.wa_id).order_by("created_at")
@@ -458,48 +459,43 @@ def seed_inbox(user: Any) -> None:
         )
         if created:
             conversation.labels.set([labels[name] for name in label_names])
-            record_demo_events(conversation, messages, user)
+            record_demo_events(conversation, messages, user, schedule)
 
 
-def record_demo_events(conversation: Conversation, messages: Any, user: Any) -> None:
+def record_demo_events(
+    conversation: Conversation, messages: Any, user: Any, schedule: Schedule
+) -> None:
     """The events the inbox actions would have recorded for this history (opened, first
     response, resolved), so the metrics page has numbers to show from the first start."""
-    schedule = Schedule.load()
-    first = messages.first()
-    first_reply = messages.filter(direction=Message.Direction.OUTBOUND).first()
+    opened_at = messages.first().created_at
+
+    def staff_event(kind: str, at: datetime) -> ConversationEvent:
+        """A first response or resolution by ``user``, timed in office hours since opening."""
+        return ConversationEvent(
+            conversation=conversation,
+            kind=kind,
+            actor=user,
+            team=conversation.team,
+            office_seconds=schedule.office_seconds(opened_at, at),
+            created_at=at,
+        )
+
     events = [
         ConversationEvent(
             conversation=conversation,
             kind=ConversationEvent.Kind.OPENED,
             team=conversation.team,
-            created_at=first.created_at,
+            created_at=opened_at,
         )
     ]
+    first_reply = messages.filter(direction=Message.Direction.OUTBOUND).first()
     if first_reply is not None:
         conversation.first_response_at = first_reply.created_at
-        events.append(
-            ConversationEvent(
-                conversation=conversation,
-                kind=ConversationEvent.Kind.FIRST_RESPONSE,
-                actor=user,
-                team=conversation.team,
-                office_seconds=schedule.office_seconds(first.created_at, first_reply.created_at),
-                created_at=first_reply.created_at,
-            )
-        )
+        events.append(staff_event(ConversationEvent.Kind.FIRST_RESPONSE, first_reply.created_at))
     if conversation.state == Conversation.State.RESOLVED:
         # Closed by the office a little after the last message.
         conversation.resolved_at = messages.last().created_at + DEMO_RESOLVED_AFTER
-        events.append(
-            ConversationEvent(
-                conversation=conversation,
-                kind=ConversationEvent.Kind.RESOLVED,
-                actor=user,
-                team=conversation.team,
-                office_seconds=schedule.office_seconds(first.created_at, conversation.resolved_at),
-                created_at=conversation.resolved_at,
-            )
-        )
+        events.append(staff_event(ConversationEvent.Kind.RESOLVED, conversation.resolved_at))
     ConversationEvent.objects.bulk_create(events)
     conversation.save(update_fields=["first_response_at", "resolved_at"])
 
