@@ -47,7 +47,7 @@ HISTORY_LIMIT = 300
 SEARCH_MAX_CHARS = 100
 # Trigram indexes need three characters; shorter searches walk the conversations instead.
 SEARCH_INDEX_MIN_CHARS = 3
-# Up to this many matching messages, a search first collects the matching citizens.
+# Up to this many matches (of names, or of messages), a search collects them first.
 SEARCH_MATCH_CAP = 2000
 
 
@@ -136,8 +136,7 @@ def _search_condition(search: str) -> Q:
     writers = _collect(messages.values_list("wa_id", flat=True), search)
     if writers is None:
         # EXISTS stops at the first matching message of each conversation.
-        matching = messages.filter(wa_id=OuterRef("citizen__wa_id"))
-        message_condition = Q(Exists(matching))
+        message_condition = Q(Exists(_matching_messages_of_row(search)))
     else:
         message_condition = Q(
             citizen_id__in=set(
@@ -145,6 +144,11 @@ def _search_condition(search: str) -> Q:
             )
         )
     return name_condition | message_condition
+
+
+def _matching_messages_of_row(search: str) -> QuerySet[Message]:
+    """The messages containing ``search`` of the conversation row an outer query is on."""
+    return Message.objects.filter(wa_id=OuterRef("citizen__wa_id"), text__icontains=search)
 
 
 def _collect(values: QuerySet[Any], search: str) -> set[Any] | None:
@@ -212,11 +216,7 @@ def conversations_page(user: InboxUser, filters: ListFilters, page_number: int) 
         # The newest message that matches, shown instead of the last message's preview.
         queryset = queryset.annotate(
             search_match=Subquery(
-                Message.objects.filter(
-                    wa_id=OuterRef("citizen__wa_id"), text__icontains=filters.search
-                )
-                .order_by("-created_at")
-                .values("text")[:1]
+                _matching_messages_of_row(filters.search).order_by("-created_at").values("text")[:1]
             )
         )
     rows = list(queryset[offset : offset + INBOX_PAGE_SIZE + 1])
