@@ -3,7 +3,11 @@
 - ``fake_cloud_api``: the Cloud API faked at the client boundary (httpx transport), for unit
   tests of our sending code. Nothing else of ours is ever mocked.
 - ``live_stack``: the real web server, worker and simulator as processes on loopback, for
-  end-to-end tests; they share the test database with the test process.
+  end-to-end tests; they share the test database with the test process and its clock.
+- The clock: ``TOWNHALL_TEST_NOW=<ISO 8601 with offset>`` starts the whole run at that
+  instant (ticking); tests that need a date travel with time-machine on top of it.
+- A task that raises fails the test (``fail_on_task_errors``); a test that provokes one on
+  purpose says so with ``expect_task_errors``.
 """
 
 from __future__ import annotations
@@ -14,16 +18,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import orjson
 import pytest
+import time_machine
 from django.apps import apps as django_apps
 from django.conf import settings
-from django.utils import timezone
 from huey.contrib.djhuey import HUEY
 
+from townhall.core import clock
 from townhall.core.processes import (
     CHILD_APPLICATION_NAME,
     Stack,
@@ -32,6 +37,11 @@ from townhall.core.processes import (
 from townhall.whatsapp import client as client_module
 from townhall.whatsapp.actions import do_record_webhook_event
 from townhall.whatsapp.types import webhook_envelope
+
+if TYPE_CHECKING:
+    from townhall.core.pytest_plugin import TaskErrors
+
+pytest_plugins = ["townhall.core.pytest_plugin", "pytester"]
 
 
 @pytest.fixture(autouse=True)
@@ -55,14 +65,6 @@ def install_defaults(request: pytest.FixtureRequest) -> None:
         "townhall.citizens.migrations.0003_default_topics_and_consent_text"
     )
     migration.create_defaults(django_apps, None)
-
-
-@pytest.fixture(autouse=True)
-def huey_immediate() -> Iterator[None]:
-    """Tasks run synchronously in the test process unless a test starts a real worker."""
-    HUEY.immediate = True
-    yield
-    HUEY.immediate = False
 
 
 @dataclass
@@ -122,17 +124,27 @@ _inbound_ids = itertools.count(1)
 @pytest.fixture
 def deliver_inbound(django_capture_on_commit_callbacks, fake_cloud_api):
     """Deliver one citizen message as Meta would (signed body → intake → worker tasks →
-    handlers) and return the request bodies our code sent to the Cloud API in response."""
+    handlers) and return the request bodies our code sent to the Cloud API in response.
+
+    ``at`` is when the citizen wrote it; the clock stands there while it is delivered and
+    handled, unless ``delivered_at`` says the webhook came later (Meta re-delivers for up to
+    7 days). Without either, the message is written and delivered now.
+    """
 
     def deliver(
-        message: dict[str, Any], *, wa_id: str, name: str, at: datetime | None = None
+        message: dict[str, Any],
+        *,
+        wa_id: str,
+        name: str,
+        at: datetime | None = None,
+        delivered_at: datetime | None = None,
     ) -> list[dict[str, Any]]:
         before = len(fake_cloud_api.requests)
-        timestamp = int((at or timezone.now()).timestamp())
+        written_at = at or delivered_at or clock.now()
         message = {
             "from": wa_id,
             "id": f"wamid.test-inbound-{next(_inbound_ids)}",
-            "timestamp": str(timestamp),
+            "timestamp": str(int(written_at.timestamp())),
             **message,
         }
         value = {
@@ -144,7 +156,10 @@ def deliver_inbound(django_capture_on_commit_callbacks, fake_cloud_api):
             "contacts": [{"profile": {"name": name}, "wa_id": wa_id}],
             "messages": [message],
         }
-        with django_capture_on_commit_callbacks(execute=True):
+        with (
+            time_machine.travel(delivered_at or written_at, tick=True),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
             do_record_webhook_event(orjson.dumps(webhook_envelope(value)))
         return fake_cloud_api.sent_bodies[before:]
 
@@ -152,8 +167,11 @@ def deliver_inbound(django_capture_on_commit_callbacks, fake_cloud_api):
 
 
 @pytest.fixture
-def live_stack(transactional_db: None, tmp_path: Path) -> Iterator[Stack]:
-    """Simulator, web server and worker as real processes sharing the test database."""
+def live_stack(
+    transactional_db: None, tmp_path: Path, fail_on_task_errors: TaskErrors
+) -> Iterator[Stack]:
+    """Simulator, web server and worker as real processes sharing the test database and
+    the test's clock. A task that raised in the worker fails the test too."""
     HUEY.immediate = False
     HUEY.flush()
     env = {
@@ -171,6 +189,10 @@ def live_stack(transactional_db: None, tmp_path: Path) -> Iterator[Stack]:
         stack.stop()
         _end_leftover_database_sessions()
         HUEY.flush()
+    worker_log = (tmp_path / "logs" / "worker.log").read_text(errors="replace")
+    for line in worker_log.splitlines():
+        if "Unhandled exception in task" in line:
+            fail_on_task_errors.errors.append(("worker", RuntimeError(line)))
 
 
 def _end_leftover_database_sessions() -> None:
@@ -239,7 +261,11 @@ def new_page(chromium: Any) -> Callable[..., Any]:
 
     def open_page(*, timeout_seconds: float = 10, **context_options: Any) -> Any:
         options = {"locale": "de-DE", "timezone_id": "Europe/Berlin", **context_options}
-        page = chromium.new_context(**options).new_page()
+        context = chromium.new_context(**options)
+        if abs(clock.offset_from_machine_clock()) > 1:
+            # The page's Date runs on the test's clock too (it keeps ticking from there).
+            context.clock.install(time=clock.now())
+        page = context.new_page()
         page.set_default_timeout(timeout_seconds * 1000)
         return page
 

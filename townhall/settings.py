@@ -13,6 +13,11 @@ from typing import Any
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
+from townhall.core import clock
+
+# End-to-end test processes run on the test's clock (a no-op without the variable).
+clock.follow_test_clock()
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("TOWNHALL_DATA_DIR", BASE_DIR / "data")).resolve()
 DATA_DIR.mkdir(parents=True, exist_ok=True)
@@ -171,6 +176,9 @@ WHATSAPP: dict[str, Any] = {
     "WEBHOOK_RETENTION_DAYS": int(os.environ.get("WHATSAPP_WEBHOOK_RETENTION_DAYS", "14")),
     "SEND_MAX_ATTEMPTS": int(os.environ.get("WHATSAPP_SEND_MAX_ATTEMPTS", "6")),
     "SEND_RETRY_BASE_SECONDS": float(os.environ.get("WHATSAPP_SEND_RETRY_BASE_SECONDS", "2")),
+    # Handling an inbound message (bot, inbox) is tried this often; then it waits, visible in
+    # the message log as "handling failed", until a staff member retries it.
+    "INBOUND_MAX_ATTEMPTS": int(os.environ.get("WHATSAPP_INBOUND_MAX_ATTEMPTS", "5")),
     # Called by the worker for each newly stored inbound message, in order. whatsapp/ never
     # imports the apps that react to messages; they are named here.
     "INBOUND_HANDLERS": [

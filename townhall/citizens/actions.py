@@ -11,7 +11,6 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from townhall.citizens import queries
@@ -25,6 +24,7 @@ from townhall.citizens.models import (
     Topic,
     TopicSubscription,
 )
+from townhall.core import clock
 from townhall.core.phone_numbers import is_valid_wa_id
 
 PROFILE_NAME_MAX_CHARS = Citizen._meta.get_field("profile_name").max_length or 255
@@ -51,7 +51,7 @@ def do_record_inbound_contact(wa_id: str, profile_name: str, at: datetime) -> Ci
             defaults={
                 "profile_name": profile_name,
                 # The first contact, not the time a worker got to it.
-                "created_at": min(at, timezone.now()),
+                "created_at": min(at, clock.now()),
                 "last_inbound_at": at,
             },
         )
@@ -110,7 +110,7 @@ def do_request_subscription(
     Returns the offerings that now wait (already active ones are left alone).
     """
     waiting = []
-    now = timezone.now()
+    now = clock.now()
     with transaction.atomic():
         for offering in offerings:
             subscription, _ = Subscription.objects.select_for_update().get_or_create(
@@ -143,7 +143,7 @@ def do_confirm_subscriptions(
     Activates every waiting offering and records the consent with the text's version.
     """
     consent_text = current_consent_text()
-    now = timezone.now()
+    now = clock.now()
     confirmed = []
     with transaction.atomic():
         for subscription in Subscription.objects.select_for_update().filter(
@@ -185,7 +185,7 @@ def do_withdraw_subscriptions(
 ) -> list[str]:
     """End the given offerings (all when None). Takes effect for messages already queued too:
     the sending layer asks the policy again right before each send."""
-    now = timezone.now()
+    now = clock.now()
     ended = []
     with transaction.atomic():
         subscriptions = Subscription.objects.select_for_update().filter(
@@ -220,7 +220,7 @@ def do_set_topics(
     unknown = wanted - topics.keys()
     if unknown:
         raise ValueError(f"Unknown topics: {', '.join(sorted(unknown))}")
-    now = timezone.now()
+    now = clock.now()
     added, removed = [], []
     with transaction.atomic():
         current = {
@@ -351,7 +351,7 @@ def do_request_erasure(citizen: Citizen, *, channel: str, acting_user: Any = Non
         if citizen.erasure_requested_at is not None or citizen.erased_at is not None:
             return
         do_withdraw_subscriptions(citizen, channel=channel, acting_user=acting_user)
-        citizen.erasure_requested_at = timezone.now()
+        citizen.erasure_requested_at = clock.now()
         citizen.erasure_requested_channel = channel
         citizen.save(update_fields=["erasure_requested_at", "erasure_requested_channel"])
         citizen_id = citizen.pk
@@ -372,7 +372,7 @@ def is_erasure_waiting_for_messages(citizen: Citizen) -> bool:
 
     if citizen.erasure_requested_at is None or citizen.erased_at is not None:
         return False
-    if timezone.now() - citizen.erasure_requested_at > ERASURE_MAX_WAIT:
+    if clock.now() - citizen.erasure_requested_at > ERASURE_MAX_WAIT:
         return False
     return Message.objects.filter(
         wa_id=citizen.wa_id,
@@ -383,7 +383,7 @@ def is_erasure_waiting_for_messages(citizen: Citizen) -> bool:
 
 def do_erase_due_citizens(now: datetime | None = None) -> int:
     """Erase citizens whose erasure was requested long enough ago (recovery path)."""
-    now = now or timezone.now()
+    now = now or clock.now()
     cutoff = now - timedelta(seconds=settings.ERASURE_DELAY_SECONDS) - ERASURE_MAX_WAIT
     due = Citizen.objects.filter(erasure_requested_at__lt=cutoff, erased_at__isnull=True)
     count = 0
@@ -418,6 +418,6 @@ def do_erase_citizen(citizen: Citizen, *, channel: str, acting_user: Any = None)
             import_string(handler)(citizen, pseudonym)
         citizen.wa_id = pseudonym
         citizen.profile_name = ""
-        citizen.erased_at = timezone.now()
+        citizen.erased_at = clock.now()
         citizen.save(update_fields=["wa_id", "profile_name", "erased_at"])
         _record(citizen, ConsentRecord.Kind.ERASED, channel=channel, acting_user=acting_user)

@@ -15,7 +15,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from townhall.citizens import actions, links
@@ -30,6 +30,7 @@ from townhall.citizens.models import (
     TopicSubscription,
 )
 from townhall.citizens.routing import Route, route_inbound
+from townhall.core import clock
 from townhall.core.privacy import redact
 from townhall.whatsapp import outbound
 from townhall.whatsapp.actions import do_queue_message
@@ -518,14 +519,14 @@ def _chosen_topic_slugs(citizen: Citizen) -> set[str]:
 
 def _active_session(citizen: Citizen) -> BotSession | None:
     session = BotSession.objects.filter(citizen=citizen).first()
-    if session is not None and session.expires_at <= timezone.now():
+    if session is not None and session.expires_at <= clock.now():
         session.delete()
         return None
     return session
 
 
 def _start_session(citizen: Citizen, step: str, timeout: timedelta, data: dict) -> None:
-    now = timezone.now()
+    now = clock.now()
     BotSession.objects.update_or_create(
         citizen=citizen,
         defaults={"step": step, "data": data, "expires_at": now + timeout, "updated_at": now},

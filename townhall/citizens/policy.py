@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.utils import timezone
-
 from townhall.citizens.models import Citizen, Offering, Subscription, TopicSubscription
 from townhall.whatsapp.policy import Purpose, SendRefused
-
-# Meta's customer service window: a reply to the citizen's own message is allowed within it.
-SERVICE_WINDOW = timedelta(hours=24)
+from townhall.whatsapp.service_window import is_within_service_window
 
 
 def check_send_allowed(wa_id: str, purpose: Purpose, topic: str = "") -> None:
@@ -24,9 +18,7 @@ def check_send_allowed(wa_id: str, purpose: Purpose, topic: str = "") -> None:
     if citizen is None:
         raise SendRefused("unknown citizen")
     if purpose == Purpose.SERVICE_REPLY:
-        if citizen.last_inbound_at is None or (
-            timezone.now() - citizen.last_inbound_at > SERVICE_WINDOW
-        ):
+        if not is_within_service_window(citizen.last_inbound_at):
             raise SendRefused("no message from the citizen in the last 24 hours")
         return
     offering = Offering.CHAT if purpose == Purpose.CHAT else Offering.INFO

@@ -9,10 +9,10 @@ from __future__ import annotations
 import enum
 
 from django.conf import settings
-from django.utils import timezone
 
 from townhall.citizens.keywords import match_keyword
 from townhall.citizens.models import BotSession, Citizen, Offering, Subscription
+from townhall.core import clock
 from townhall.whatsapp.types import InboundMessage
 
 # Interactive ids the bot sends; taps on them are the bot's business.
@@ -39,7 +39,7 @@ def route_inbound(citizen: Citizen, message: InboundMessage) -> Route:
         return Route.BOT
     if BotSession.objects.filter(
         citizen=citizen,
-        expires_at__gt=timezone.now(),
+        expires_at__gt=clock.now(),
         step__in=[BotSession.Step.CONFIRM_CONSENT, BotSession.Step.CONFIRM_ERASURE],
     ).exists():
         return Route.BOT

@@ -18,7 +18,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
@@ -36,6 +35,7 @@ from townhall.citizens.actions import (
 )
 from townhall.citizens.forms import PreferencesForm
 from townhall.citizens.models import ConsentRecord
+from townhall.core import clock
 from townhall.core.phone_numbers import format_wa_id, mask_wa_id
 
 WEB_FORM = ConsentRecord.Channel.WEB_FORM
@@ -237,7 +237,7 @@ def export(request: HttpRequest, token: str) -> HttpResponse:
     response = HttpResponse(
         orjson.dumps(data, option=orjson.OPT_INDENT_2), content_type="application/json"
     )
-    filename = f"townhall-meine-daten-{timezone.localdate().isoformat()}.json"
+    filename = f"townhall-meine-daten-{clock.today().isoformat()}.json"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     # Personal data: no copy in the browser's or any proxy's cache.
     response["Cache-Control"] = "no-store"

@@ -69,8 +69,11 @@ class Stack:
         return f"{self.web_url}/webhooks/whatsapp/"
 
     def process_env(self) -> dict[str, str]:
+        from townhall.core import clock
+
         return {
             **os.environ,
+            **clock.environment_for_children(),
             **self.env,
             "WHATSAPP_API_BASE_URL": self.simulator_url,
             "DJANGO_SETTINGS_MODULE": "townhall.settings",

@@ -6,7 +6,7 @@ Views, the worker (inbound handler) and tests call these; nothing else saves inb
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -16,18 +16,18 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from townhall.citizens.models import Citizen
+from townhall.core import clock
 from townhall.core.privacy import redact
 from townhall.inbox.models import CannedResponse, Conversation, ConversationEvent, Label, Note, Team
 from townhall.inbox.office_hours import Schedule
 from townhall.whatsapp import outbound
 from townhall.whatsapp.actions import do_queue_message
 from townhall.whatsapp.models import Message
-from townhall.whatsapp.policy import Purpose
+from townhall.whatsapp.policy import Purpose, SendRefused
+from townhall.whatsapp.service_window import is_within_service_window
 
 logger = logging.getLogger(__name__)
 
-# Meta's customer service window: free text only within 24 h of the citizen's last message.
-SERVICE_WINDOW = timedelta(hours=24)
 PREVIEW_CHARS = 200
 
 
@@ -90,6 +90,14 @@ def _auto_reply_if_closed(
     period = schedule.closed_period_key(at)
     if conversation.auto_replied_period == period:
         return
+    if not is_within_service_window(at):
+        # A late re-delivery (Meta retries webhooks for up to 7 days) or a backlog: WhatsApp
+        # would refuse free text now, and "we are closed" days later helps no one.
+        logger.info(
+            "inbox.auto_reply_skipped conversation=%s reason=outside_service_window",
+            conversation.pk,
+        )
+        return
     opening = schedule.next_opening(at)
     with translation.override(citizen.language):
         if opening is None:
@@ -107,7 +115,12 @@ def _auto_reply_if_closed(
             "brigade, ambulance)."
         ) % {"when": when}
     purpose = Purpose.SERVICE_REPLY if is_unsubscribed else Purpose.CHAT
-    do_queue_message(citizen.wa_id, outbound.Text(text), purpose=purpose)
+    try:
+        do_queue_message(citizen.wa_id, outbound.Text(text), purpose=purpose)
+    except SendRefused as refusal:
+        # The citizen's message is in the inbox; only the courtesy reply is not allowed.
+        logger.info("inbox.auto_reply_refused conversation=%s reason=%s", conversation.pk, refusal)
+        return
     conversation.auto_replied_period = period
     conversation.save(update_fields=["auto_replied_period"])
     _event(conversation, ConversationEvent.Kind.AUTO_REPLY, data={"period": period})
@@ -117,11 +130,6 @@ def _auto_reply_if_closed(
 
 
 # --- replying -----------------------------------------------------------------------------------
-
-
-def is_within_service_window(conversation: Conversation, now: datetime | None = None) -> bool:
-    last = conversation.last_inbound_at
-    return last is not None and (now or timezone.now()) - last < SERVICE_WINDOW
 
 
 def render_reply(text: str, *, conversation: Conversation, staff_user: Any) -> str:
@@ -143,7 +151,7 @@ def do_reply(conversation: Conversation, text: str, *, acting_user: Any) -> Mess
     """Send a free-text answer in the chat; raises ``OutsideServiceWindow`` after 24 h."""
     if not text.strip():
         raise InvalidInboxInput(_("The reply is empty."))
-    if not is_within_service_window(conversation):
+    if not is_within_service_window(conversation.last_inbound_at):
         raise OutsideServiceWindow()
     body = render_reply(text, conversation=conversation, staff_user=acting_user)
     with transaction.atomic():
@@ -181,7 +189,7 @@ def do_send_reengagement_template(conversation: Conversation, *, acting_user: An
 
 def _after_outbound(conversation: Conversation, message: Message, acting_user: Any) -> None:
     """Caller holds the row lock."""
-    now = timezone.now()
+    now = clock.now()
     if conversation.first_response_at is None:
         conversation.first_response_at = now
         _event(
@@ -237,7 +245,7 @@ def do_assign(
 def do_set_state(conversation: Conversation, state: str, *, acting_user: Any) -> None:
     if state not in Conversation.State.values:
         raise InvalidInboxInput(_("Unknown state."))
-    now = timezone.now()
+    now = clock.now()
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
         if conversation.state == state:

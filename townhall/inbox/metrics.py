@@ -24,6 +24,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from townhall.core import clock
 from townhall.inbox.models import Conversation, ConversationEvent, Team
 
 # The default period: the last 30 days, today included.
@@ -51,7 +52,7 @@ class Period:
 
     @classmethod
     def last_days(cls, days: int = DEFAULT_PERIOD_DAYS, today: date | None = None) -> Period:
-        today = today or timezone.localdate()
+        today = today or clock.today()
         return cls(start=today - timedelta(days=days - 1), end=today)
 
     @property

@@ -20,7 +20,6 @@ from django.views.decorators.http import require_GET, require_POST
 from townhall.inbox import queries
 from townhall.inbox.access import access_conversation, access_inbox
 from townhall.inbox.actions import (
-    SERVICE_WINDOW,
     InvalidInboxInput,
     OutsideServiceWindow,
     do_add_note,
@@ -31,7 +30,6 @@ from townhall.inbox.actions import (
     do_set_labels,
     do_set_priority,
     do_set_state,
-    is_within_service_window,
     render_reply,
 )
 from townhall.inbox.forms import (
@@ -48,6 +46,10 @@ from townhall.inbox.models import Conversation
 from townhall.staff.views import HtmxHttpRequest, staff_login_required
 from townhall.whatsapp.outbound import InvalidOutboundMessage
 from townhall.whatsapp.policy import SendRefused
+from townhall.whatsapp.service_window import (
+    is_within_service_window,
+    service_window_closes_at,
+)
 
 # --- the list -----------------------------------------------------------------------------------
 
@@ -111,15 +113,15 @@ def _history_context(conversation: Conversation, version: str | None = None) -> 
         "conversation": conversation,
         "history": queries.conversation_history(conversation),
         "history_version": version,
-        "is_within_window": is_within_service_window(conversation),
-        "window_closes_at": last_inbound_at + SERVICE_WINDOW if last_inbound_at else None,
+        "is_within_window": is_within_service_window(last_inbound_at),
+        "window_closes_at": service_window_closes_at(last_inbound_at),
     }
 
 
 def _composer_context(
     conversation: Conversation, form: ReplyForm | None = None, **extra: Any
 ) -> dict[str, Any]:
-    is_within_window = is_within_service_window(conversation)
+    is_within_window = is_within_service_window(conversation.last_inbound_at)
     return {
         "conversation": conversation,
         "is_within_window": is_within_window,

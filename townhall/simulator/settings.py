@@ -8,6 +8,11 @@ import os
 import secrets
 from pathlib import Path
 
+from townhall.core import clock
+
+# In end-to-end tests the simulator runs on the test's clock (a no-op without the variable).
+clock.follow_test_clock()
+
 BASE_DIR = Path(__file__).resolve().parent
 
 SECRET_KEY = os.environ.get("SIMULATOR_SECRET_KEY") or secrets.token_urlsafe(50)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.core.paginator import Page, Paginator
@@ -23,7 +23,6 @@ from townhall.whatsapp.models import Message, MessageStatusEvent
 # 50 rows are easy to scan; each row costs five index lookups (subqueries) in one query.
 MESSAGE_LOG_PAGE_SIZE = 50
 # Free-form messages reach a citizen only within 24 hours of their last message.
-CUSTOMER_SERVICE_WINDOW = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,16 +156,6 @@ def _referred_provider_id(message: Message) -> str:
         if isinstance(reaction, dict):
             return str(reaction.get("message_id") or "")
     return message.context_provider_id
-
-
-def service_window_closes_at(citizen: Citizen) -> datetime | None:
-    """When WhatsApp stops accepting free-form replies to ``citizen``; None before any message.
-
-    https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-messages#customer-service-windows
-    """
-    if citizen.last_inbound_at is None:
-        return None
-    return citizen.last_inbound_at + CUSTOMER_SERVICE_WINDOW
 
 
 def history_version(citizen: Citizen) -> str:

@@ -22,6 +22,7 @@ from townhall.citizens.models import (
     Topic,
     TopicSubscription,
 )
+from townhall.core import clock
 from townhall.core.phone_numbers import search_digit_variants
 
 # The chart covers the last 90 days, today included: long enough to see a trend after a
@@ -137,7 +138,7 @@ def subscriber_history(today: date | None = None, days: int = HISTORY_DAYS) -> S
     numbers include citizens who have since been erased: their records stay, anonymised.
     Days are calendar days in the city's time zone.
     """
-    today = today or timezone.localdate()
+    today = today or clock.today()
     first_day = today - timedelta(days=days - 1)
     zone = timezone.get_current_timezone()
     window_start = datetime.combine(first_day, time.min, tzinfo=zone)

@@ -9,7 +9,6 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
@@ -17,12 +16,14 @@ from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from townhall.citizens.models import Citizen
+from townhall.core import clock
 from townhall.staff import conversations
 from townhall.staff.access import access_citizen, access_message_log
 from townhall.staff.forms import ReplyForm
 from townhall.whatsapp.actions import do_queue_message
 from townhall.whatsapp.outbound import InvalidOutboundMessage, Text
 from townhall.whatsapp.policy import Purpose, SendRefused
+from townhall.whatsapp.service_window import service_window_closes_at
 
 SEARCH_MAX_CHARS = 100
 
@@ -78,8 +79,8 @@ def _history_context(citizen: Citizen, version: str | None = None) -> dict[str, 
         "citizen": citizen,
         "history": conversations.citizen_history(citizen),
         "history_version": version,
-        "service_window_closes_at": conversations.service_window_closes_at(citizen),
-        "now": timezone.now(),
+        "service_window_closes_at": service_window_closes_at(citizen.last_inbound_at),
+        "now": clock.now(),
     }
 
 

@@ -11,7 +11,6 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language
@@ -21,6 +20,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from townhall.citizens.actions import do_erase_citizen, do_record_data_export
 from townhall.citizens.models import ConsentRecord, Offering
 from townhall.citizens.queries import citizen_export
+from townhall.core import clock
 from townhall.staff import charts, subscribers
 from townhall.staff.access import (
     StaffUser,
@@ -171,7 +171,7 @@ def subscriber_export(request: HttpRequest, citizen_id: int) -> HttpResponse:
             citizen, channel=ConsentRecord.Channel.STAFF, acting_user=request.user
         )
         data = citizen_export(citizen)
-    filename = f"citizen-{citizen.pk}-{timezone.localdate():%Y-%m-%d}.json"
+    filename = f"citizen-{citizen.pk}-{clock.today():%Y-%m-%d}.json"
     return JsonResponse(
         data,
         json_dumps_params={"ensure_ascii": False, "indent": 2},

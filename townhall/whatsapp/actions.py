@@ -10,16 +10,16 @@ import hashlib
 import logging
 import random
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from townhall.core import clock
 from townhall.core.privacy import redact
 from townhall.whatsapp import outbound
 from townhall.whatsapp.client import get_client
@@ -88,7 +88,7 @@ def do_process_webhook_event(event_id: int) -> None:
         except (orjson.JSONDecodeError, MalformedWebhook) as error:
             event.state = WebhookEvent.State.REJECTED
             event.error = str(error)[:500]
-            event.processed_at = timezone.now()
+            event.processed_at = clock.now()
             event.save(update_fields=["state", "error", "processed_at", "attempts"])
             logger.warning("webhook.rejected event=%s reason=%s", event.pk, event.error)
             return
@@ -100,7 +100,7 @@ def do_process_webhook_event(event_id: int) -> None:
         for status in parsed.statuses:
             _store_status(status)
         event.state = WebhookEvent.State.PROCESSED
-        event.processed_at = timezone.now()
+        event.processed_at = clock.now()
         event.error = "; ".join(parsed.skipped)[:500]
         event.save(update_fields=["state", "error", "processed_at", "attempts"])
         for message_id in new_message_ids:
@@ -121,7 +121,7 @@ def do_process_webhook_event(event_id: int) -> None:
 def do_mark_webhook_event_failed(event_id: int, reason: str) -> None:
     """Called when processing crashed for good: keep the event, say why, stop retrying."""
     WebhookEvent.objects.filter(pk=event_id, state=WebhookEvent.State.PENDING).update(
-        state=WebhookEvent.State.FAILED, error=reason[:500], processed_at=timezone.now()
+        state=WebhookEvent.State.FAILED, error=reason[:500], processed_at=clock.now()
     )
 
 
@@ -196,7 +196,7 @@ def _apply_status_events(message: Message, statuses: Iterable[str], errors: list
     fields = []
     if best != message.status:
         message.status = best
-        message.status_updated_at = timezone.now()
+        message.status_updated_at = clock.now()
         fields += ["status", "status_updated_at"]
     if best == Message.Status.FAILED and errors:
         message.error_code = errors[0].get("code")
@@ -243,25 +243,82 @@ def inbound_message_from_row(stored: Message) -> InboundMessage:
     return parsed.messages[0]
 
 
+class InboundHandlingFailed(Exception):
+    """A handler raised; the message stays unhandled and is tried again later."""
+
+
 def do_handle_inbound_message(message_id: int) -> None:
     """Run the business handlers for a newly stored inbound message, exactly once.
 
     The handlers run inside the same transaction that marks the message handled, so a
-    crash leaves it unhandled (and retried) rather than half-handled.
+    crash leaves it unhandled rather than half-handled. Each failure is counted on the row;
+    after ``INBOUND_MAX_ATTEMPTS`` the message is parked as ``handling_failed`` (shown in the
+    message log) instead of being retried forever. Raises ``InboundHandlingFailed`` while
+    attempts remain, so the task engine retries.
     """
+    try:
+        with transaction.atomic():
+            stored = (
+                Message.objects.select_for_update()
+                .filter(
+                    pk=message_id,
+                    direction=Message.Direction.INBOUND,
+                    status=Message.Status.RECEIVED,
+                    handled_at__isnull=True,
+                )
+                .first()
+            )
+            if stored is None:
+                return
+            message = inbound_message_from_row(stored)
+            for handler in inbound_handlers():
+                handler(message, stored)
+            stored.handled_at = clock.now()
+            stored.save(update_fields=["handled_at"])
+    except Exception as error:
+        if _record_handling_failure(message_id, error):
+            raise InboundHandlingFailed(f"message {message_id}") from error
+
+
+def _record_handling_failure(message_id: int, error: Exception) -> bool:
+    """Count a failed handling attempt; True while attempts remain."""
+    max_attempts = settings.WHATSAPP["INBOUND_MAX_ATTEMPTS"]
     with transaction.atomic():
-        stored = (
-            Message.objects.select_for_update()
-            .filter(pk=message_id, direction=Message.Direction.INBOUND, handled_at__isnull=True)
-            .first()
+        stored = Message.objects.select_for_update().get(pk=message_id)
+        stored.attempts += 1
+        # The exception's class only: its text may quote the citizen's message.
+        stored.error_title = f"Handling failed: {type(error).__name__}"[:255]
+        stored.status_updated_at = clock.now()
+        if stored.attempts >= max_attempts:
+            stored.status = Message.Status.HANDLING_FAILED
+        stored.save(update_fields=["attempts", "error_title", "status_updated_at", "status"])
+    logger.error(
+        "whatsapp.inbound_handling_failed message=%s error=%s attempt=%d of %d",
+        message_id,
+        type(error).__name__,
+        stored.attempts,
+        max_attempts,
+    )
+    return stored.attempts < max_attempts
+
+
+def do_retry_inbound_message(message_id: int, *, acting_user: Any) -> bool:
+    """Give a parked (``handling_failed``) message a fresh set of attempts; False if it is
+    not parked."""
+    retried = Message.objects.filter(
+        pk=message_id,
+        direction=Message.Direction.INBOUND,
+        status=Message.Status.HANDLING_FAILED,
+        handled_at__isnull=True,
+    ).update(status=Message.Status.RECEIVED, attempts=0, status_updated_at=clock.now())
+    if retried:
+        _enqueue_on_commit("handle_inbound_message", message_id)
+        logger.info(
+            "whatsapp.inbound_retried message=%s user=%s",
+            message_id,
+            getattr(acting_user, "pk", None),
         )
-        if stored is None:
-            return
-        message = inbound_message_from_row(stored)
-        for handler in inbound_handlers():
-            handler(message, stored)
-        stored.handled_at = timezone.now()
-        stored.save(update_fields=["handled_at"])
+    return bool(retried)
 
 
 # --- sending ------------------------------------------------------------------------------------
@@ -315,8 +372,13 @@ def do_send_queued_message(message_id: int) -> float | None:
     The claim (queued -> sending) is a conditional update, so two workers never send the
     same message; the HTTP call runs outside any transaction.
     """
+    # A retry waits for its time: a duplicate task (sweeper, hand-over) that comes early
+    # leaves the row alone; the task scheduled for next_attempt_at sends it.
     queued = Message.objects.filter(
-        pk=message_id, direction=Message.Direction.OUTBOUND, status=Message.Status.QUEUED
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=clock.now()),
+        pk=message_id,
+        direction=Message.Direction.OUTBOUND,
+        status=Message.Status.QUEUED,
     )
     candidate = queued.values("wa_id", "created_at").first()
     if candidate is None:
@@ -325,7 +387,7 @@ def do_send_queued_message(message_id: int) -> float | None:
         # Stays queued; the earlier message hands over when it is done (_send_next_in_line).
         logger.debug("whatsapp.send_waits_for_earlier message=%s", message_id)
         return None
-    claimed = queued.update(status=Message.Status.SENDING, status_updated_at=timezone.now())
+    claimed = queued.update(status=Message.Status.SENDING, status_updated_at=clock.now())
     if not claimed:
         return None
     stored = Message.objects.get(pk=message_id)
@@ -335,7 +397,7 @@ def do_send_queued_message(message_id: int) -> float | None:
         Message.objects.filter(pk=message_id).update(
             status=Message.Status.CANCELLED,
             error_title=f"Not sent: {refusal}"[:255],
-            status_updated_at=timezone.now(),
+            status_updated_at=clock.now(),
         )
         logger.info("whatsapp.send_cancelled message=%s purpose=%s", message_id, stored.purpose)
         _send_next_in_line(stored.wa_id)
@@ -354,7 +416,7 @@ def do_send_queued_message(message_id: int) -> float | None:
         stored.provider_id = result.message_id
         stored.attempts += 1
         stored.status = Message.Status.ACCEPTED
-        stored.status_updated_at = timezone.now()
+        stored.status_updated_at = clock.now()
         stored.error_code = None
         stored.error_title = ""
         stored.save(
@@ -396,7 +458,7 @@ def _send_next_in_line(wa_id: str) -> None:
         Message.objects.filter(
             wa_id=wa_id, direction=Message.Direction.OUTBOUND, status=Message.Status.QUEUED
         )
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=clock.now()))
         .order_by("pk")
         .values_list("pk", flat=True)
         .first()
@@ -416,10 +478,10 @@ def _record_send_error(stored: Message, error: CloudAPIError) -> float | None:
         stored.attempts = attempts
         stored.error_code = error.code
         stored.error_title = f"{type(error).__name__}: {error.message}"[:255]
-        stored.status_updated_at = timezone.now()
+        stored.status_updated_at = clock.now()
         if retry_in is not None:
             stored.status = Message.Status.QUEUED
-            stored.next_attempt_at = timezone.now() + timedelta(seconds=retry_in)
+            stored.next_attempt_at = clock.now() + timedelta(seconds=retry_in)
         else:
             stored.status = Message.Status.FAILED
             stored.next_attempt_at = None
@@ -463,7 +525,7 @@ def do_mark_as_read(message: Message) -> None:
 
 def do_requeue_stale_work(now: datetime | None = None) -> dict[str, int]:
     """Re-enqueue work whose task was lost; give up on sends with unknown outcome."""
-    now = now or datetime.now(tz=UTC)
+    now = now or clock.now()
     counts = {"events": 0, "inbound": 0, "sends": 0, "unknown_outcome": 0}
     for event_id in WebhookEvent.objects.filter(
         state=WebhookEvent.State.PENDING, received_at__lt=now - STALE_AFTER
@@ -472,6 +534,7 @@ def do_requeue_stale_work(now: datetime | None = None) -> dict[str, int]:
         counts["events"] += 1
     for message_id in Message.objects.filter(
         direction=Message.Direction.INBOUND,
+        status=Message.Status.RECEIVED,
         handled_at__isnull=True,
         created_at__lt=now - STALE_AFTER,
     ).values_list("pk", flat=True)[:500]:
@@ -504,7 +567,7 @@ def do_purge_processed_webhook_events(now: datetime | None = None) -> int:
     They hold phone numbers and texts; once parsed into rows they are only needed for
     debugging. Rejected and failed events are kept for inspection until a person acts.
     """
-    now = now or datetime.now(tz=UTC)
+    now = now or clock.now()
     cutoff = now - timedelta(days=settings.WHATSAPP["WEBHOOK_RETENTION_DAYS"])
     deleted, _ = WebhookEvent.objects.filter(
         state=WebhookEvent.State.PROCESSED, received_at__lt=cutoff

@@ -63,6 +63,8 @@ class Message(models.Model):
         CANCELLED = "cancelled", "cancelled"
         # Inbound messages.
         RECEIVED = "received", "received"
+        # Inbound: the handlers failed INBOUND_MAX_ATTEMPTS times; waits for a person to retry.
+        HANDLING_FAILED = "handling_failed", "handling failed"
 
     provider_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     direction = models.CharField(max_length=3, choices=Direction.choices)

@@ -12,6 +12,7 @@ from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from townhall.core import clock
 from townhall.inbox.queries import InboxView, ListFilters
 
 register = template.Library()
@@ -45,7 +46,7 @@ def list_time(value: datetime | None) -> str:
     if value is None:
         return ""
     local = timezone.localtime(value)
-    if local.date() == timezone.localdate():
+    if local.date() == clock.today():
         shown = formats.time_format(local, "TIME_FORMAT")
     else:
         shown = formats.date_format(local, "SHORT_DATE_FORMAT")

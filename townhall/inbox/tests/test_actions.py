@@ -26,7 +26,7 @@ from townhall.inbox.actions import (
     do_set_state,
 )
 from townhall.inbox.models import Conversation, ConversationEvent, Note
-from townhall.whatsapp.actions import do_record_webhook_event
+from townhall.whatsapp.actions import do_record_webhook_event, do_requeue_stale_work
 from townhall.whatsapp.errors import OutsideServiceWindow as CloudOutsideServiceWindow
 from townhall.whatsapp.models import Message
 from townhall.whatsapp.types import webhook_envelope
@@ -203,9 +203,10 @@ def test_note_is_never_sent(writes, staff, fake_cloud_api):
 
 
 @pytest.mark.django_db
-def test_resolved_conversation_reopens_on_new_message(writes, staff):
+def test_resolved_conversation_reopens_on_new_message(writes, staff, time_machine):
     writes("Erste Frage", MONDAY_10)
     conversation = Conversation.objects.get()
+    time_machine.move_to(MONDAY_10 + timedelta(minutes=30))
     do_assign(conversation, assignee=staff, acting_user=staff)
     do_set_state(conversation, Conversation.State.RESOLVED, acting_user=staff)
 
@@ -234,6 +235,7 @@ def test_citizen_who_left_chat_gets_hint_not_inbox(deliver_inbound, chat_citizen
     assert not Conversation.objects.exists()
     assert len(sent) == 1
     assert sent[0]["type"] == "interactive"
+    assert "melden Sie sich bitte zuerst an" in sent[0]["interactive"]["body"]["text"]
 
 
 @pytest.mark.django_db
@@ -251,6 +253,43 @@ def test_left_chat_goes_to_inbox_with_flag_when_configured(deliver_inbound, chat
     conversation = Conversation.objects.get()
     assert conversation.is_unsubscribed is True
     assert sent == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("accept_unsubscribed", [False, True])
+def test_message_redelivered_three_days_late_is_stored_and_handled_without_reply(
+    deliver_inbound, chat_citizen, settings, accept_unsubscribed
+):
+    """Meta re-delivers webhooks for up to 7 days. A citizen who left the chat wrote on a
+    Monday evening (office closed); the webhook reaches us on Thursday: the 24-hour window
+    is long closed, so neither the bot's hint nor the inbox's auto-reply may be sent, and
+    nothing may raise and be retried forever."""
+    settings.INBOX_ACCEPT_UNSUBSCRIBED = accept_unsubscribed
+    do_withdraw_subscriptions(chat_citizen, channel=ConsentRecord.Channel.WHATSAPP_KEYWORD)
+
+    sent = deliver_inbound(
+        {"type": "text", "text": {"body": "Ist das Bürgerbüro am Samstag offen?"}},
+        wa_id=WA_ID,
+        name="Murat Yilmaz",
+        at=MONDAY_EVENING,
+        delivered_at=MONDAY_EVENING + timedelta(days=3),
+    )
+
+    assert sent == []
+    stored = Message.objects.get(direction=Message.Direction.INBOUND)
+    assert stored.handled_at is not None
+    assert stored.status == Message.Status.RECEIVED
+    assert stored.attempts == 0
+    assert stored.created_at == MONDAY_EVENING
+    assert not Message.objects.filter(direction=Message.Direction.OUTBOUND).exists()
+    if accept_unsubscribed:
+        conversation = Conversation.objects.get()
+        assert conversation.unread_count == 1
+        assert conversation.auto_replied_period == ""
+    else:
+        assert not Conversation.objects.exists()
+    # Nothing is left for the sweeper to pick up again.
+    assert do_requeue_stale_work(MONDAY_EVENING + timedelta(days=3, minutes=10))["inbound"] == 0
 
 
 @pytest.mark.django_db

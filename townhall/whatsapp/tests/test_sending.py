@@ -1,13 +1,14 @@
 """The sending layer: queue durably, send once, retry what is temporary, track statuses."""
 
+import itertools
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from townhall.citizens.actions import do_subscribe_directly, do_withdraw_subscriptions
 from townhall.citizens.models import Citizen, ConsentRecord, Offering
-from townhall.whatsapp import outbound
+from townhall.core import clock
+from townhall.whatsapp import outbound, tasks
 from townhall.whatsapp.actions import (
     do_purge_processed_webhook_events,
     do_queue_message,
@@ -84,7 +85,8 @@ def test_a_message_is_sent_once_even_if_its_task_runs_twice(fake_cloud_api):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("code", [130429, 131056, 131000])
-def test_temporary_errors_are_retried_with_backoff(fake_cloud_api, code):
+def test_temporary_errors_are_retried_with_backoff(fake_cloud_api, code, time_machine):
+    time_machine.move_to(clock.now(), tick=False)
     message = do_queue_message(WA_ID, outbound.Text("Hallo"), purpose=Purpose.CHAT)
     fake_cloud_api.fail_next(code)
 
@@ -95,13 +97,56 @@ def test_temporary_errors_are_retried_with_backoff(fake_cloud_api, code):
     assert message.status == Message.Status.QUEUED
     assert message.attempts == 1
     assert message.error_code == code
-    assert message.next_attempt_at > timezone.now()
+    assert message.next_attempt_at == clock.now() + timedelta(seconds=retry_in)
 
+    # Too early: the row waits for its time, nothing is sent.
+    assert do_send_queued_message(message.pk) is None
+    assert len(fake_cloud_api.requests) == 1
+
+    time_machine.move_to(message.next_attempt_at, tick=False)
     assert do_send_queued_message(message.pk) is None
     message.refresh_from_db()
     assert message.status == Message.Status.ACCEPTED
     assert message.attempts == 2
     assert message.error_code is None
+    assert len(fake_cloud_api.requests) == 2
+
+
+@pytest.mark.django_db
+def test_pair_limit_backoff_holds_against_duplicate_tasks(fake_cloud_api, time_machine):
+    """131056 five times, while the initial task, the sweeper and a hand-over each run the
+    send task every second: every attempt waits for the row's next_attempt_at."""
+    time_machine.move_to(clock.now(), tick=False)
+    message = do_queue_message(WA_ID, outbound.Text("Hallo"), purpose=Purpose.CHAT)
+    for _ in range(5):
+        fake_cloud_api.fail_next(131056)
+    attempts_at = []
+    due_at = []
+
+    for _second in range(300):
+        before = len(fake_cloud_api.requests)
+        for _duplicate in range(3):
+            tasks.send_message(message.pk)
+        if len(fake_cloud_api.requests) > before:
+            attempts_at.append(clock.now())
+            message.refresh_from_db()
+            due_at.append(message.next_attempt_at)
+        if message.status == Message.Status.ACCEPTED:
+            break
+        time_machine.shift(1)
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.ACCEPTED
+    assert message.attempts == 6
+    assert len(fake_cloud_api.requests) == 6
+    # Each retry came no earlier than the time its failure set, and the waits grow.
+    for attempt_at, previous_due in zip(attempts_at[1:], due_at[:-1], strict=True):
+        assert previous_due is not None and attempt_at >= previous_due
+    waits = [
+        (later - earlier).total_seconds() for earlier, later in itertools.pairwise(attempts_at)
+    ]
+    assert sum(waits) >= 2 * 5  # at least the base delay (2 s) each time
+    assert waits[-1] >= 2 * 2**3 / 4  # the fifth backoff is no longer seconds apart
 
 
 @pytest.mark.django_db
@@ -133,18 +178,25 @@ def test_final_errors_fail_at_once(fake_cloud_api, code):
 
 
 @pytest.mark.django_db
-def test_retries_stop_after_max_attempts(fake_cloud_api, settings):
+def test_retries_stop_after_max_attempts(fake_cloud_api, settings, time_machine):
+    time_machine.move_to(clock.now(), tick=False)
     settings.WHATSAPP = {**settings.WHATSAPP, "SEND_MAX_ATTEMPTS": 3}
     message = do_queue_message(WA_ID, outbound.Text("Hallo"), purpose=Purpose.CHAT)
     for _ in range(3):
         fake_cloud_api.fail_next(130429)
 
-    results = [do_send_queued_message(message.pk) for _ in range(3)]
+    results = []
+    for _ in range(3):
+        results.append(do_send_queued_message(message.pk))
+        message.refresh_from_db()
+        if message.next_attempt_at:
+            time_machine.move_to(message.next_attempt_at, tick=False)
 
     message.refresh_from_db()
     assert [r is not None for r in results] == [True, True, False]
     assert message.status == Message.Status.FAILED
     assert message.attempts == 3
+    assert len(fake_cloud_api.requests) == 3
 
 
 @pytest.mark.django_db
@@ -152,7 +204,7 @@ def test_status_arriving_before_send_result_is_applied(fake_cloud_api):
     message = do_queue_message(WA_ID, outbound.Text("Hallo"), purpose=Purpose.CHAT)
     # The status webhook overtook the send task's write of the provider id.
     MessageStatusEvent.objects.create(
-        provider_message_id="wamid.fake-1", status="delivered", occurred_at=timezone.now()
+        provider_message_id="wamid.fake-1", status="delivered", occurred_at=clock.now()
     )
 
     do_send_queued_message(message.pk)
@@ -163,7 +215,7 @@ def test_status_arriving_before_send_result_is_applied(fake_cloud_api):
 
 @pytest.mark.django_db
 def test_stale_work_is_requeued_and_unknown_sends_marked_failed(fake_cloud_api):
-    now = timezone.now()
+    now = clock.now()
     lost = do_queue_message(WA_ID, outbound.Text("verloren"), purpose=Purpose.CHAT)
     Message.objects.filter(pk=lost.pk).update(status_updated_at=now - timedelta(minutes=5))
     stuck = do_queue_message(WA_ID, outbound.Text("hängt"), purpose=Purpose.CHAT)
@@ -185,7 +237,7 @@ def test_stale_work_is_requeued_and_unknown_sends_marked_failed(fake_cloud_api):
 
 @pytest.mark.django_db
 def test_processed_webhook_bodies_are_purged_after_retention():
-    now = timezone.now()
+    now = clock.now()
     old = WebhookEvent.objects.create(
         body_sha256="a" * 64,
         body="{}",
@@ -289,7 +341,7 @@ def test_a_failed_message_hands_over_to_the_next(
 @pytest.mark.django_db
 def test_a_long_stuck_message_does_not_hold_back_new_ones(fake_cloud_api):
     stuck = do_queue_message(WA_ID, outbound.Text("Alt"), purpose=Purpose.CHAT)
-    Message.objects.filter(pk=stuck.pk).update(created_at=timezone.now() - timedelta(hours=2))
+    Message.objects.filter(pk=stuck.pk).update(created_at=clock.now() - timedelta(hours=2))
     fresh = do_queue_message(WA_ID, outbound.Text("Neu"), purpose=Purpose.CHAT)
 
     do_send_queued_message(fresh.pk)

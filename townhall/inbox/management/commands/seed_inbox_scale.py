@@ -37,6 +37,7 @@ from django.db.models import JSONField, Model
 from django.utils import timezone
 
 from townhall.citizens.models import Citizen, ConsentRecord, ConsentText, Offering, Subscription
+from townhall.core import clock
 from townhall.inbox.actions import PREVIEW_CHARS
 from townhall.inbox.models import Conversation, ConversationEvent, Label, Team
 from townhall.inbox.office_hours import Schedule
@@ -359,7 +360,7 @@ class Command(BaseCommand):
         if first_index + conversations > 10**NUMBER_DIGITS:
             raise CommandError("Not enough fictional numbers left for that many citizens.")
 
-        self.now = timezone.now()
+        self.now = clock.now()
         self.rng = random.Random(f"{seed}-{first_index}")  # noqa: S311 - load data, not secrets
         self.messages_per_conversation = messages_per_conversation
         self.schedule = fast_schedule(

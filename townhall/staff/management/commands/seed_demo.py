@@ -16,7 +16,6 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.urls import reverse
-from django.utils import timezone
 
 from townhall.citizens.actions import (
     do_record_inbound_contact,
@@ -24,6 +23,7 @@ from townhall.citizens.actions import (
     do_subscribe_directly,
 )
 from townhall.citizens.models import Citizen, ConsentRecord, Offering
+from townhall.core import clock
 from townhall.inbox.models import CannedResponse, Conversation, ConversationEvent, Label, Team
 from townhall.inbox.office_hours import Schedule
 from townhall.staff.actions import do_set_up_superuser
@@ -582,7 +582,7 @@ class Command(BaseCommand):
             except ValidationError as error:
                 raise CommandError(" ".join(error.messages)) from error
 
-        now = timezone.now()
+        now = clock.now()
         with transaction.atomic():
             _user, user_created = do_set_up_superuser(
                 DEMO_USERNAME, password, display_name=DEMO_DISPLAY_NAME
