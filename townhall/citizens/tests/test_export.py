@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
-from unittest.mock import patch
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import orjson
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
+from time_machine import TimeMachineFixture
 
 from townhall.citizens.actions import (
     do_erase_citizen,
@@ -28,6 +27,7 @@ from townhall.citizens.models import (
     TopicSubscription,
 )
 from townhall.citizens.queries import citizen_export
+from townhall.core import clock
 from townhall.whatsapp import outbound
 from townhall.whatsapp.actions import (
     do_process_webhook_event,
@@ -186,12 +186,18 @@ def test_export_holds_everything_stored_about_the_citizen(client: Client, citize
 
 
 @pytest.mark.django_db
-def test_export_is_a_download_that_no_cache_keeps(client: Client, citizen: Citizen) -> None:
+def test_export_is_a_download_that_no_cache_keeps(
+    client: Client, citizen: Citizen, time_machine: TimeMachineFixture
+) -> None:
+    # given: ten past midnight on New Year's Day in Musterstadt, still 2027 in UTC
+    time_machine.move_to(datetime(2028, 1, 1, 0, 10, tzinfo=ZoneInfo("Europe/Berlin")))
+
     response = client.get(export_path(citizen))
 
     assert response["Content-Type"] == "application/json"
+    # named for the city's date, not UTC's
     assert response["Content-Disposition"] == (
-        f'attachment; filename="townhall-meine-daten-{timezone.localdate().isoformat()}.json"'
+        'attachment; filename="townhall-meine-daten-2028-01-01.json"'
     )
     assert response["Cache-Control"] == "no-store"
 
@@ -247,10 +253,12 @@ def test_preferences_token_does_not_download_data(client: Client, citizen: Citiz
 
 
 @pytest.mark.django_db
-def test_expired_token_is_gone(client: Client, citizen: Citizen) -> None:
+def test_expired_token_is_gone(
+    client: Client, citizen: Citizen, time_machine: TimeMachineFixture
+) -> None:
     # given a link made 25 hours ago (valid for 24)
-    with patch("time.time", return_value=time.time() - 25 * 3600):
-        token = make_token(citizen, "export")
+    token = make_token(citizen, "export")
+    time_machine.move_to(clock.now() + timedelta(hours=25))
 
     response = client.get(export_path(citizen, token), HTTP_ACCEPT_LANGUAGE="en")
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import time
-from datetime import UTC, datetime
-from unittest.mock import patch
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import segno
 from django.test import Client
 from django.urls import reverse
+from time_machine import TimeMachineFixture
 
 from townhall.citizens.actions import (
     current_consent_text,
@@ -32,11 +31,12 @@ from townhall.citizens.tests.queries import (
     records_after,
     subscription_states,
 )
+from townhall.core import clock
 
 WA_ID = "4917612345604"
 FIRST_CONTACT = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
 CLICK_TO_CHAT = "https://wa.me/4929321000000?text=START"
-EIGHT_DAYS = 8 * 24 * 3600
+EIGHT_DAYS = timedelta(days=8)
 BUTTON = ConsentRecord.Channel.WHATSAPP_BUTTON
 
 
@@ -179,11 +179,12 @@ def test_export_token_does_not_open_the_preferences(client: Client, citizen: Cit
 
 
 @pytest.mark.django_db
-def test_expired_link_says_so_and_changes_nothing(client: Client, citizen: Citizen) -> None:
+def test_expired_link_says_so_and_changes_nothing(
+    client: Client, citizen: Citizen, time_machine: TimeMachineFixture
+) -> None:
     # given a link made eight days ago (valid for seven)
-    with patch("time.time", return_value=time.time() - EIGHT_DAYS):
-        token = make_token(citizen, "preferences")
-    path = preferences_path(citizen, token=token)
+    path = preferences_path(citizen, token=make_token(citizen, "preferences"))
+    time_machine.move_to(clock.now() + EIGHT_DAYS)
 
     # when
     page = get(client, path)

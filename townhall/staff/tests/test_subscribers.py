@@ -9,12 +9,12 @@ import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.db.models import Max
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.formats import date_format
+from time_machine import TimeMachineFixture, travel
 
 from townhall.citizens.actions import (
     do_erase_citizen,
@@ -25,6 +25,7 @@ from townhall.citizens.actions import (
     do_withdraw_subscriptions,
 )
 from townhall.citizens.models import Citizen, ConsentRecord, Offering, Subscription
+from townhall.core import clock
 from townhall.staff.access import (
     access_subscriber_erasure,
     access_subscriber_export,
@@ -63,14 +64,18 @@ def noon(day: date) -> datetime:
 
 @contextmanager
 def recorded_at(moment: datetime) -> Iterator[None]:
-    """Date the consent records written inside the block ``moment``.
+    """Run the actions inside the block at ``moment`` (the clock stands still there), then
+    come back to the test's present."""
+    with travel(moment, tick=False):
+        yield
 
-    Actions stamp records with the current time and there is no clock to turn back, so the
-    test rewrites the timestamps of the rows it has just created through the actions.
-    """
-    last_id = ConsentRecord.objects.aggregate(last=Max("id"))["last"] or 0
-    yield
-    ConsentRecord.objects.filter(id__gt=last_id).update(created_at=moment)
+
+@pytest.fixture
+def frozen_today(time_machine: TimeMachineFixture) -> date:
+    """The city's date of the test's present, which stands still: a run that crosses
+    midnight cannot move "today" between the given and the then."""
+    time_machine.move_to(clock.now(), tick=False)
+    return clock.today()
 
 
 def grant(user: User, *codenames: str) -> User:
@@ -218,9 +223,11 @@ def test_empty_town_shows_zeros(staff_client: Client) -> None:
 
 
 @pytest.mark.django_db
-def test_history_is_grants_minus_withdrawals_per_day_and_keeps_erased_citizens() -> None:
+def test_history_is_grants_minus_withdrawals_per_day_and_keeps_erased_citizens(
+    frozen_today: date,
+) -> None:
     # given
-    today = timezone.localdate()
+    today = frozen_today
 
     def days_ago(days: int) -> datetime:
         return noon(today - timedelta(days=days))
@@ -249,9 +256,9 @@ def test_history_is_grants_minus_withdrawals_per_day_and_keeps_erased_citizens()
 
 
 @pytest.mark.django_db
-def test_history_counts_calendar_days_of_the_city() -> None:
+def test_history_counts_calendar_days_of_the_city(frozen_today: date) -> None:
     # given: half past midnight in Berlin is still the day before in UTC
-    today = timezone.localdate()
+    today = frozen_today
     two_days_ago = today - timedelta(days=2)
     just_after_midnight = datetime.combine(
         two_days_ago, time(0, 30), tzinfo=timezone.get_current_timezone()
@@ -269,9 +276,9 @@ def test_history_counts_calendar_days_of_the_city() -> None:
 
 
 @pytest.mark.django_db
-def test_chart_and_day_table_follow_a_withdrawal(staff_client: Client) -> None:
+def test_chart_and_day_table_follow_a_withdrawal(staff_client: Client, frozen_today: date) -> None:
     # given
-    today = timezone.localdate()
+    today = frozen_today
     with recorded_at(noon(today - timedelta(days=1))):
         klaus = subscribe("4917612345604", "Klaus Becker", [CHAT, INFO])
         subscribe("4915112345601", "Anna Schneider", [CHAT])
@@ -512,7 +519,9 @@ def test_unknown_citizen_is_not_found(staff_client: Client) -> None:
 
 
 @pytest.mark.django_db
-def test_export_downloads_json_and_records_who_exported(client: Client, staff_user: User) -> None:
+def test_export_downloads_json_and_records_who_exported(
+    client: Client, staff_user: User, frozen_today: date
+) -> None:
     # given
     klaus = subscribe("4917612345604", "Klaus Becker", [CHAT, INFO], ["verkehr"])
     make_inbound(klaus, "Wann ist der Wertstoffhof offen?")
@@ -528,7 +537,7 @@ def test_export_downloads_json_and_records_who_exported(client: Client, staff_us
     assert response.status_code == 200
     assert response["Content-Type"] == "application/json"
     assert response["Content-Disposition"] == (
-        f'attachment; filename="citizen-{klaus.pk}-{timezone.localdate():%Y-%m-%d}.json"'
+        f'attachment; filename="citizen-{klaus.pk}-{frozen_today:%Y-%m-%d}.json"'
     )
     data = json.loads(response.content)
     assert data["wa_id"] == "4917612345604"
