@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.utils import timezone
 
+from townhall.citizens.bot import CONSENT_TIMEOUT
 from townhall.citizens.models import (
     BotSession,
     Citizen,
@@ -17,9 +17,12 @@ from townhall.citizens.models import (
     Subscription,
     TopicSubscription,
 )
+from townhall.core import clock
 from townhall.inbox.models import Conversation
 
 WA_ID = "4915112340001"
+# An ordinary working day (no holiday in North Rhine-Westphalia), office hours.
+MONDAY_MORNING = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
 
 
 @pytest.fixture
@@ -119,9 +122,9 @@ def test_no_cancels_the_request(citizen_sends):
 
 
 @pytest.mark.django_db
-def test_consent_question_expires(citizen_sends):
+def test_consent_question_expires(citizen_sends, time_machine):
     citizen_sends(text("chat"))
-    BotSession.objects.update(expires_at=timezone.now() - timedelta(minutes=1))
+    time_machine.move_to(clock.now() + CONSENT_TIMEOUT + timedelta(minutes=1))
 
     sent = citizen_sends(button("consent:yes"))
 
@@ -186,13 +189,13 @@ def test_stop_all_ends_everything_and_later_chat_sends_are_refused(citizen_sends
 
 
 @pytest.mark.django_db
-def test_chat_subscriber_free_text_is_for_the_office_not_the_bot(citizen_sends):
+def test_chat_subscriber_free_text_is_for_the_office_not_the_bot(citizen_sends, time_machine):
+    # given: a Monday morning, the office is open (it would auto-reply when closed)
+    time_machine.move_to(MONDAY_MORNING)
     citizen_sends(text("chat"))
     citizen_sends(button("consent:yes"))
 
-    monday_morning = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
-
-    sent = citizen_sends(text("Die Laterne in der Gartenstraße ist defekt."), at=monday_morning)
+    sent = citizen_sends(text("Die Laterne in der Gartenstraße ist defekt."))
 
     assert sent == []
     conversation = Conversation.objects.get(citizen__wa_id=WA_ID)

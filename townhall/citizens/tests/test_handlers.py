@@ -1,4 +1,4 @@
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -8,6 +8,13 @@ from townhall.whatsapp.models import Message
 from townhall.whatsapp.types import InboundMessage
 
 SENT_AT = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def at_the_time_of_the_message(time_machine) -> None:
+    """The worker handles the message a few seconds after the citizen wrote it, so the
+    bot's answer is inside the 24-hour window."""
+    time_machine.move_to(SENT_AT + timedelta(seconds=2))
 
 
 def inbound(profile_name: str = "Anna Schneider", at: datetime = SENT_AT) -> InboundMessage:
@@ -47,13 +54,26 @@ def test_inbound_message_records_the_citizen() -> None:
     assert citizen.wa_id == "4915112345601"
     assert citizen.profile_name == "Anna Schneider"
     assert citizen.last_inbound_at == SENT_AT
+    # and the bot answers the stranger with the short help, as a service reply
+    reply = Message.objects.get(direction=Message.Direction.OUTBOUND)
+    assert reply.wa_id == "4915112345601"
+    assert reply.status == Message.Status.QUEUED
+    assert reply.purpose == "service_reply"
+    assert reply.text.startswith("Hallo! Hier ist der WhatsApp-Service der Stadt Musterstadt.")
+    assert [
+        button["reply"]["id"] for button in reply.payload["interactive"]["action"]["buttons"]
+    ] == [
+        "cmd:start",
+        "cmd:help",
+    ]
 
 
 @pytest.mark.django_db
-def test_inbound_message_without_profile_name_keeps_the_known_name() -> None:
+def test_inbound_message_without_profile_name_keeps_the_known_name(time_machine) -> None:
     first = inbound()
     on_inbound_message(first, stored(first))
     later = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
+    time_machine.move_to(later + timedelta(seconds=2))
     second = InboundMessage(
         id="wamid.handler-test-2",
         from_wa_id="4915112345601",
@@ -70,6 +90,12 @@ def test_inbound_message_without_profile_name_keeps_the_known_name() -> None:
     citizen = Citizen.objects.get()
     assert citizen.profile_name == "Anna Schneider"
     assert citizen.last_inbound_at == later
+    # both messages were answered, each when it came in
+    replies = Message.objects.filter(direction=Message.Direction.OUTBOUND).order_by("id")
+    assert [reply.created_at.replace(microsecond=0) for reply in replies] == [
+        SENT_AT + timedelta(seconds=2),
+        later + timedelta(seconds=2),
+    ]
 
 
 @pytest.mark.django_db

@@ -13,10 +13,12 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
+from time_machine import TimeMachineFixture
 
 from townhall.citizens.actions import do_subscribe_directly
 from townhall.citizens.models import ConsentRecord, Offering
+from townhall.core import clock
 from townhall.inbox.actions import do_assign, do_receive_chat_message, do_reply, do_set_state
 from townhall.inbox.metrics import (
     DurationStats,
@@ -32,6 +34,8 @@ from townhall.staff.tests.factories import make_citizen, make_inbound
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MARCH_2025 = Period(start=date(2025, 3, 1), end=date(2025, 3, 31))
+# Not a holiday in North Rhine-Westphalia; within office hours.
+MONDAY_MORNING = datetime(2026, 11, 23, 10, 0, tzinfo=BERLIN)
 METRICS_URL = reverse("inbox_metrics:overview")
 ENGLISH = {"HTTP_ACCEPT_LANGUAGE": "en"}
 NO_STAFF, NO_TEAM = "(nobody)", "(no team)"
@@ -66,9 +70,9 @@ def conversation(
     *, team: Team | None = None, assignee: object = None, acting_user: object = None
 ) -> Conversation:
     """A citizen with a chat subscription writes once (through the inbox action)."""
-    citizen = make_citizen(f"491600000{next(_numbers):04d}", "Murat Yilmaz", timezone.now())
+    citizen = make_citizen(f"491600000{next(_numbers):04d}", "Murat Yilmaz", clock.now())
     do_subscribe_directly(citizen, [Offering.CHAT], channel=ConsentRecord.Channel.WHATSAPP_BUTTON)
-    result = do_receive_chat_message(citizen, make_inbound(citizen, "Hallo", at=timezone.now()))
+    result = do_receive_chat_message(citizen, make_inbound(citizen, "Hallo", at=clock.now()))
     if team is not None or assignee is not None:
         do_assign(result, assignee=assignee, team=team, acting_user=acting_user)
     return result
@@ -91,6 +95,13 @@ def event(
         # The team as stored now (the actions lock and re-read the row, so ``on`` may be stale).
         team_id=Conversation.objects.values_list("team_id", flat=True).get(pk=on.pk),
     )
+
+
+@pytest.fixture(autouse=True)
+def on_a_working_day(time_machine: TimeMachineFixture) -> None:
+    """Every test runs on an ordinary Monday at 10:00 in Musterstadt: the office is open, so
+    a citizen's message gets no auto-reply, and "today" is a known date."""
+    time_machine.move_to(MONDAY_MORNING)
 
 
 @pytest.fixture
@@ -313,10 +324,15 @@ def test_a_conversation_through_the_actions_is_counted(fake_cloud_api) -> None:
 
 
 @pytest.mark.django_db
-def test_default_period_is_the_last_thirty_days_including_today() -> None:
+def test_default_period_is_the_last_thirty_days_including_today(
+    time_machine: TimeMachineFixture,
+) -> None:
+    # given: half past midnight on New Year's Day in Musterstadt, still 2027 in UTC
+    time_machine.move_to(berlin(2028, 1, 1, 0, 30))
+
     metrics = inbox_metrics(no_staff=NO_STAFF, no_team=NO_TEAM)
 
-    assert metrics.period.end == timezone.localdate()
+    assert metrics.period.end == date(2028, 1, 1)
     assert metrics.period.length == 30
     assert len(metrics.daily.days) == 30
 

@@ -1,6 +1,7 @@
 """The webhook endpoint: signature check, durable intake, deduplication, parsing into rows."""
 
 import logging
+from datetime import UTC, datetime
 
 import orjson
 import pytest
@@ -25,9 +26,16 @@ def post_webhook(client, body: bytes, *, signature: str | None = "auto"):
     return client.post(URL, data=body, content_type="application/json", **headers)
 
 
+# The fixtures were written on 18 June 2025 between 09:15 and 10:21 UTC; Meta delivers them
+# minutes later, so the bot's answers are inside the 24-hour window and really sent.
+FIXTURES_DELIVERED_AT = datetime(2025, 6, 18, 10, 25, tzinfo=UTC)
+
+
 @pytest.fixture
-def deliver(client, django_capture_on_commit_callbacks):
-    """POST a signed body and run the resulting tasks, as the worker would."""
+def deliver(client, django_capture_on_commit_callbacks, fake_cloud_api, time_machine):
+    """POST a signed body and run the resulting tasks, as the worker would, at the time the
+    fixtures were written; the Cloud API is faked, its requests are in ``fake_cloud_api``."""
+    time_machine.move_to(FIXTURES_DELIVERED_AT)
 
     def deliver(body: bytes, **kwargs):
         with django_capture_on_commit_callbacks(execute=True):
@@ -109,25 +117,28 @@ def test_forged_signature_is_403_and_stores_nothing(client, signature, caplog):
 
 
 @pytest.mark.django_db
-def test_logs_never_contain_number_or_text(deliver, caplog):
+def test_logs_never_contain_number_or_text(deliver, fake_cloud_api, caplog):
     caplog.set_level(logging.DEBUG)
 
     deliver(fixture_bytes("message_text"))
 
-    assert Message.objects.count() == 1
+    # the message, and the bot's answer sent to the same number
+    assert Message.objects.filter(direction=Message.Direction.INBOUND).count() == 1
+    assert len(fake_cloud_api.sent_bodies) == 1
+    assert Message.objects.get(direction=Message.Direction.OUTBOUND).provider_id
     assert "4915112345678" not in caplog.text
     assert "Bürgerbüro" not in caplog.text
     assert "Anna" not in caplog.text
 
 
 @pytest.mark.django_db
-def test_text_message_is_stored_once_with_sender_and_citizen(deliver):
+def test_text_message_is_stored_once_with_sender_and_citizen(deliver, fake_cloud_api):
     response = deliver(fixture_bytes("message_text"))
 
     assert response.status_code == 200
     event = WebhookEvent.objects.get()
     assert event.state == WebhookEvent.State.PROCESSED
-    message = Message.objects.get()
+    message = Message.objects.get(direction=Message.Direction.INBOUND)
     assert message.direction == Message.Direction.INBOUND
     assert message.provider_id == "wamid.GA00OTE1MTEyMzQ1Njc4FQIAEhgQVEVYVDAwMDAwMDAwMDAwMAA="
     assert message.wa_id == "4915112345678"
@@ -140,22 +151,31 @@ def test_text_message_is_stored_once_with_sender_and_citizen(deliver):
     citizen = Citizen.objects.get()
     assert citizen.wa_id == "4915112345678"
     assert citizen.profile_name == "Anna Schmidt"
+    # and the bot answered the stranger with the short help, sent through the Cloud API
+    [reply] = fake_cloud_api.sent_bodies
+    assert reply["to"] == "4915112345678"
+    assert "WhatsApp-Service der Stadt Musterstadt" in reply["interactive"]["body"]["text"]
+    answer = Message.objects.get(direction=Message.Direction.OUTBOUND)
+    assert answer.status == Message.Status.ACCEPTED
+    assert answer.provider_id == "wamid.fake-1"
 
 
 @pytest.mark.django_db
-def test_same_webhook_delivered_ten_times_gives_one_row(deliver):
+def test_same_webhook_delivered_ten_times_gives_one_row(deliver, fake_cloud_api):
     body = fixture_bytes("message_text")
 
     responses = [deliver(body) for _ in range(10)]
 
     assert [r.status_code for r in responses] == [200] * 10
     assert WebhookEvent.objects.count() == 1
-    assert Message.objects.count() == 1
+    assert Message.objects.filter(direction=Message.Direction.INBOUND).count() == 1
     assert Citizen.objects.count() == 1
+    # handled once: one answer, not ten
+    assert len(fake_cloud_api.sent_bodies) == 1
 
 
 @pytest.mark.django_db
-def test_same_message_in_a_differently_batched_body_is_stored_once(deliver):
+def test_same_message_in_a_differently_batched_body_is_stored_once(deliver, fake_cloud_api):
     payload = load_fixture("message_text")
     deliver(orjson.dumps(payload))
     # Meta may re-deliver a message inside another envelope (other batch, other order).
@@ -172,18 +192,22 @@ def test_same_message_in_a_differently_batched_body_is_stored_once(deliver):
     deliver(orjson.dumps(payload))
 
     assert WebhookEvent.objects.count() == 2
-    assert sorted(Message.objects.values_list("text", flat=True)) == [
+    inbound = Message.objects.filter(direction=Message.Direction.INBOUND)
+    assert sorted(inbound.values_list("text", flat=True)) == [
         "Guten Tag, wann hat das Bürgerbüro in Musterstadt am Samstag geöffnet?",
         "Und am Sonntag?",
     ]
+    # one answer per message, none for the re-delivered one
+    assert len(fake_cloud_api.sent_bodies) == 2
 
 
 MESSAGE_FIXTURES = [name for name in fixture_names() if name.startswith("message_")]
+SILENT_TYPES = {"order", "reaction", "system", "unknown", "unsupported"}
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("name", MESSAGE_FIXTURES)
-def test_every_message_type_is_stored(deliver, name):
+def test_every_message_type_is_stored(deliver, name, fake_cloud_api):
     payload = load_fixture(name)
     raw = payload["entry"][0]["changes"][0]["value"]["messages"][0]
 
@@ -194,6 +218,13 @@ def test_every_message_type_is_stored(deliver, name):
     assert message.wa_id == raw["from"]
     assert message.handled_at is not None
     assert WebhookEvent.objects.get().state == WebhookEvent.State.PROCESSED
+    # the bot answers a stranger once; reactions, system notices and the like get no answer
+    if raw["type"] in SILENT_TYPES:
+        assert fake_cloud_api.sent_bodies == []
+    else:
+        assert [(body["to"], body["type"]) for body in fake_cloud_api.sent_bodies] == [
+            (raw["from"], "interactive")
+        ]
 
 
 @pytest.mark.django_db
@@ -234,7 +265,7 @@ def test_batch_with_several_entries_stores_all(deliver):
 
     deliver(fixture_bytes("batch_multiple_entries"))
 
-    assert Message.objects.count() == expected_messages
+    assert Message.objects.filter(direction=Message.Direction.INBOUND).count() == expected_messages
     assert MessageStatusEvent.objects.count() == expected_statuses
 
 
@@ -330,7 +361,8 @@ def test_body_over_one_megabyte_is_accepted(deliver):
     response = deliver(body)
 
     assert response.status_code == 200
-    assert len(Message.objects.get().text) == len(message["text"]["body"])
+    stored = Message.objects.get(direction=Message.Direction.INBOUND)
+    assert len(stored.text) == len(message["text"]["body"])
 
 
 @pytest.mark.django_db
@@ -400,7 +432,7 @@ def test_unknown_parts_are_processed_around(deliver):
 
     deliver(orjson.dumps(payload))
 
-    assert Message.objects.count() == 1
+    assert Message.objects.filter(direction=Message.Direction.INBOUND).count() == 1
     event = WebhookEvent.objects.get()
     assert event.state == WebhookEvent.State.PROCESSED
     assert "kein Absender" not in event.error
