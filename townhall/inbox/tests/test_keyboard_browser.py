@@ -5,14 +5,16 @@ puts the unread count into the tab's title."""
 from __future__ import annotations
 
 import shutil
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth.models import User
 from django.urls import reverse
-from django.utils import timezone
+from time_machine import TimeMachineFixture
 
+from townhall.core import clock
 from townhall.inbox.tests.factories import citizen_writes, make_conversation
 
 pytestmark = [
@@ -21,10 +23,19 @@ pytestmark = [
 ]
 
 PASSWORD = "Rathaus-Test-2025"
+# Not a holiday in North Rhine-Westphalia; within office hours.
+MONDAY_MORNING = datetime(2026, 11, 23, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
 
 
 @pytest.fixture
-def page(live_server, new_page) -> Any:
+def office_hours(time_machine: TimeMachineFixture) -> None:
+    """An ordinary Monday at 10:00 in Musterstadt: the office is open, so the citizens'
+    messages get no auto-reply and each conversation counts only what the citizen wrote."""
+    time_machine.move_to(MONDAY_MORNING)
+
+
+@pytest.fixture
+def page(office_hours: None, live_server, new_page) -> Any:
     return new_page()
 
 
@@ -39,7 +50,7 @@ def test_keyboard_moves_through_the_list_and_keeps_focus_across_live_updates(
     page, live_server
 ) -> None:
     # given: three conversations, newest first: Clara, Bernd, Anna
-    now = timezone.now()
+    now = clock.now()
     anna = make_conversation("Anna Schneider", "Parkplatz", at=now - timedelta(minutes=30))
     bernd = make_conversation("Bernd Wagner", "Spielplatz", at=now - timedelta(minutes=20))
     clara = make_conversation("Clara Fischer", "Laterne", at=now - timedelta(minutes=10))
