@@ -67,23 +67,57 @@ def install_defaults(request: pytest.FixtureRequest) -> None:
     migration.create_defaults(django_apps, None)
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limiter(settings: Any) -> Iterator[None]:
+    """Each test starts with full rate-limit buckets (in this process and in Redis); bot
+    conversations in tests are faster than any citizen, so the pair limit's burst is wide
+    unless a test narrows it."""
+    from townhall.whatsapp.rate_limit import get_limiter
+
+    settings.WHATSAPP = {
+        **settings.WHATSAPP,
+        "PAIR_LIMIT_BURST": 1000,
+        # Backoff of retries follows the test's clock (next_attempt_at); the limiter's pause
+        # runs on the real one, so tests of it turn it on themselves.
+        "THROUGHPUT_BACKOFF_SECONDS": 0,
+    }
+    get_limiter.cache_clear()
+    if settings.REDIS_URL:
+        import redis
+
+        connection = redis.Redis.from_url(settings.REDIS_URL)
+        keys = list(connection.scan_iter(f"townhall:{settings.HUEY['name']}:rate:*"))
+        if keys:
+            connection.delete(*keys)
+    yield
+    get_limiter.cache_clear()
+
+
 @dataclass
 class FakeCloudAPI:
     """Answers Graph API calls like Meta; ``fail_next`` queues error answers."""
 
     requests: list[dict[str, Any]] = field(default_factory=list)
-    queued_errors: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    queued_errors: list[tuple[int, dict[str, Any]] | Exception] = field(default_factory=list)
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def fail_next(self, code: int, *, http_status: int = 400, message: str = "error") -> None:
         error = {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "Atr"}
         self.queued_errors.append((http_status, {"error": error}))
 
+    def time_out_next(self) -> None:
+        """The next request reaches "Meta" (it is recorded) but its answer never comes."""
+        self.queued_errors.append(httpx.ReadTimeout("timed out"))
+
     def handler(self, request: httpx.Request) -> httpx.Response:
         body = orjson.loads(request.content) if request.content else {}
         self.requests.append({"path": request.url.path, "body": body, "headers": request.headers})
         if self.queued_errors:
-            status, error_body = self.queued_errors.pop(0)
+            queued = self.queued_errors.pop(0)
+            if isinstance(queued, Exception):
+                next(self.ids)  # Meta did accept it, under an id we never learn
+                raise queued
+            status, error_body = queued
             return httpx.Response(status, json=error_body)
         if body.get("status") == "read":
             return httpx.Response(200, json={"success": True})

@@ -176,6 +176,19 @@ WHATSAPP: dict[str, Any] = {
     "WEBHOOK_RETENTION_DAYS": int(os.environ.get("WHATSAPP_WEBHOOK_RETENTION_DAYS", "14")),
     "SEND_MAX_ATTEMPTS": int(os.environ.get("WHATSAPP_SEND_MAX_ATTEMPTS", "6")),
     "SEND_RETRY_BASE_SECONDS": float(os.environ.get("WHATSAPP_SEND_RETRY_BASE_SECONDS", "2")),
+    # Meta's throughput for the number's tier: 80/s by default, up to 1,000/s (see rate_limit).
+    "SEND_RATE_PER_SECOND": float(os.environ.get("WHATSAPP_SEND_RATE_PER_SECOND", "80")),
+    # After a 130429 (throughput exceeded) all dispatchers of the number pause this long.
+    "THROUGHPUT_BACKOFF_SECONDS": float(os.environ.get("WHATSAPP_THROUGHPUT_BACKOFF", "1")),
+    # Meta's pair limit: about one message per 6 s to one citizen, short bursts allowed.
+    "PAIR_LIMIT_BURST": float(os.environ.get("WHATSAPP_PAIR_LIMIT_BURST", "6")),
+    "PAIR_LIMIT_INTERVAL_SECONDS": float(os.environ.get("WHATSAPP_PAIR_LIMIT_INTERVAL", "6")),
+    # Messages claimed and sent together by one dispatcher; each batch keeps this many
+    # requests in flight and costs one claim, one consent query and one bulk update.
+    "SEND_BATCH_SIZE": int(os.environ.get("WHATSAPP_SEND_BATCH_SIZE", "200")),
+    # A send without an answer (timeout, reset, worker killed) waits this long for a status
+    # webhook naming it before it is sent again (see docs/architecture.md, "Exactly once").
+    "SEND_RECONCILE_SECONDS": float(os.environ.get("WHATSAPP_SEND_RECONCILE_SECONDS", "120")),
     # Handling an inbound message (bot, inbox) is tried this often; then it waits, visible in
     # the message log as "handling failed", until a staff member retries it.
     "INBOUND_MAX_ATTEMPTS": int(os.environ.get("WHATSAPP_INBOUND_MAX_ATTEMPTS", "5")),
@@ -186,7 +199,7 @@ WHATSAPP: dict[str, Any] = {
         "townhall.inbox.handlers.on_inbound_message",
     ],
     # Decides whether a citizen may be sent a message (consent); see whatsapp/policy.py.
-    "SEND_POLICY": "townhall.citizens.policy.check_send_allowed",
+    "SEND_POLICY": "townhall.citizens.policy",
 }
 # The request body limit must admit Meta's largest webhooks; the webhook view enforces its own.
 DATA_UPLOAD_MAX_MEMORY_SIZE = WHATSAPP["WEBHOOK_MAX_BODY_BYTES"]

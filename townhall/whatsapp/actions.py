@@ -9,26 +9,31 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import threading
+import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils.module_loading import import_string
 
 from townhall.core import clock
 from townhall.core.privacy import redact
 from townhall.whatsapp import outbound
-from townhall.whatsapp.client import get_client
-from townhall.whatsapp.errors import CloudAPIError
+from townhall.whatsapp.client import SendRequest, SendResult, get_client
+from townhall.whatsapp.errors import CloudAPIError, OutcomeUnknown, ThroughputLimited
 from townhall.whatsapp.models import STATUS_RANK, Message, MessageStatusEvent, WebhookEvent
-from townhall.whatsapp.policy import Purpose, SendRefused, check_send_allowed
+from townhall.whatsapp.policy import Purpose, check_send_allowed, refusals
+from townhall.whatsapp.rate_limit import RateLimiter, get_limiter
 from townhall.whatsapp.types import (
     InboundMessage,
     MalformedWebhook,
+    ParsedWebhook,
     StatusUpdate,
     parse_webhook,
     webhook_envelope,
@@ -38,8 +43,14 @@ logger = logging.getLogger(__name__)
 
 # Work older than this without progress is considered lost (worker crash, lost enqueue).
 STALE_AFTER = timedelta(minutes=2)
-# A claim on a message whose API call never came back; its outcome is unknown.
-SENDING_TIMEOUT = timedelta(minutes=10)
+# How long one dispatcher may take for its batch; dispatchers yield the worker thread after
+# it, so webhooks and inbound messages get their turn between broadcast slices.
+DISPATCH_SLICE_SECONDS = 2.0
+# Recipients checked for consent and inserted per round trip by do_queue_messages.
+QUEUE_CHUNK = 2000
+# Webhooks parsed, stored and applied together: one claim, one bulk insert of statuses and a
+# handful of UPDATEs per batch instead of ~10 round trips per webhook.
+WEBHOOK_BATCH_SIZE = 500
 # Messages to one person leave in the order they were queued (a welcome before the topic list).
 # Older unsent messages stop holding back newer ones after this long, so one stuck row can
 # never silence a citizen for good.
@@ -67,55 +78,136 @@ def do_record_webhook_event(body: bytes, *, is_readable: bool = True) -> Webhook
                 error="" if is_readable else "body is not valid JSON",
             )
             if is_readable:
-                _enqueue_on_commit("process_webhook_event", event.pk)
+                transaction.on_commit(_webhook_trigger.poke)
     except IntegrityError:
         return None
     return event
 
 
-def do_process_webhook_event(event_id: int) -> None:
-    """Parse a stored webhook and store its messages and statuses, each exactly once.
+class _Trigger:
+    """Starts the webhook processing task at most every ``interval`` seconds per process,
+    and always once more after the last webhook: at 3,000 webhooks/s one task drains a
+    batch, where one task per webhook would cost more than the webhook itself."""
 
-    Safe to run more than once for the same event.
-    """
+    def __init__(self, task_name: str, interval: float) -> None:
+        self.task_name, self.interval = task_name, interval
+        self._lock = threading.Lock()
+        self._last = 0.0
+        self._timer_pending = False
+
+    def poke(self) -> None:
+        from huey.contrib.djhuey import HUEY
+
+        if HUEY.immediate:
+            _enqueue(self.task_name)
+            return
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last >= self.interval:
+                self._last = now
+                fire = True
+            elif not self._timer_pending:
+                self._timer_pending = True
+                timer = threading.Timer(self.interval - (now - self._last), self._fire_later)
+                timer.daemon = True
+                timer.start()
+                return
+            else:
+                return
+        if fire:
+            _enqueue(self.task_name)
+
+    def _fire_later(self) -> None:
+        with self._lock:
+            self._timer_pending = False
+            self._last = time.monotonic()
+        _enqueue(self.task_name)
+
+
+_webhook_trigger = _Trigger("process_webhook_events", interval=0.02)
+
+
+def do_process_webhook_events(seconds: float = DISPATCH_SLICE_SECONDS) -> bool:
+    """Process pending webhooks batch after batch for about ``seconds``; True if work is left."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if do_process_pending_webhook_events() == 0:
+            return False
+    return True
+
+
+def do_process_webhook_event(event_id: int) -> None:
+    """Process one stored webhook (see ``do_process_pending_webhook_events``)."""
+    _process_events(WebhookEvent.objects.filter(pk=event_id))
+
+
+def do_process_pending_webhook_events(limit: int = WEBHOOK_BATCH_SIZE) -> int:
+    """Parse up to ``limit`` pending webhooks and store their messages and statuses, each
+    exactly once; returns how many were taken. Workers running this side by side take
+    different events (SKIP LOCKED on PostgreSQL; SQLite has one writer)."""
+    return _process_events(WebhookEvent.objects.all(), limit=limit)
+
+
+def _process_events(events: QuerySet[WebhookEvent], *, limit: int = WEBHOOK_BATCH_SIZE) -> int:
+    now = clock.now()
+    new_message_ids: list[int] = []
+    statuses: list[StatusUpdate] = []
+    notes: list[tuple[int, ParsedWebhook]] = []
     with transaction.atomic():
-        event = WebhookEvent.objects.select_for_update().filter(pk=event_id).first()
-        if event is None or event.state != WebhookEvent.State.PENDING:
-            return
-        event.attempts += 1
-        try:
-            parsed = parse_webhook(orjson.loads(event.body))
-        except (orjson.JSONDecodeError, MalformedWebhook) as error:
-            event.state = WebhookEvent.State.REJECTED
-            event.error = str(error)[:500]
-            event.processed_at = clock.now()
-            event.save(update_fields=["state", "error", "processed_at", "attempts"])
-            logger.warning("webhook.rejected event=%s reason=%s", event.pk, event.error)
-            return
-        new_message_ids = [
-            message_id
-            for message_id in (_store_inbound_message(message) for message in parsed.messages)
-            if message_id is not None
-        ]
-        for status in parsed.statuses:
-            _store_status(status)
-        event.state = WebhookEvent.State.PROCESSED
-        event.processed_at = clock.now()
-        event.error = "; ".join(parsed.skipped)[:500]
-        event.save(update_fields=["state", "error", "processed_at", "attempts"])
+        claimed = list(
+            events.filter(state=WebhookEvent.State.PENDING)
+            .order_by("pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", "body")[:limit]
+        )
+        if not claimed:
+            return 0
+        processed: list[int] = []
+        for event_id, body in claimed:
+            try:
+                parsed = parse_webhook(orjson.loads(body))
+            except (orjson.JSONDecodeError, MalformedWebhook) as error:
+                WebhookEvent.objects.filter(pk=event_id).update(
+                    state=WebhookEvent.State.REJECTED,
+                    error=str(error)[:500],
+                    processed_at=now,
+                    attempts=F("attempts") + 1,
+                )
+                logger.warning("webhook.rejected event=%s reason=%s", event_id, str(error)[:200])
+                continue
+            for message in parsed.messages:
+                message_id = _store_inbound_message(message)
+                if message_id is not None:
+                    new_message_ids.append(message_id)
+            statuses.extend(parsed.statuses)
+            processed.append(event_id)
+            if parsed.skipped or parsed.errors:
+                notes.append((event_id, parsed))
+        _store_statuses(statuses)
+        WebhookEvent.objects.filter(pk__in=processed).update(
+            state=WebhookEvent.State.PROCESSED, processed_at=now, attempts=F("attempts") + 1
+        )
+        for event_id, parsed in notes:
+            if parsed.skipped:
+                WebhookEvent.objects.filter(pk=event_id).update(
+                    error="; ".join(parsed.skipped)[:500]
+                )
         for message_id in new_message_ids:
             _enqueue_on_commit("handle_inbound_message", message_id)
-    for problem in parsed.skipped:
-        logger.warning("webhook.skipped event=%s %s", event_id, problem)
-    for webhook_error in parsed.errors:
-        logger.warning("webhook.error event=%s code=%s", event_id, webhook_error.code)
+    # The statuses are committed before they are applied; see _apply_statuses.
+    _apply_statuses(statuses)
+    for event_id, parsed in notes:
+        for problem in parsed.skipped:
+            logger.warning("webhook.skipped event=%s %s", event_id, problem)
+        for webhook_error in parsed.errors:
+            logger.warning("webhook.error event=%s code=%s", event_id, webhook_error.code)
     logger.info(
-        "webhook.processed event=%s messages=%d new=%d statuses=%d",
-        event_id,
-        len(parsed.messages),
+        "webhook.processed events=%d new_messages=%d statuses=%d",
+        len(claimed),
         len(new_message_ids),
-        len(parsed.statuses),
+        len(statuses),
     )
+    return len(claimed)
 
 
 def do_mark_webhook_event_failed(event_id: int, reason: str) -> None:
@@ -158,52 +250,131 @@ def _store_inbound_message(message: InboundMessage) -> int | None:
     return stored.pk
 
 
-def _store_status(status: StatusUpdate) -> None:
-    errors = [
+def _status_errors(status: StatusUpdate) -> list[dict[str, Any]]:
+    return [
         {"code": e.code, "title": e.title, "message": e.message, "details": e.details}
         for e in status.errors
     ]
-    try:
-        with transaction.atomic():
-            MessageStatusEvent.objects.create(
+
+
+def _store_statuses(statuses: list[StatusUpdate]) -> None:
+    """The status history, one row per message and status (re-deliveries are ignored)."""
+    if not statuses:
+        return
+    MessageStatusEvent.objects.bulk_create(
+        [
+            MessageStatusEvent(
                 provider_message_id=status.message_id,
                 status=status.status,
                 recipient_wa_id=status.recipient_wa_id,
                 occurred_at=status.timestamp,
-                errors=errors,
+                errors=_status_errors(status),
                 pricing=dict(status.pricing),
             )
-    except IntegrityError:
-        return
-    message = (
-        Message.objects.select_for_update()
-        .filter(provider_id=status.message_id, direction=Message.Direction.OUTBOUND)
-        .first()
+            for status in statuses
+        ],
+        ignore_conflicts=True,
+        batch_size=1000,
     )
-    if message is not None:
-        _apply_status_events(message, [status.status], errors)
 
 
-def _apply_status_events(message: Message, statuses: Iterable[str], errors: list[dict]) -> None:
-    """Move ``message`` to the furthest of ``statuses``; caller holds a row lock on it.
+def _apply_statuses(statuses: list[StatusUpdate]) -> None:
+    """Move outbound messages to the furthest status reported for them, never backwards.
 
-    ``errors`` are the error objects of failed statuses; the first one is kept.
+    Runs after the status rows are committed, while the dispatcher stores a message's id
+    and then reads its early statuses: whichever side comes second sees the other's write.
     """
-    best = message.status
+    if not statuses:
+        return
+    best: dict[str, str] = {}
+    errors: dict[str, list[dict[str, Any]]] = {}
+    callbacks: dict[str, str] = {}
     for status in statuses:
-        if status in STATUS_RANK and STATUS_RANK[status] > STATUS_RANK.get(best, -1):
-            best = status
-    fields = []
-    if best != message.status:
-        message.status = best
-        message.status_updated_at = clock.now()
-        fields += ["status", "status_updated_at"]
-    if best == Message.Status.FAILED and errors:
-        message.error_code = errors[0].get("code")
-        message.error_title = str(errors[0].get("title", ""))[:255]
-        fields += ["error_code", "error_title"]
-    if fields:
-        message.save(update_fields=fields)
+        if status.status not in STATUS_RANK:
+            continue
+        current = best.get(status.message_id)
+        if current is None or STATUS_RANK[status.status] > STATUS_RANK[current]:
+            best[status.message_id] = status.status
+        if status.errors:
+            errors.setdefault(status.message_id, []).extend(_status_errors(status))
+        if status.biz_opaque_callback_data:
+            callbacks[status.message_id] = status.biz_opaque_callback_data
+    _reconcile_unconfirmed(callbacks)
+    _apply_best_statuses(best, errors)
+
+
+def _apply_best_statuses(best: dict[str, str], errors: dict[str, list[dict[str, Any]]]) -> None:
+    """One conditional UPDATE per target status: concurrent appliers can only move forward."""
+    now = clock.now()
+    by_status: dict[str, list[str]] = {}
+    for provider_id, status in best.items():
+        by_status.setdefault(status, []).append(provider_id)
+    with transaction.atomic():
+        for status, provider_ids in by_status.items():
+            lower = [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
+            targets = Message.objects.filter(
+                provider_id__in=provider_ids,
+                direction=Message.Direction.OUTBOUND,
+                status__in=lower,
+            )
+            if status != Message.Status.FAILED:
+                targets.update(status=status, status_updated_at=now)
+                continue
+            for provider_id in provider_ids:
+                first = (errors.get(provider_id) or [{}])[0]
+                targets.filter(provider_id=provider_id).update(
+                    status=status,
+                    status_updated_at=now,
+                    error_code=first.get("code"),
+                    error_title=str(first.get("title", ""))[:255],
+                )
+
+
+def _reconcile_unconfirmed(callbacks: dict[str, str]) -> None:
+    """A status naming our callback data proves that an unconfirmed send reached Meta:
+    store the id Meta gave it, so it is never sent again."""
+    wanted: dict[int, str] = {}
+    for provider_id, data in callbacks.items():
+        message_pk = message_pk_from_callback(data)
+        if message_pk is not None:
+            wanted[message_pk] = provider_id
+    if not wanted:
+        return
+    known = set(
+        Message.objects.filter(provider_id__in=wanted.values()).values_list(
+            "provider_id", flat=True
+        )
+    )
+    for message_pk, provider_id in wanted.items():
+        if provider_id in known:
+            continue
+        reconciled = Message.objects.filter(
+            pk=message_pk,
+            direction=Message.Direction.OUTBOUND,
+            status__in=[Message.Status.UNCONFIRMED, Message.Status.SENDING],
+            provider_id__isnull=True,
+        ).update(
+            status=Message.Status.ACCEPTED, provider_id=provider_id, status_updated_at=clock.now()
+        )
+        if reconciled:
+            logger.info("whatsapp.send_reconciled message=%s", message_pk)
+        else:
+            logger.warning("whatsapp.status_for_resent_message message=%s", message_pk)
+
+
+CALLBACK_PREFIX = "townhall:"
+
+
+def callback_data_for(message_pk: int) -> str:
+    """What we send as ``biz_opaque_callback_data``: Meta returns it on every status."""
+    return f"{CALLBACK_PREFIX}{message_pk}"
+
+
+def message_pk_from_callback(data: str) -> int | None:
+    if not data.startswith(CALLBACK_PREFIX):
+        return None
+    digits = data[len(CALLBACK_PREFIX) :]
+    return int(digits) if digits.isdigit() else None
 
 
 # --- inbound handling ---------------------------------------------------------------------------
@@ -331,16 +502,15 @@ def do_queue_message(
     purpose: Purpose,
     topic: str = "",
     reply_to: str = "",
+    priority: int = Message.Priority.REPLY,
     acting_user: Any = None,
 ) -> Message:
-    """Store an outbound message as queued; the worker sends it after commit.
+    """Store an outbound message as queued; a dispatcher sends it after commit.
 
     Raises ``SendRefused`` (nothing stored) when the citizen has not consented to
-    ``purpose``. The row is the durable record: a lost task is re-sent by the sweeper.
+    ``purpose``. The row is the durable record: a lost task is recovered by the sweeper.
     """
-    wa_id = wa_id.lstrip("+")
-    if not wa_id.isdigit():
-        raise outbound.InvalidOutboundMessage("A WhatsApp id has digits only")
+    wa_id = _checked_wa_id(wa_id)
     check_send_allowed(wa_id, purpose, topic)
     with transaction.atomic():
         stored = Message.objects.create(
@@ -353,8 +523,9 @@ def do_queue_message(
             status=Message.Status.QUEUED,
             purpose=purpose,
             topic=topic,
+            priority=priority,
         )
-        _enqueue_on_commit("send_message", stored.pk)
+        _enqueue_on_commit("dispatch_messages")
     logger.info(
         "whatsapp.queued message=%s type=%s to=%s user=%s",
         stored.pk,
@@ -365,145 +536,359 @@ def do_queue_message(
     return stored
 
 
-def do_send_queued_message(message_id: int) -> float | None:
-    """Send one queued message through the Cloud API and record the outcome.
+@dataclass(frozen=True, slots=True)
+class QueuedBatch:
+    queued: int
+    # Recipients without consent for the purpose, by reason; nothing was stored for them.
+    refused: dict[str, int]
 
-    Returns the delay in seconds after which the caller should try again, or None.
-    The claim (queued -> sending) is a conditional update, so two workers never send the
-    same message; the HTTP call runs outside any transaction.
+
+def do_queue_messages(
+    wa_ids: Iterable[str],
+    message: outbound.OutboundMessage,
+    *,
+    purpose: Purpose,
+    topic: str = "",
+    priority: int = Message.Priority.BULK,
+    acting_user: Any = None,
+) -> QueuedBatch:
+    """Store one message for many recipients (a broadcast) and start the dispatchers.
+
+    Consent is checked for all recipients at once and again by the dispatcher right before
+    sending; rows are inserted in bulk, so memory and round trips do not grow per recipient.
     """
-    # A retry waits for its time: a duplicate task (sweeper, hand-over) that comes early
-    # leaves the row alone; the task scheduled for next_attempt_at sends it.
-    queued = Message.objects.filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=clock.now()),
-        pk=message_id,
-        direction=Message.Direction.OUTBOUND,
-        status=Message.Status.QUEUED,
-    )
-    candidate = queued.values("wa_id", "created_at").first()
-    if candidate is None:
-        return None
-    if _earlier_send_pending(message_id, candidate["wa_id"], candidate["created_at"]):
-        # Stays queued; the earlier message hands over when it is done (_send_next_in_line).
-        logger.debug("whatsapp.send_waits_for_earlier message=%s", message_id)
-        return None
-    claimed = queued.update(status=Message.Status.SENDING, status_updated_at=clock.now())
-    if not claimed:
-        return None
-    stored = Message.objects.get(pk=message_id)
-    try:
-        check_send_allowed(stored.wa_id, Purpose(stored.purpose), stored.topic)
-    except (SendRefused, ValueError) as refusal:
-        Message.objects.filter(pk=message_id).update(
-            status=Message.Status.CANCELLED,
-            error_title=f"Not sent: {refusal}"[:255],
-            status_updated_at=clock.now(),
-        )
-        logger.info("whatsapp.send_cancelled message=%s purpose=%s", message_id, stored.purpose)
-        _send_next_in_line(stored.wa_id)
-        return None
-    try:
-        result = get_client().send_raw(
-            stored.wa_id, stored.payload, reply_to=stored.context_provider_id
-        )
-    except CloudAPIError as error:
-        retry_in = _record_send_error(stored, error)
-        if retry_in is None:
-            _send_next_in_line(stored.wa_id)
-        return retry_in
-    with transaction.atomic():
-        stored = Message.objects.select_for_update().get(pk=message_id)
-        stored.provider_id = result.message_id
-        stored.attempts += 1
-        stored.status = Message.Status.ACCEPTED
-        stored.status_updated_at = clock.now()
-        stored.error_code = None
-        stored.error_title = ""
-        stored.save(
-            update_fields=[
-                "provider_id",
-                "attempts",
-                "status",
-                "status_updated_at",
-                "error_code",
-                "error_title",
-            ]
-        )
-        # Status webhooks can overtake this write; apply the ones that already arrived.
-        early = list(
-            MessageStatusEvent.objects.filter(provider_message_id=result.message_id).values(
-                "status", "errors"
+    recipients = list(dict.fromkeys(_checked_wa_id(wa_id) for wa_id in wa_ids))
+    payload, text = message.to_payload(), message.summary()
+    queued = 0
+    refused: dict[str, int] = {}
+    for start in range(0, len(recipients), QUEUE_CHUNK):
+        chunk = recipients[start : start + QUEUE_CHUNK]
+        reasons = refusals(chunk, purpose, topic)
+        for reason in reasons.values():
+            refused[reason] = refused.get(reason, 0) + 1
+        rows = [
+            Message(
+                direction=Message.Direction.OUTBOUND,
+                wa_id=wa_id,
+                type=message.type,
+                text=text,
+                payload=payload,
+                status=Message.Status.QUEUED,
+                purpose=purpose,
+                topic=topic,
+                priority=priority,
             )
-        )
-        if early:
-            errors = [error for event in early for error in event["errors"]]
-            _apply_status_events(stored, [event["status"] for event in early], errors)
-    _send_next_in_line(stored.wa_id)
-    return None
+            for wa_id in chunk
+            if wa_id not in reasons
+        ]
+        with transaction.atomic():
+            Message.objects.bulk_create(rows, batch_size=QUEUE_CHUNK)
+        queued += len(rows)
+    transaction.on_commit(_start_dispatchers)
+    logger.info(
+        "whatsapp.queued_batch count=%d refused=%d type=%s priority=%s user=%s",
+        queued,
+        sum(refused.values()),
+        message.type,
+        priority,
+        getattr(acting_user, "pk", None),
+    )
+    return QueuedBatch(queued=queued, refused=refused)
 
 
-def _earlier_send_pending(message_id: int, wa_id: str, created_at: datetime) -> bool:
-    return Message.objects.filter(
-        wa_id=wa_id,
-        direction=Message.Direction.OUTBOUND,
-        status__in=[Message.Status.QUEUED, Message.Status.SENDING],
-        created_at__gte=created_at - SEND_ORDER_WINDOW,
-        pk__lt=message_id,
-    ).exists()
+def _checked_wa_id(wa_id: str) -> str:
+    wa_id = wa_id.lstrip("+")
+    if not wa_id.isdigit():
+        raise outbound.InvalidOutboundMessage("A WhatsApp id has digits only")
+    return wa_id
 
 
-def _send_next_in_line(wa_id: str) -> None:
-    """Hand over to the oldest message still queued for the same person, if it is due."""
-    next_id = (
-        Message.objects.filter(
-            wa_id=wa_id, direction=Message.Direction.OUTBOUND, status=Message.Status.QUEUED
-        )
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=clock.now()))
-        .order_by("pk")
-        .values_list("pk", flat=True)
+def _start_dispatchers() -> None:
+    consumer: dict[str, Any] = dict(settings.HUEY.get("consumer") or {})  # type: ignore[call-overload]
+    for _ in range(int(consumer.get("workers", 1))):
+        _enqueue("dispatch_messages")
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchReport:
+    claimed: int = 0
+    accepted: int = 0
+    # Seconds until the rate limit lets the next message go (0: go on at once).
+    wait: float = 0.0
+
+
+def do_dispatch(seconds: float = DISPATCH_SLICE_SECONDS) -> bool:
+    """Send due messages, batch after batch, for about ``seconds``; True if work is left.
+
+    Workers may run this side by side: claims never overlap, the rate limit is shared.
+    """
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        report = do_dispatch_batch()
+        if report.wait > 0:
+            time.sleep(min(report.wait, max(0.0, deadline - time.monotonic())))
+        elif report.claimed == 0:
+            return False
+    return True
+
+
+def do_send_queued_message(message_id: int) -> float | None:
+    """Send one queued message now, if it is due; returns its retry delay, if any."""
+    report = do_dispatch_batch(message_ids=[message_id])
+    if report.claimed:
+        # Hand over to the citizen's next message in line, if there is one.
+        _enqueue_on_commit("dispatch_messages")
+    due = (
+        Message.objects.filter(pk=message_id, status=Message.Status.QUEUED)
+        .values_list("next_attempt_at", flat=True)
         .first()
     )
-    if next_id is not None:
-        _enqueue_on_commit("send_message", next_id)
+    return max(0.0, (due - clock.now()).total_seconds()) if due else None
 
 
-def _record_send_error(stored: Message, error: CloudAPIError) -> float | None:
-    attempts = stored.attempts + 1
-    max_attempts = settings.WHATSAPP["SEND_MAX_ATTEMPTS"]
-    retry_in: float | None = None
-    if error.is_retryable and attempts < max_attempts:
-        retry_in = retry_delay(attempts)
-    with transaction.atomic():
-        stored = Message.objects.select_for_update().get(pk=stored.pk)
-        stored.attempts = attempts
-        stored.error_code = error.code
-        stored.error_title = f"{type(error).__name__}: {error.message}"[:255]
-        stored.status_updated_at = clock.now()
-        if retry_in is not None:
-            stored.status = Message.Status.QUEUED
-            stored.next_attempt_at = clock.now() + timedelta(seconds=retry_in)
-        else:
-            stored.status = Message.Status.FAILED
-            stored.next_attempt_at = None
-        stored.save(
-            update_fields=[
-                "attempts",
-                "error_code",
-                "error_title",
-                "status",
-                "status_updated_at",
-                "next_attempt_at",
-            ]
+def do_dispatch_batch(
+    *, limit: int | None = None, message_ids: list[int] | None = None
+) -> DispatchReport:
+    """Claim due messages (priority order, per-citizen order kept), check consent and the
+    pair limit for all of them at once, send them with many requests in flight and record
+    the outcomes in bulk."""
+    limiter = get_limiter()
+    grant = limiter.take(limit or settings.WHATSAPP["SEND_BATCH_SIZE"])
+    if grant.granted == 0:
+        return DispatchReport(wait=grant.retry_after)
+    claimed = _claim_due_messages(grant.granted, message_ids)
+    unused = grant.granted - len(claimed)
+    if not claimed:
+        limiter.refund(unused)
+        return DispatchReport()
+    sendable = _drop_refused(claimed)
+    sendable = _hold_back_pair_limited(sendable, limiter)
+    limiter.refund(unused + len(claimed) - len(sendable))
+    if not sendable:
+        return DispatchReport(claimed=len(claimed))
+    requests = [
+        SendRequest(
+            to=row["wa_id"],
+            type_payload=row["payload"],
+            reply_to=row["context_provider_id"],
+            callback_data=callback_data_for(row["pk"]),
         )
-    logger.warning(
-        "whatsapp.send_failed message=%s error=%s code=%s attempt=%d retry_in=%s",
-        stored.pk,
-        type(error).__name__,
-        error.code,
-        attempts,
-        None if retry_in is None else round(retry_in, 1),
+        for row in sendable
+    ]
+    client = get_client()
+    if len(requests) == 1:
+        # One message (a chat reply) goes on the calling thread: no hop to the I/O loop.
+        outcomes: list[SendResult | CloudAPIError] = []
+        try:
+            outcomes.append(client.send_raw(**_as_kwargs(requests[0])))
+        except CloudAPIError as error:
+            outcomes.append(error)
+    else:
+        outcomes = client.send_many(requests)
+    accepted = _record_outcomes(sendable, outcomes, limiter)
+    return DispatchReport(claimed=len(claimed), accepted=accepted)
+
+
+def _as_kwargs(request: SendRequest) -> dict[str, Any]:
+    return {
+        "to": request.to,
+        "type_payload": request.type_payload,
+        "reply_to": request.reply_to,
+        "callback_data": request.callback_data,
+    }
+
+
+_CLAIM_FIELDS = ("pk", "wa_id", "payload", "purpose", "topic", "context_provider_id", "attempts")
+
+
+def _claim_due_messages(count: int, message_ids: list[int] | None) -> list[dict[str, Any]]:
+    """Move up to ``count`` due messages from queued to sending and return them.
+
+    A message waits while an older one to the same citizen is still on its way (younger than
+    SEND_ORDER_WINDOW, so a stuck row cannot silence anyone). PostgreSQL: FOR UPDATE SKIP
+    LOCKED lets dispatchers claim side by side; SQLite: the IMMEDIATE transaction is the lock.
+    """
+    now = clock.now()
+    earlier_on_its_way = Message.objects.filter(
+        wa_id=OuterRef("wa_id"),
+        direction=Message.Direction.OUTBOUND,
+        status__in=[Message.Status.QUEUED, Message.Status.SENDING, Message.Status.UNCONFIRMED],
+        pk__lt=OuterRef("pk"),
+        created_at__gte=OuterRef("created_at") - SEND_ORDER_WINDOW,
     )
-    return retry_in
+    due = (
+        Message.objects.filter(status=Message.Status.QUEUED, direction=Message.Direction.OUTBOUND)
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .exclude(Exists(earlier_on_its_way))
+    )
+    if message_ids is not None:
+        due = due.filter(pk__in=message_ids)
+    with transaction.atomic():
+        rows = list(
+            due.order_by("priority", "pk")
+            .select_for_update(skip_locked=True)
+            .values(*_CLAIM_FIELDS)[:count]
+        )
+        if rows:
+            Message.objects.filter(pk__in=[row["pk"] for row in rows]).update(
+                status=Message.Status.SENDING, status_updated_at=now
+            )
+    return rows
+
+
+def _drop_refused(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consent again, right before sending (a STOP since queueing cancels): one query per
+    purpose and topic in the batch."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["purpose"], row["topic"]), []).append(row)
+    cancelled: dict[str, list[int]] = {}
+    for (purpose, topic), group in groups.items():
+        try:
+            reasons = refusals([row["wa_id"] for row in group], Purpose(purpose), topic)
+        except ValueError:
+            reasons = {row["wa_id"]: f"unknown purpose {purpose!r}" for row in group}
+        for row in group:
+            if row["wa_id"] in reasons:
+                cancelled.setdefault(reasons[row["wa_id"]], []).append(row["pk"])
+    for reason, pks in cancelled.items():
+        Message.objects.filter(pk__in=pks).update(
+            status=Message.Status.CANCELLED,
+            error_title=f"Not sent: {reason}"[:255],
+            status_updated_at=clock.now(),
+        )
+        logger.info("whatsapp.send_cancelled count=%d reason=%s", len(pks), reason)
+    dropped = {pk for pks in cancelled.values() for pk in pks}
+    return [row for row in rows if row["pk"] not in dropped]
+
+
+def _hold_back_pair_limited(
+    rows: list[dict[str, Any]], limiter: RateLimiter
+) -> list[dict[str, Any]]:
+    """Meta's pair limit: a citizen's next message waits for its token instead of a 131056."""
+    waits = limiter.take_pairs([row["wa_id"] for row in rows])
+    now = clock.now()
+    held = [(row, wait) for row, wait in zip(rows, waits, strict=True) if wait > 0]
+    for row, wait in held:
+        Message.objects.filter(pk=row["pk"]).update(
+            status=Message.Status.QUEUED,
+            next_attempt_at=now + timedelta(seconds=wait),
+            status_updated_at=now,
+        )
+    if held:
+        _enqueue_later("dispatch_messages", delay=min(wait for _, wait in held))
+    return [row for row, wait in zip(rows, waits, strict=True) if wait == 0]
+
+
+def _record_outcomes(
+    rows: list[dict[str, Any]], outcomes: list[SendResult | CloudAPIError], limiter: RateLimiter
+) -> int:
+    """Bulk-write what the API said; returns the number accepted."""
+    now = clock.now()
+    max_attempts = settings.WHATSAPP["SEND_MAX_ATTEMPTS"]
+    accepted: list[Message] = []
+    changed: list[Message] = []
+    errors_by_class: dict[str, int] = {}
+    next_retry: float | None = None
+    throughput_limited = False
+    for row, outcome in zip(rows, outcomes, strict=True):
+        attempts = row["attempts"] + 1
+        if isinstance(outcome, SendResult):
+            accepted.append(
+                Message(
+                    pk=row["pk"],
+                    provider_id=outcome.message_id,
+                    status=Message.Status.ACCEPTED,
+                    attempts=attempts,
+                    status_updated_at=now,
+                    error_code=None,
+                    error_title="",
+                    next_attempt_at=None,
+                )
+            )
+            continue
+        errors_by_class[type(outcome).__name__] = errors_by_class.get(type(outcome).__name__, 0) + 1
+        message = Message(
+            pk=row["pk"],
+            attempts=attempts,
+            status_updated_at=now,
+            error_code=outcome.code,
+            error_title=f"{type(outcome).__name__}: {outcome.message}"[:255],
+            next_attempt_at=None,
+        )
+        if isinstance(outcome, OutcomeUnknown):
+            # Maybe delivered: wait for a status webhook naming it (see the sweeper).
+            message.status = Message.Status.UNCONFIRMED
+        elif outcome.is_retryable and attempts < max_attempts:
+            retry_in = retry_delay(attempts)
+            message.status = Message.Status.QUEUED
+            message.next_attempt_at = now + timedelta(seconds=retry_in)
+            next_retry = retry_in if next_retry is None else min(next_retry, retry_in)
+            if isinstance(outcome, ThroughputLimited):
+                throughput_limited = True
+        else:
+            message.status = Message.Status.FAILED
+        changed.append(message)
+    with transaction.atomic():
+        if accepted:
+            Message.objects.bulk_update(
+                accepted,
+                [
+                    "provider_id",
+                    "status",
+                    "attempts",
+                    "status_updated_at",
+                    "error_code",
+                    "error_title",
+                    "next_attempt_at",
+                ],
+            )
+        if changed:
+            Message.objects.bulk_update(
+                changed,
+                [
+                    "status",
+                    "attempts",
+                    "status_updated_at",
+                    "error_code",
+                    "error_title",
+                    "next_attempt_at",
+                ],
+            )
+    if throughput_limited:
+        # Meta counted more than our limiter let through (inbound counts too): every
+        # dispatcher of this number holds off for a moment.
+        limiter.pause(settings.WHATSAPP["THROUGHPUT_BACKOFF_SECONDS"])
+    # Status webhooks can overtake the write above; apply the ones that already arrived.
+    if accepted:
+        early = list(
+            MessageStatusEvent.objects.filter(
+                provider_message_id__in=[message.provider_id for message in accepted]
+            ).values_list("provider_message_id", "status", "errors")
+        )
+        if early:
+            best: dict[str, str] = {}
+            errors: dict[str, list[dict[str, Any]]] = {}
+            for provider_id, status, status_errors in early:
+                if status in STATUS_RANK and STATUS_RANK[status] > STATUS_RANK.get(
+                    best.get(provider_id, ""), -1
+                ):
+                    best[provider_id] = status
+                if status_errors:
+                    errors.setdefault(provider_id, []).extend(status_errors)
+            _apply_best_statuses(best, errors)
+    if next_retry is not None:
+        _enqueue_later("dispatch_messages", delay=next_retry)
+    if errors_by_class:
+        logger.warning(
+            "whatsapp.send_failed batch=%d accepted=%d errors=%s",
+            len(rows),
+            len(accepted),
+            errors_by_class,
+        )
+    else:
+        logger.info("whatsapp.sent batch=%d", len(rows))
+    return len(accepted)
 
 
 def retry_delay(attempt: int) -> float:
@@ -524,14 +909,21 @@ def do_mark_as_read(message: Message) -> None:
 
 
 def do_requeue_stale_work(now: datetime | None = None) -> dict[str, int]:
-    """Re-enqueue work whose task was lost; give up on sends with unknown outcome."""
+    """Recover work whose task was lost, and sends whose outcome is unknown.
+
+    Exactly once: a send that got no answer (``unconfirmed``, or ``sending`` for longer than
+    any API call may take, i.e. its worker died) is sent again only when no status webhook
+    named it within ``SEND_RECONCILE_SECONDS``; Meta reports every message it accepted
+    within seconds, with our callback data, and such a status reconciles the row instead.
+    """
     now = now or clock.now()
-    counts = {"events": 0, "inbound": 0, "sends": 0, "unknown_outcome": 0}
-    for event_id in WebhookEvent.objects.filter(
+    config = settings.WHATSAPP
+    counts = {"events": 0, "inbound": 0, "sends": 0, "unconfirmed": 0, "resent": 0}
+    counts["events"] = WebhookEvent.objects.filter(
         state=WebhookEvent.State.PENDING, received_at__lt=now - STALE_AFTER
-    ).values_list("pk", flat=True)[:500]:
-        _enqueue("process_webhook_event", event_id)
-        counts["events"] += 1
+    ).count()
+    if counts["events"]:
+        _enqueue("process_webhook_events")
     for message_id in Message.objects.filter(
         direction=Message.Direction.INBOUND,
         status=Message.Status.RECEIVED,
@@ -540,24 +932,29 @@ def do_requeue_stale_work(now: datetime | None = None) -> dict[str, int]:
     ).values_list("pk", flat=True)[:500]:
         _enqueue("handle_inbound_message", message_id)
         counts["inbound"] += 1
-    for message_id in Message.objects.filter(
-        direction=Message.Direction.OUTBOUND,
-        status=Message.Status.QUEUED,
-        status_updated_at__lt=now - STALE_AFTER,
-    ).values_list("pk", flat=True)[:500]:
-        _enqueue("send_message", message_id)
-        counts["sends"] += 1
-    # A crash between claim and answer: Meta may or may not have the message. Sending it
-    # again could reach the citizen twice, so it is marked failed for a person to decide.
-    counts["unknown_outcome"] = Message.objects.filter(
+    sending_timeout = timedelta(seconds=3 * config["HTTP_TIMEOUT_SECONDS"])
+    counts["unconfirmed"] = Message.objects.filter(
         direction=Message.Direction.OUTBOUND,
         status=Message.Status.SENDING,
-        status_updated_at__lt=now - SENDING_TIMEOUT,
+        status_updated_at__lt=now - sending_timeout,
     ).update(
-        status=Message.Status.FAILED,
+        status=Message.Status.UNCONFIRMED,
         error_title="Outcome unknown: the worker stopped while sending",
         status_updated_at=now,
     )
+    counts["resent"] = Message.objects.filter(
+        direction=Message.Direction.OUTBOUND,
+        status=Message.Status.UNCONFIRMED,
+        provider_id__isnull=True,
+        status_updated_at__lt=now - timedelta(seconds=config["SEND_RECONCILE_SECONDS"]),
+    ).update(status=Message.Status.QUEUED, next_attempt_at=None, status_updated_at=now)
+    counts["sends"] = Message.objects.filter(
+        direction=Message.Direction.OUTBOUND,
+        status=Message.Status.QUEUED,
+        status_updated_at__lt=now - STALE_AFTER,
+    ).count()
+    if counts["sends"] or counts["resent"]:
+        _start_dispatchers()
     return counts
 
 
@@ -606,6 +1003,12 @@ def _enqueue(task_name: str, *args: Any) -> None:
     from townhall.whatsapp import tasks  # tasks import this module
 
     getattr(tasks, task_name)(*args)
+
+
+def _enqueue_later(task_name: str, *, delay: float) -> None:
+    from townhall.whatsapp import tasks
+
+    getattr(tasks, task_name).schedule(delay=delay)
 
 
 def _enqueue_on_commit(task_name: str, *args: Any) -> None:

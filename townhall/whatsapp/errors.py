@@ -46,6 +46,11 @@ class TransportError(CloudAPIError):
     is_retryable = True
 
 
+class OutcomeUnknown(TransportError):
+    """The request may have reached Meta but no answer came back (read timeout, connection
+    reset after sending). Sending again could deliver twice; see ``Message.Status.UNCONFIRMED``."""
+
+
 class TransientServerError(CloudAPIError):
     """Meta's side failed temporarily (HTTP 5xx, "service unavailable", "unknown error")."""
 

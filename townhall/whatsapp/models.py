@@ -44,6 +44,13 @@ class WebhookEvent(models.Model):
 class Message(models.Model):
     """One WhatsApp message in either direction."""
 
+    class Priority(models.IntegerChoices):
+        # Lower goes first. Replies are few and someone waits for them; an urgent alert
+        # overtakes any normal broadcast.
+        REPLY = 0, "reply"
+        URGENT = 1, "urgent"
+        BULK = 2, "bulk"
+
     class Direction(models.TextChoices):
         INBOUND = "in", "inbound"
         OUTBOUND = "out", "outbound"
@@ -53,6 +60,10 @@ class Message(models.Model):
         QUEUED = "queued", "queued"
         # Claimed by a worker that is calling the API right now.
         SENDING = "sending", "sending"
+        # The API call ended without an answer (timeout, reset, worker killed): Meta may or
+        # may not have it. Reconciled by a status webhook carrying our callback data, or
+        # queued again when none came within SEND_RECONCILE_SECONDS (see docs/architecture).
+        UNCONFIRMED = "unconfirmed", "unconfirmed"
         ACCEPTED = "accepted", "accepted"
         SENT = "sent", "sent"
         DELIVERED = "delivered", "delivered"
@@ -87,6 +98,8 @@ class Message(models.Model):
     error_title = models.CharField(max_length=255, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Outbound: the order in which queued messages are claimed (Priority).
+    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.REPLY)
     # Inbound: when the business handlers (bot, inbox) ran for it; null = still to do.
     handled_at = models.DateTimeField(null=True, blank=True)
     # When the message was written: Meta's timestamp for inbound, our queueing time for outbound.
@@ -97,6 +110,12 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["wa_id", "created_at"]),
             models.Index(fields=["direction", "status"]),
+            # The dispatcher's claim: queued rows in priority order, nothing else.
+            models.Index(
+                fields=["priority", "id"],
+                condition=models.Q(status="queued"),
+                name="whatsapp_message_claim",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -116,6 +135,7 @@ class Message(models.Model):
 STATUS_RANK: dict[str, int] = {
     Message.Status.QUEUED: 0,
     Message.Status.SENDING: 1,
+    Message.Status.UNCONFIRMED: 1,
     Message.Status.ACCEPTED: 2,
     Message.Status.SENT: 3,
     # Meta may report "failed" after "sent"; a failure wins over anything short of delivery.

@@ -1,6 +1,9 @@
 """Huey tasks of the WhatsApp transport: thin wrappers that call ``actions``.
 
 Arguments are ids only; each task is idempotent, so a re-delivered or re-queued task is harmless.
+Hot paths are drained in batches by few long-running tasks (``process_webhook_events``,
+``dispatch_messages``) that hand the thread back every couple of seconds; per-item tasks are
+for per-item latency (an inbound message the bot answers).
 """
 
 import logging
@@ -17,9 +20,10 @@ PRIORITY_INBOUND = 20
 PRIORITY_SEND = 10
 
 
-@db_task(retries=3, retry_delay=5, priority=PRIORITY_INBOUND)
-def process_webhook_event(event_id: int) -> None:
-    actions.do_process_webhook_event(event_id)
+@db_task(priority=PRIORITY_INBOUND)
+def process_webhook_events() -> None:
+    if actions.do_process_webhook_events():
+        process_webhook_events()
 
 
 @db_task(retries=3, retry_delay=5, priority=PRIORITY_INBOUND)
@@ -28,10 +32,9 @@ def handle_inbound_message(message_id: int) -> None:
 
 
 @db_task(priority=PRIORITY_SEND)
-def send_message(message_id: int) -> None:
-    retry_in = actions.do_send_queued_message(message_id)
-    if retry_in is not None:
-        send_message.schedule((message_id,), delay=retry_in)
+def dispatch_messages() -> None:
+    if actions.do_dispatch():
+        dispatch_messages()
 
 
 @db_periodic_task(crontab(minute="*"))

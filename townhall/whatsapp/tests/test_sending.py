@@ -3,6 +3,7 @@
 import itertools
 from datetime import timedelta
 
+import orjson
 import pytest
 
 from townhall.citizens.actions import do_subscribe_directly, do_withdraw_subscriptions
@@ -12,12 +13,14 @@ from townhall.whatsapp import outbound, tasks
 from townhall.whatsapp.actions import (
     do_purge_processed_webhook_events,
     do_queue_message,
+    do_record_webhook_event,
     do_requeue_stale_work,
     do_send_queued_message,
 )
 from townhall.whatsapp.errors import PairRateLimited
 from townhall.whatsapp.models import Message, MessageStatusEvent, WebhookEvent
 from townhall.whatsapp.policy import Purpose, SendRefused
+from townhall.whatsapp.types import webhook_envelope
 
 WA_ID = "4915112345678"
 
@@ -50,6 +53,8 @@ def test_queued_message_is_sent_after_commit(fake_cloud_api, django_capture_on_c
             "to": WA_ID,
             "type": "text",
             "text": {"body": "Ihre Anfrage ist eingegangen.", "preview_url": False},
+            # Meta returns it on the statuses: how an unanswered send is reconciled.
+            "biz_opaque_callback_data": f"townhall:{message.pk}",
         }
     ]
 
@@ -100,7 +105,7 @@ def test_temporary_errors_are_retried_with_backoff(fake_cloud_api, code, time_ma
     assert message.next_attempt_at == clock.now() + timedelta(seconds=retry_in)
 
     # Too early: the row waits for its time, nothing is sent.
-    assert do_send_queued_message(message.pk) is None
+    assert do_send_queued_message(message.pk) == pytest.approx(retry_in)
     assert len(fake_cloud_api.requests) == 1
 
     time_machine.move_to(message.next_attempt_at, tick=False)
@@ -126,7 +131,7 @@ def test_pair_limit_backoff_holds_against_duplicate_tasks(fake_cloud_api, time_m
     for _second in range(300):
         before = len(fake_cloud_api.requests)
         for _duplicate in range(3):
-            tasks.send_message(message.pk)
+            tasks.dispatch_messages()
         if len(fake_cloud_api.requests) > before:
             attempts_at.append(clock.now())
             message.refresh_from_db()
@@ -214,7 +219,9 @@ def test_status_arriving_before_send_result_is_applied(fake_cloud_api):
 
 
 @pytest.mark.django_db
-def test_stale_work_is_requeued_and_unknown_sends_marked_failed(fake_cloud_api):
+def test_stale_work_is_requeued_and_sends_of_dead_workers_wait_for_reconciliation(
+    fake_cloud_api, settings
+):
     now = clock.now()
     lost = do_queue_message(WA_ID, outbound.Text("verloren"), purpose=Purpose.CHAT)
     Message.objects.filter(pk=lost.pk).update(status_updated_at=now - timedelta(minutes=5))
@@ -226,13 +233,54 @@ def test_stale_work_is_requeued_and_unknown_sends_marked_failed(fake_cloud_api):
     counts = do_requeue_stale_work(now)
 
     assert counts["sends"] == 1
-    assert counts["unknown_outcome"] == 1
+    assert counts["unconfirmed"] == 1
     lost.refresh_from_db()
     stuck.refresh_from_db()
     # Huey runs immediately in unit tests, so the re-queued send went out.
     assert lost.status == Message.Status.ACCEPTED
-    assert stuck.status == Message.Status.FAILED
+    # The worker died in the API call: Meta may have it, so it is not sent again yet.
+    assert stuck.status == Message.Status.UNCONFIRMED
     assert [body["text"]["body"] for body in fake_cloud_api.sent_bodies] == ["verloren"]
+
+    # No status named it within the reconcile window: Meta never had it, send it now.
+    later = now + timedelta(seconds=settings.WHATSAPP["SEND_RECONCILE_SECONDS"] + 1)
+    assert do_requeue_stale_work(later)["resent"] == 1
+    stuck.refresh_from_db()
+    assert stuck.status == Message.Status.ACCEPTED
+    assert [body["text"]["body"] for body in fake_cloud_api.sent_bodies] == ["verloren", "hängt"]
+
+
+@pytest.mark.django_db
+def test_timed_out_send_is_reconciled_by_its_status_and_never_sent_twice(
+    fake_cloud_api, settings, django_capture_on_commit_callbacks
+):
+    # given: Meta accepts the message, but its answer never reaches us
+    message = do_queue_message(WA_ID, outbound.Text("Hallo"), purpose=Purpose.CHAT)
+    fake_cloud_api.time_out_next()
+    do_send_queued_message(message.pk)
+    message.refresh_from_db()
+    assert message.status == Message.Status.UNCONFIRMED
+    assert message.provider_id is None
+
+    # when: its "sent" status arrives, carrying our callback data
+    status = {
+        "id": "wamid.fake-1",
+        "status": "sent",
+        "timestamp": str(int(clock.now().timestamp())),
+        "recipient_id": WA_ID,
+        "biz_opaque_callback_data": f"townhall:{message.pk}",
+    }
+    value = {"messaging_product": "whatsapp", "metadata": {}, "statuses": [status]}
+    with django_capture_on_commit_callbacks(execute=True):
+        do_record_webhook_event(orjson.dumps(webhook_envelope(value)))
+
+    # then: the row knows its Meta id and status, and the sweeper never sends it again
+    message.refresh_from_db()
+    assert message.provider_id == "wamid.fake-1"
+    assert message.status == Message.Status.SENT
+    later = clock.now() + timedelta(seconds=settings.WHATSAPP["SEND_RECONCILE_SECONDS"] + 60)
+    assert do_requeue_stale_work(later)["resent"] == 0
+    assert len(fake_cloud_api.requests) == 1
 
 
 @pytest.mark.django_db
