@@ -11,6 +11,7 @@ implementation of Meta's side, which keeps end-to-end tests meaningful.
 import base64
 import copy
 import dataclasses
+import functools
 import hashlib
 import logging
 import os
@@ -38,7 +39,7 @@ from townhall.simulator.validation import (
     RenderedTemplate,
     validate_request,
 )
-from townhall.simulator.webhooks import Job, WebhookDispatcher, WebhookPayload
+from townhall.simulator.webhooks import Job, StatusJob, WebhookDispatcher, WebhookPayload
 
 logger = logging.getLogger(__name__)
 
@@ -150,8 +151,15 @@ class SimulatorConfig:
     webhook_max_attempts: int = 6
     webhook_retry_base_seconds: float = 1.0
     webhook_timeout_seconds: float = 10.0
-    # Read once when the dispatcher starts; changing it at runtime has no effect.
-    webhook_senders: int = 4
+    # Webhook POSTs in flight (one keep-alive connection each). Read once when the
+    # dispatcher starts; changing it at runtime has no effect.
+    webhook_senders: int = 16
+    # For benchmarks on small machines: the fraction of accepted sends that get the
+    # sent → delivered → read webhooks (the others stay "accepted"; failed statuses are
+    # always sent), and how many due statuses may share one webhook (Meta's format allows a
+    # list; Meta itself sends one per webhook).
+    status_sample_rate: float = 1.0
+    statuses_per_webhook: int = 1
     thread_max_messages: int = 500
     media_max_total_bytes: int = 256 * 1024 * 1024
     load_personas: bool = False
@@ -178,6 +186,8 @@ class SimulatorConfig:
             "webhook_retry_base_seconds": self.webhook_retry_base_seconds >= 0,
             "webhook_timeout_seconds": self.webhook_timeout_seconds > 0,
             "webhook_senders": 1 <= self.webhook_senders <= 64,
+            "status_sample_rate": 0.0 <= self.status_sample_rate <= 1.0,
+            "statuses_per_webhook": 1 <= self.statuses_per_webhook <= 1000,
             "thread_max_messages": self.thread_max_messages >= 10,
             "media_max_total_bytes": self.media_max_total_bytes >= 1024 * 1024,
         }
@@ -551,6 +561,8 @@ class Simulator:
             self._dispatcher.schedule(
                 config.sent_delay_seconds, self._status_job(wamid, "failed", failure_code)
             )
+        elif config.status_sample_rate < 1.0 and self._rng.random() >= config.status_sample_rate:
+            self.counters.increment("without_statuses")
         else:
             self._dispatcher.schedule(config.sent_delay_seconds, self._status_job(wamid, "sent"))
             self._dispatcher.schedule(
@@ -613,7 +625,11 @@ class Simulator:
         return {"success": True}
 
     def _status_job(self, wamid: str, status: str, error_code: int | None = None) -> Job:
-        return lambda: self._emit_status(wamid, status, error_code)
+        return StatusJob(
+            message_id=wamid,
+            emit=functools.partial(self._advance_status, wamid, status, error_code),
+            build=self._status_webhook,
+        )
 
     def _emit_status(
         self, wamid: str, status: str, error_code: int | None = None
@@ -622,6 +638,27 @@ class Simulator:
 
         Returns None when the message is gone (reset, trimmed) or already further along.
         """
+        entry = self._advance_status(wamid, status, error_code)
+        return None if entry is None else self._status_webhook([entry])
+
+    def _status_webhook(self, entries: list[dict[str, Any]]) -> WebhookPayload:
+        """One signed status webhook carrying ``entries`` (``value.statuses``), in order."""
+        config = self._config
+        webhook = self._envelope(config, {"statuses": entries})
+        message_ids = tuple(entry["id"] for entry in entries)
+        return webhooks.build_payload(
+            config.app_secret,
+            webhook,
+            kind="status",
+            reference=message_ids[0],
+            message_ids=message_ids,
+        )
+
+    def _advance_status(
+        self, wamid: str, status: str, error_code: int | None = None
+    ) -> dict[str, Any] | None:
+        """Move a business message to ``status`` now; its ``statuses[]`` entry, or None when
+        the message is gone (reset, trimmed) or already further along."""
         with self._lock:
             entry = self._messages.get(wamid)
             if entry is None:
@@ -630,7 +667,6 @@ class Simulator:
             if STATUS_RANK[message.status or "accepted"] >= STATUS_RANK[status]:
                 return None
             now = self._clock()
-            config = self._config
             message.status = status
             message.status_history.append(StatusEvent(status, now))
             error_list = None
@@ -641,7 +677,7 @@ class Simulator:
             self.counters.increment(f"status_{status}")
             # Meta attaches conversation and pricing to sent/delivered, not to read or failed.
             has_pricing = status in ("sent", "delivered")
-            status_entry = webhooks.status_object(
+            return webhooks.status_object(
                 wamid=wamid,
                 status=status,
                 timestamp=now,
@@ -651,8 +687,6 @@ class Simulator:
                 errors=error_list,
                 biz_opaque_callback_data=message.biz_opaque_callback_data,
             )
-            webhook = self._envelope(config, {"statuses": [status_entry]})
-        return webhooks.build_payload(config.app_secret, webhook, kind="status", reference=wamid)
 
     @staticmethod
     def _envelope(config: SimulatorConfig, value: dict[str, Any]) -> dict[str, Any]:
@@ -1135,6 +1169,7 @@ class Simulator:
                 "by_type": _prefixed(counts, "sends_", exclude=("accepted", "rejected")),
                 "errors_by_code": errors_by_code,
                 "marked_read": counts.get("marked_read", 0),
+                "without_statuses": counts.get("without_statuses", 0),
                 "latency": self.send_latency.summary(),
             },
             "statuses": _prefixed(counts, "status_"),

@@ -2,17 +2,23 @@
 
 Envelopes follow the Cloud API webhook reference
 (https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components). Delivery is
-at least once with bounded exponential backoff, like Meta's, from a few sender threads that
-share one time-ordered queue so a slow receiver does not serialise everything.
+at least once with bounded exponential backoff, like Meta's. One asyncio thread drains a
+time-ordered queue many items per wake-up and keeps many POSTs in flight over keep-alive
+connections, so the simulator keeps up with thousands of statuses per second; the statuses
+of one message are delivered one after another, never out of order.
 """
 
+import asyncio
+import concurrent.futures
 import hashlib
 import heapq
 import hmac
 import itertools
 import logging
+import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -20,6 +26,7 @@ from typing import Any, Protocol
 import httpx
 import orjson
 
+from townhall.simulator.http_client import KeepAliveConnection
 from townhall.simulator.stats import Counters, LatencyRecorder
 
 logger = logging.getLogger(__name__)
@@ -31,12 +38,19 @@ USER_AGENT = "facebookexternalua"
 
 @dataclass(frozen=True)
 class WebhookPayload:
-    """One serialized, signed webhook request body. ``reference`` is a wamid for logs."""
+    """One serialized, signed webhook request body. ``reference`` is a wamid for logs;
+    ``message_ids`` are the business messages whose statuses it carries (kept in order)."""
 
     body: bytes
     signature: str
     kind: str
     reference: str
+    message_ids: tuple[str, ...] = ()
+
+    def ordering_keys(self) -> tuple[str, ...]:
+        if self.message_ids:
+            return self.message_ids
+        return (self.reference,) if self.kind == "status" else ()
 
 
 def sign(app_secret: str, body: bytes) -> str:
@@ -73,12 +87,21 @@ def envelope(
 
 
 def build_payload(
-    app_secret: str, webhook: dict[str, Any], *, kind: str, reference: str
+    app_secret: str,
+    webhook: dict[str, Any],
+    *,
+    kind: str,
+    reference: str,
+    message_ids: tuple[str, ...] = (),
 ) -> WebhookPayload:
     """Serialize once and sign the exact bytes that will be sent (and re-sent)."""
     body = orjson.dumps(webhook)
     return WebhookPayload(
-        body=body, signature=sign(app_secret, body), kind=kind, reference=reference
+        body=body,
+        signature=sign(app_secret, body),
+        kind=kind,
+        reference=reference,
+        message_ids=message_ids,
     )
 
 
@@ -210,6 +233,13 @@ def status_object(
 
 # --- delivery ------------------------------------------------------------------------------------
 
+# At most this many due items are taken per wake-up of the scheduler (bounds the time one
+# round holds the queue; the next round follows at once).
+ROUND_MAX_ITEMS = 2000
+# With several statuses per webhook, due statuses wait this long for others to share their
+# webhook instead of leaving one by one.
+BATCH_LINGER_SECONDS = 0.02
+
 
 class DeliveryConfig(Protocol):
     """The settings delivery reads at send time, so runtime config changes apply at once."""
@@ -226,10 +256,32 @@ class DeliveryConfig(Protocol):
     @property
     def webhook_timeout_seconds(self) -> float: ...
 
+    @property
+    def statuses_per_webhook(self) -> int: ...
+
 
 # Builds the payload when it is due (so state changes such as "delivered" happen at that
 # moment); None means there is nothing to send any more (e.g. state was reset meanwhile).
 Job = Callable[[], WebhookPayload | None]
+
+
+@dataclass(frozen=True)
+class StatusJob:
+    """A status of one business message that becomes due later.
+
+    ``emit`` applies the status and returns its ``statuses[]`` entry (None: nothing to send);
+    ``build`` wraps entries into one signed webhook. Called plainly, it is an ordinary
+    ``Job``; the dispatcher may instead put several due statuses into one webhook, as Meta's
+    format allows (``value.statuses`` is a list).
+    """
+
+    message_id: str
+    emit: Callable[[], dict[str, Any] | None]
+    build: Callable[[list[dict[str, Any]]], WebhookPayload]
+
+    def __call__(self) -> WebhookPayload | None:
+        entry = self.emit()
+        return None if entry is None else self.build([entry])
 
 
 @dataclass(order=True)
@@ -238,18 +290,36 @@ class _QueueItem:
     sequence: int
     job: Job | None = field(compare=False, default=None)
     payload: WebhookPayload | None = field(compare=False, default=None)
-    attempt: int = field(compare=False, default=1)
-    first_due: float = field(compare=False, default=0.0)
+    # Items with the same key (a message id) are delivered one after another, in due order.
+    key: str | None = field(compare=False, default=None)
+
+
+@dataclass
+class _Delivery:
+    """One webhook POST (carrying one or more queue items) until delivered or dropped."""
+
+    payload: WebhookPayload
+    keys: tuple[str, ...]
+    item_count: int
+    first_due: float
+    attempt: int = 1
 
 
 class WebhookDispatcher:
-    """A time-ordered webhook queue drained by sender threads, started on first use."""
+    """A time-ordered webhook queue drained by one asyncio thread, started on first use.
+
+    The thread's scheduler takes every due item per wake-up, builds the payloads (several
+    statuses per webhook when ``statuses_per_webhook`` > 1) and hands them to ``senders``
+    sender coroutines, each with its own keep-alive connection. While a message's status is
+    being delivered (or waits for a retry), its later statuses wait, so they can never
+    overtake it. ``transport`` (tests) replaces the network with an httpx transport.
+    """
 
     def __init__(
         self,
         config_provider: Callable[[], DeliveryConfig],
         *,
-        senders: int = 4,
+        senders: int = 16,
         transport: httpx.BaseTransport | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -258,57 +328,89 @@ class WebhookDispatcher:
         self._transport = transport
         self._monotonic = monotonic
         self._lock = threading.Lock()
-        self._work_ready = threading.Condition(self._lock)
         self._idle = threading.Condition(self._lock)
         self._heap: list[_QueueItem] = []
+        self._retries: list[tuple[float, int, _Delivery]] = []
+        self._waiting: dict[str, deque[_QueueItem]] = {}
+        self._busy_keys: set[str] = set()
+        self._ready: deque[_Delivery] = deque()
+        self._sending: dict[int, _Delivery] = {}
+        self._unfinished = 0
+        self._enqueued = 0
         self._sequence = itertools.count()
-        self._in_flight = 0
-        self._threads: list[threading.Thread] = []
-        self._client: httpx.Client | None = None
+        # When the sleeping scheduler wakes by itself; -inf while it is awake.
+        self._planned_wake = -math.inf
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._wake_future: asyncio.Future[None] | None = None
+        self._ready_event: asyncio.Event | None = None
         self._is_closed = False
+        self._client: httpx.Client | None = None
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self.counters = Counters()
         self.latency = LatencyRecorder()
 
-    # -- producer side --
+    # -- producer side (any thread) --
 
     def schedule(self, delay: float, job: Job) -> None:
         """Run ``job`` after ``delay`` seconds and deliver what it returns."""
-        self._push(_QueueItem(due=self._monotonic() + max(0.0, delay), sequence=0, job=job))
+        key = job.message_id if isinstance(job, StatusJob) else None
+        self._push(_QueueItem(self._monotonic() + max(0.0, delay), 0, job=job, key=key))
 
     def submit(self, payload: WebhookPayload, delay: float = 0.0) -> None:
         """Deliver an already built payload (also used to re-deliver it on purpose)."""
-        self._push(_QueueItem(due=self._monotonic() + max(0.0, delay), sequence=0, payload=payload))
+        keys = payload.ordering_keys()
+        item = _QueueItem(
+            self._monotonic() + max(0.0, delay), 0, payload=payload, key=keys[0] if keys else None
+        )
+        self._push(item)
 
     def _push(self, item: _QueueItem) -> None:
-        self._ensure_started()
+        if self._thread is None:
+            self._ensure_started()
         with self._lock:
             if self._is_closed:
                 return
             item.sequence = next(self._sequence)
-            if item.first_due == 0.0:
-                item.first_due = item.due
             heapq.heappush(self._heap, item)
-            self.counters.increment("enqueued")
-            self._work_ready.notify()
+            self._unfinished += 1
+            self._enqueued += 1
+            if item.due < self._planned_wake:
+                self._planned_wake = -math.inf
+                self._wake_threadsafe()
+
+    def _wake_threadsafe(self) -> None:
+        """Wake the sleeping scheduler; caller holds the lock."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wake)
 
     def clear(self) -> int:
         """Drop everything not yet being sent; returns how many items were dropped."""
         with self._lock:
-            dropped = len(self._heap)
+            dropped = (
+                len(self._heap)
+                + sum(len(items) for items in self._waiting.values())
+                + sum(delivery.item_count for delivery in self._ready)
+                + sum(delivery.item_count for _, _, delivery in self._retries)
+            )
             self._heap.clear()
-            self._idle.notify_all()
+            self._waiting.clear()
+            self._ready.clear()
+            self._retries.clear()
+            self._busy_keys = {key for sent in self._sending.values() for key in sent.keys}
+            self._finish_items(dropped)
         return dropped
 
     def pending(self) -> int:
-        """Queued plus currently sending."""
+        """Items queued, waiting for an earlier status, being sent or waiting for a retry."""
         with self._lock:
-            return len(self._heap) + self._in_flight
+            return self._unfinished
 
     def flush(self, timeout: float) -> bool:
-        """Wait until the queue is empty and nothing is in flight; False on timeout."""
+        """Wait until every item is delivered or dropped; False on timeout."""
         deadline = self._monotonic() + timeout
         with self._lock:
-            while self._heap or self._in_flight:
+            while self._unfinished:
                 remaining = deadline - self._monotonic()
                 if remaining <= 0:
                     return False
@@ -317,133 +419,290 @@ class WebhookDispatcher:
 
     def stats(self) -> dict[str, Any]:
         counts = self.counters.snapshot()
+        with self._lock:
+            pending, enqueued, in_flight = self._unfinished, self._enqueued, len(self._sending)
         return {
-            "pending": self.pending(),
-            "enqueued": counts.get("enqueued", 0),
+            "pending": pending,
+            "in_flight": in_flight,
+            "enqueued": enqueued,
             "delivered": counts.get("delivered", 0),
+            "delivered_items": counts.get("delivered_items", 0),
             "failed_attempts": counts.get("failed_attempts", 0),
             "retried": counts.get("retried", 0),
             "dropped": counts.get("dropped", 0),
+            "dropped_items": counts.get("dropped_items", 0),
             "skipped": counts.get("skipped", 0),
             "latency": self.latency.summary(),
         }
 
     def reset_stats(self) -> None:
+        with self._lock:
+            self._enqueued = self._unfinished
         self.counters.reset()
         self.latency.reset()
 
     def close(self, timeout: float = 5.0) -> None:
-        """Stop the sender threads (queued items are dropped) and close the HTTP client."""
+        """Stop the delivery thread (queued items are dropped) and close connections."""
+        self.clear()
         with self._lock:
             self._is_closed = True
-            self._heap.clear()
-            self._work_ready.notify_all()
-            self._idle.notify_all()
-            threads = list(self._threads)
-        for thread in threads:
+            loop, thread = self._loop, self._thread
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self._wake)
+        if thread is not None:
             thread.join(timeout)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
         if self._client is not None:
             self._client.close()
 
-    # -- consumer side --
+    # -- the delivery thread --
 
     def _ensure_started(self) -> None:
         with self._lock:
-            if self._threads or self._is_closed:
+            if self._thread is not None or self._is_closed:
                 return
-            self._client = httpx.Client(
-                transport=self._transport,
-                # The webhook URL is configured explicitly; proxies from the environment
-                # must not reroute loopback traffic.
-                trust_env=False,
-                limits=httpx.Limits(
-                    max_connections=self._sender_count * 2,
-                    max_keepalive_connections=self._sender_count,
-                ),
-                headers={"User-Agent": USER_AGENT},
-            )
-            for index in range(self._sender_count):
-                thread = threading.Thread(
-                    target=self._run, name=f"simulator-webhooks-{index}", daemon=True
+            if self._transport is not None:
+                self._client = httpx.Client(
+                    transport=self._transport, trust_env=False, headers={"User-Agent": USER_AGENT}
                 )
-                self._threads.append(thread)
-                thread.start()
+                self._executor = concurrent.futures.ThreadPoolExecutor(
+                    self._sender_count, thread_name_prefix="simulator-webhooks-post"
+                )
+            self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(
+                target=self._run_thread,
+                args=(self._loop,),
+                name="simulator-webhooks",
+                daemon=True,
+            )
+            self._thread.start()
 
-    def _next_item(self) -> _QueueItem | None:
-        with self._lock:
-            while not self._is_closed:
-                if self._heap:
-                    wait = self._heap[0].due - self._monotonic()
-                    if wait <= 0:
-                        self._in_flight += 1
-                        return heapq.heappop(self._heap)
-                    self._work_ready.wait(wait)
-                else:
-                    self._work_ready.wait()
-            return None
+    def _run_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            loop.run_until_complete(self._main())
+        finally:
+            loop.close()
 
-    def _run(self) -> None:
-        while (item := self._next_item()) is not None:
+    def _wake(self) -> None:
+        if self._wake_future is not None and not self._wake_future.done():
+            self._wake_future.set_result(None)
+
+    async def _main(self) -> None:
+        ready_event = self._ready_event = asyncio.Event()
+        senders = [
+            asyncio.create_task(self._send_loop(ready_event)) for _ in range(self._sender_count)
+        ]
+        try:
+            await self._schedule_loop()
+        finally:
+            for task in senders:
+                task.cancel()
+            await asyncio.gather(*senders, return_exceptions=True)
+
+    async def _schedule_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            wake_future: asyncio.Future[None] | None = None
+            self._run_due()
+            config = self._config_provider()
+            with self._lock:
+                if self._is_closed:
+                    return
+                next_due = min(
+                    self._heap[0].due if self._heap else math.inf,
+                    self._retries[0][0] if self._retries else math.inf,
+                )
+                if config.statuses_per_webhook > 1:
+                    # Statuses wait a moment for others to share their webhook.
+                    next_due += BATCH_LINGER_SECONDS
+                delay = next_due - self._monotonic()
+                if delay > 0:
+                    self._planned_wake = next_due
+                    wake_future = self._wake_future = loop.create_future()
+            if wake_future is None:
+                # More is due already: let the senders run first.
+                await asyncio.sleep(0)
+                continue
+            timer = loop.call_later(min(delay, 3600.0), self._wake)
             try:
-                self._process(item)
-            except Exception:
-                # A bug in one job must not kill the sender thread.
-                logger.exception("Webhook job failed")
+                await wake_future
             finally:
+                timer.cancel()
                 with self._lock:
-                    self._in_flight -= 1
-                    if not self._heap and not self._in_flight:
-                        self._idle.notify_all()
+                    self._planned_wake = -math.inf
 
-    def _process(self, item: _QueueItem) -> None:
-        if item.payload is None:
-            item.payload = item.job() if item.job is not None else None
-            if item.payload is None:
+    def _run_due(self) -> None:
+        """Move due retries and items to the senders; build payloads of due jobs."""
+        now = self._monotonic()
+        runnable: list[_QueueItem] = []
+        with self._lock:
+            while self._retries and self._retries[0][0] <= now:
+                self._ready.append(heapq.heappop(self._retries)[2])
+            while self._heap and self._heap[0].due <= now and len(runnable) < ROUND_MAX_ITEMS:
+                item = heapq.heappop(self._heap)
+                if item.key is not None:
+                    if item.key in self._busy_keys:
+                        self._waiting.setdefault(item.key, deque()).append(item)
+                        continue
+                    self._busy_keys.add(item.key)
+                runnable.append(item)
+        # Jobs run without this lock: they take the simulator's.
+        deliveries = self._build(runnable, self._config_provider().statuses_per_webhook)
+        with self._lock:
+            self._ready.extend(deliveries)
+        if self._ready and self._ready_event is not None:
+            self._ready_event.set()
+
+    def _build(self, items: list[_QueueItem], statuses_per_webhook: int) -> list[_Delivery]:
+        deliveries: list[_Delivery] = []
+        batch: list[tuple[_QueueItem, StatusJob, dict[str, Any]]] = []
+
+        def close_batch() -> None:
+            if batch:
+                payload = batch[0][1].build([entry for _, _, entry in batch])
+                deliveries.append(self._delivery(payload, [item for item, _, _ in batch]))
+                batch.clear()
+
+        for item in items:
+            try:
+                if statuses_per_webhook > 1 and isinstance(item.job, StatusJob):
+                    entry = item.job.emit()
+                    if entry is not None:
+                        batch.append((item, item.job, entry))
+                        if len(batch) >= statuses_per_webhook:
+                            close_batch()
+                        continue
+                    payload = None
+                elif item.payload is not None:
+                    payload = item.payload
+                else:
+                    payload = item.job() if item.job is not None else None
+            except Exception:
+                # A bug in one job must not stop delivery of the others.
+                logger.exception("Webhook job failed")
+                payload = None
+            if payload is None:
                 self.counters.increment("skipped")
-                return
-        config = self._config_provider()
-        if self._post(item.payload, config):
+                with self._lock:
+                    self._release_keys([item.key] if item.key else [])
+                    self._finish_items(1)
+                continue
+            deliveries.append(self._delivery(payload, [item]))
+        close_batch()
+        return deliveries
+
+    @staticmethod
+    def _delivery(payload: WebhookPayload, items: list[_QueueItem]) -> _Delivery:
+        return _Delivery(
+            payload=payload,
+            keys=tuple(item.key for item in items if item.key is not None),
+            item_count=len(items),
+            first_due=min(item.due for item in items),
+        )
+
+    async def _send_loop(self, ready_event: asyncio.Event) -> None:
+        connection = KeepAliveConnection(user_agent=USER_AGENT)
+        try:
+            while True:
+                with self._lock:
+                    delivery = self._ready.popleft() if self._ready else None
+                    if delivery is not None:
+                        self._sending[id(delivery)] = delivery
+                if delivery is None:
+                    ready_event.clear()
+                    await ready_event.wait()
+                    continue
+                config = self._config_provider()
+                is_delivered = await self._post(connection, delivery.payload, config)
+                self._complete(delivery, config, is_delivered=is_delivered)
+        finally:
+            connection.close()
+
+    def _complete(self, delivery: _Delivery, config: DeliveryConfig, *, is_delivered: bool) -> None:
+        with self._lock:
+            self._sending.pop(id(delivery), None)
+        if is_delivered:
             self.counters.increment("delivered")
-            self.latency.record(max(0.0, self._monotonic() - item.first_due))
-            return
-        self.counters.increment("failed_attempts")
-        if item.attempt >= config.webhook_max_attempts:
+            self.counters.increment("delivered_items", delivery.item_count)
+            self.latency.record(max(0.0, self._monotonic() - delivery.first_due))
+        else:
+            self.counters.increment("failed_attempts")
+            if delivery.attempt < config.webhook_max_attempts:
+                # Exponential backoff like Meta's re-delivery, bounded by webhook_max_attempts.
+                delay = config.webhook_retry_base_seconds * 2 ** (delivery.attempt - 1)
+                self.counters.increment("retried")
+                delivery.attempt += 1
+                with self._lock:
+                    if not self._is_closed:
+                        heapq.heappush(
+                            self._retries,
+                            (self._monotonic() + delay, next(self._sequence), delivery),
+                        )
+                        self._wake()
+                        return
             self.counters.increment("dropped")
+            self.counters.increment("dropped_items", delivery.item_count)
             logger.warning(
                 "Dropped %s webhook for %s after %d attempts",
-                item.payload.kind,
-                item.payload.reference,
-                item.attempt,
+                delivery.payload.kind,
+                delivery.payload.reference,
+                delivery.attempt,
             )
-            return
-        # Exponential backoff like Meta's re-delivery, bounded by webhook_max_attempts.
-        delay = config.webhook_retry_base_seconds * 2 ** (item.attempt - 1)
-        self.counters.increment("retried")
         with self._lock:
-            if self._is_closed:
-                return
-            item.due = self._monotonic() + delay
-            item.attempt += 1
-            item.sequence = next(self._sequence)
-            heapq.heappush(self._heap, item)
-            self._work_ready.notify()
+            self._release_keys(delivery.keys)
+            self._finish_items(delivery.item_count)
 
-    def _post(self, payload: WebhookPayload, config: DeliveryConfig) -> bool:
-        if self._client is None:
-            raise RuntimeError("dispatcher was not started")
+    def _release_keys(self, keys: list[str] | tuple[str, ...]) -> None:
+        """A message's status is done: its next waiting status becomes due; caller holds lock."""
+        for key in keys:
+            self._busy_keys.discard(key)
+            waiting = self._waiting.get(key)
+            if waiting:
+                heapq.heappush(self._heap, waiting.popleft())
+                if not waiting:
+                    del self._waiting[key]
+                self._wake()
+
+    def _finish_items(self, count: int) -> None:
+        """Caller holds the lock."""
+        self._unfinished -= count
+        if self._unfinished <= 0:
+            self._unfinished = 0
+            self._idle.notify_all()
+
+    async def _post(
+        self, connection: KeepAliveConnection, payload: WebhookPayload, config: DeliveryConfig
+    ) -> bool:
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: payload.signature}
         try:
-            response = self._client.post(
-                config.webhook_url,
-                content=payload.body,
-                headers={"Content-Type": "application/json", SIGNATURE_HEADER: payload.signature},
-                timeout=config.webhook_timeout_seconds,
-            )
-        except httpx.HTTPError as error:
+            if self._client is not None:
+                loop = asyncio.get_running_loop()
+                status = await loop.run_in_executor(
+                    self._executor, _post_with_httpx, self._client, payload, headers, config
+                )
+            else:
+                status = await connection.post(
+                    config.webhook_url, payload.body, headers, config.webhook_timeout_seconds
+                )
+        except (httpx.HTTPError, OSError, TimeoutError, ValueError) as error:
             logger.debug(
                 "Webhook delivery error for %s: %s", payload.reference, type(error).__name__
             )
             return False
-        if 200 <= response.status_code < 300:
+        if 200 <= status < 300:
             return True
-        logger.debug("Webhook for %s answered HTTP %d", payload.reference, response.status_code)
+        logger.debug("Webhook for %s answered HTTP %d", payload.reference, status)
         return False
+
+
+def _post_with_httpx(
+    client: httpx.Client, payload: WebhookPayload, headers: dict[str, str], config: DeliveryConfig
+) -> int:
+    response = client.post(
+        config.webhook_url,
+        content=payload.body,
+        headers=headers,
+        timeout=config.webhook_timeout_seconds,
+    )
+    return response.status_code

@@ -883,3 +883,41 @@ def test_threads_keep_only_the_newest_messages(
     assert [message.id for message in thread[1]] == sent[2:]
     with pytest.raises(ControlError):
         simulator.redeliver(sent[0], 1)
+
+
+def test_sampled_out_sends_get_no_status_webhooks_but_failures_still_do(
+    clock: FakeClock, dispatcher: FakeDispatcher
+) -> None:
+    # given
+    simulator = Simulator(
+        SimulatorConfig(status_sample_rate=0.0), clock=clock, dispatcher=dispatcher
+    )
+    open_window(simulator)
+    # when
+    send(simulator, text(ANNA))
+    simulator.upsert_citizen(ANNA, is_reachable=False)
+    send(simulator, text(ANNA))
+    # then
+    assert [value_of(p)["statuses"][0]["status"] for p in dispatcher.run_scheduled()] == ["failed"]
+    assert simulator.stats()["sends"]["without_statuses"] == 1
+
+
+def test_status_jobs_build_one_webhook_for_several_statuses(
+    simulator: Simulator, dispatcher: FakeDispatcher
+) -> None:
+    # given
+    open_window(simulator)
+    first = wamid_of(send(simulator, text(ANNA)))
+    second = wamid_of(send(simulator, text(ANNA)))
+    sent_jobs = [job for delay, job in dispatcher.scheduled if delay == 0.05]
+    # when
+    entries = [job.emit() for job in sent_jobs]  # type: ignore[attr-defined]
+    payload = sent_jobs[0].build(entries)  # type: ignore[attr-defined]
+    # then
+    assert [(s["id"], s["status"]) for s in value_of(payload)["statuses"]] == [
+        (first, "sent"),
+        (second, "sent"),
+    ]
+    assert payload.message_ids == (first, second)
+    expected = hmac.new(b"simulator-app-secret", payload.body, hashlib.sha256).hexdigest()
+    assert payload.signature == f"sha256={expected}"

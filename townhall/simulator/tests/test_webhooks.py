@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from townhall.simulator import webhooks
+from townhall.simulator.testing import WebhookReceiver
 from townhall.simulator.webhooks import WebhookDispatcher, WebhookPayload
 
 
@@ -23,6 +24,7 @@ class DeliverySettings:
     webhook_max_attempts: int = 4
     webhook_retry_base_seconds: float = 0.01
     webhook_timeout_seconds: float = 1.0
+    statuses_per_webhook: int = 1
 
 
 class RecordingTransport(httpx.BaseTransport):
@@ -188,3 +190,101 @@ def test_inbound_message_object_shape() -> None:
         "context": {"from": "4929321000000", "id": "wamid.Y"},
         "interactive": {"type": "button_reply", "button_reply": {"id": "ja", "title": "Ja"}},
     }
+
+
+def status_job(message_id: str, status: str) -> webhooks.StatusJob:
+    def build(entries: list[dict[str, object]]) -> WebhookPayload:
+        envelope = webhooks.envelope(
+            waba_id="200000000000001",
+            display_phone_number="4929321000000",
+            phone_number_id="100000000000001",
+            value={"statuses": entries},
+        )
+        ids = tuple(str(entry["id"]) for entry in entries)
+        return webhooks.build_payload(
+            "secret", envelope, kind="status", reference=ids[0], message_ids=ids
+        )
+
+    return webhooks.StatusJob(
+        message_id=message_id, emit=lambda: {"id": message_id, "status": status}, build=build
+    )
+
+
+def posted_statuses(transport: RecordingTransport) -> list[list[tuple[str, str]]]:
+    return [
+        [
+            (status["id"], status["status"])
+            for status in orjson.loads(request.content)["entry"][0]["changes"][0]["value"][
+                "statuses"
+            ]
+        ]
+        for request in transport.requests
+    ]
+
+
+def test_a_later_status_waits_while_the_earlier_one_is_retried() -> None:
+    # given: the first POST fails and is retried after 0.2 s
+    transport = RecordingTransport([500])
+    settings = DeliverySettings(webhook_retry_base_seconds=0.2)
+    dispatcher = WebhookDispatcher(lambda: settings, senders=4, transport=transport)
+    try:
+        # when: "delivered" is due while "sent" waits for its retry
+        dispatcher.schedule(0.0, status_job("wamid.A", "sent"))
+        dispatcher.schedule(0.05, status_job("wamid.A", "delivered"))
+        dispatcher.schedule(0.05, status_job("wamid.B", "sent"))
+        # then: B is not held up, A's statuses keep their order
+        assert dispatcher.flush(5)
+        assert posted_statuses(transport) == [
+            [("wamid.A", "sent")],
+            [("wamid.B", "sent")],
+            [("wamid.A", "sent")],
+            [("wamid.A", "delivered")],
+        ]
+        assert dispatcher.stats()["delivered"] == 3
+    finally:
+        dispatcher.close()
+
+
+def test_due_statuses_share_webhooks_when_configured(transport: RecordingTransport) -> None:
+    # given
+    settings = DeliverySettings(statuses_per_webhook=2)
+    dispatcher = WebhookDispatcher(lambda: settings, senders=2, transport=transport)
+    try:
+        # when
+        for message_id in ("wamid.A", "wamid.B", "wamid.C"):
+            dispatcher.schedule(0.05, status_job(message_id, "sent"))
+        # then
+        assert dispatcher.flush(5)
+        assert sorted(posted_statuses(transport)) == [
+            [("wamid.A", "sent"), ("wamid.B", "sent")],
+            [("wamid.C", "sent")],
+        ]
+        stats = dispatcher.stats()
+        assert (stats["delivered"], stats["delivered_items"], stats["pending"]) == (2, 3, 0)
+    finally:
+        dispatcher.close()
+
+
+def test_keep_alive_connections_post_signed_bodies_to_a_real_server() -> None:
+    # given: the simulator's own HTTP client against a threaded stdlib server
+    receiver = WebhookReceiver(app_secret="secret").start()
+    settings = DeliverySettings(webhook_url=receiver.url)
+    dispatcher = WebhookDispatcher(lambda: settings, senders=3)
+    try:
+        receiver.fail_next(2)
+        # when
+        for index in range(30):
+            dispatcher.submit(make_payload(f"wamid.{index}"))
+        # then: every body arrives once with a valid signature, two after a retry
+        assert dispatcher.flush(10)
+        accepted = receiver.accepted()
+        assert len(accepted) == 30
+        assert all(webhook.is_signature_valid for webhook in accepted)
+        assert {webhook.statuses()[0]["id"] for webhook in accepted} == {
+            f"wamid.{index}" for index in range(30)
+        }
+        stats = dispatcher.stats()
+        assert (stats["delivered"], stats["failed_attempts"], stats["dropped"]) == (30, 2, 0)
+    finally:
+        dispatcher.close()
+        receiver.stop()
