@@ -36,6 +36,7 @@ from townhall.simulator.engine import (
     message_as_dict,
 )
 from townhall.simulator.errors import GraphError, unknown_object
+from townhall.simulator.graph_send import answer_send, bearer_token, graph_error_answer
 from townhall.simulator.presentation import REACTION_EMOJIS, build_bubbles
 
 SAFE_FILENAME_RE = re.compile(r"[^\w.\- ]")
@@ -51,41 +52,38 @@ def _json(data: object, status: int = 200) -> HttpResponse:
 # --- Graph API ----------------------------------------------------------------------------------
 
 
-def _graph_error(error: GraphError) -> HttpResponse:
-    response = _json(error.to_body(), status=error.http_status)
-    if error.http_status == 401:
-        response["WWW-Authenticate"] = 'OAuth "Facebook Platform" "invalid_token"'
+def _answer(status: int, content: bytes, headers: list[tuple[str, str]]) -> HttpResponse:
+    response = HttpResponse(content, status=status)
+    for name, value in headers:
+        response[name] = value
     return response
+
+
+def _graph_error(error: GraphError) -> HttpResponse:
+    return _answer(*graph_error_answer(error))
 
 
 def _bearer_token(request: HttpRequest) -> str | None:
     """The access token from ``Authorization: Bearer``, or Graph's ``access_token`` param."""
-    header = request.headers.get("Authorization", "")
-    scheme, _separator, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return request.GET.get("access_token") or None
+    return bearer_token(request.headers.get("Authorization", "")) or (
+        request.GET.get("access_token") or None
+    )
 
 
 @csrf_exempt
 def graph_messages(request: HttpRequest, version: str, phone_number_id: str) -> HttpResponse:
-    """``POST /{version}/{phone_number_id}/messages``."""
+    """``POST /{version}/{phone_number_id}/messages``; well-formed requests take the same
+    code without Django (``graph_send.SendShortcut``)."""
     if request.method != "POST":
         return _graph_error(unknown_object(phone_number_id, method=str(request.method).lower()))
-    try:
-        payload: object = orjson.loads(request.body)
-    except orjson.JSONDecodeError:
-        payload = None
-    try:
-        result = get_simulator().send(
+    return _answer(
+        *answer_send(
             version=version,
             phone_number_id=phone_number_id,
             access_token=_bearer_token(request),
-            payload=payload,
+            body=request.body,
         )
-    except GraphError as error:
-        return _graph_error(error)
-    return _json(result)
+    )
 
 
 @csrf_exempt

@@ -204,3 +204,34 @@ def test_process_announces_itself_and_stops_cleanly_on_sigterm(
         f"Simulator on {process.base_url} → webhooks to {webhook_receiver.url}"
         in process.output_lines
     )
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"messaging_product": "whatsapp", "to": ANNA, "type": "text", "text": {"body": "Hi"}},
+        {"messaging_product": "whatsapp", "to": ANNA, "type": "text", "text": {}},
+        {"messaging_product": "nope"},
+    ],
+)
+@pytest.mark.parametrize("token", ["simulator-access-token", "wrong"])
+def test_the_send_shortcut_answers_like_the_django_view(
+    running_simulator: SimulatorProcess, payload: dict[str, object], token: str
+) -> None:
+    # given: the token in the header takes the shortcut, as a query parameter Django's view
+    path = "/v21.0/100000000000001/messages"
+    running_simulator.control("POST", "/_sim/config", {"window_error_mode": "sync"})
+    # when
+    shortcut = running_simulator.client.post(
+        path, json=payload, headers={"Authorization": f"Bearer {token}"}
+    )
+    django = running_simulator.client.post(path, json=payload, params={"access_token": token})
+    # then
+    assert shortcut.status_code == django.status_code
+    assert shortcut.status_code in (400, 401)
+    shortcut_error, django_error = shortcut.json()["error"], django.json()["error"]
+    # fbtrace_id is random per response, as at Meta.
+    assert shortcut_error.pop("fbtrace_id") != django_error.pop("fbtrace_id")
+    assert shortcut_error == django_error
+    assert shortcut.headers["Content-Type"] == django.headers["Content-Type"]
+    assert shortcut.headers.get("WWW-Authenticate") == django.headers.get("WWW-Authenticate")
