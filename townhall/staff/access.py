@@ -14,6 +14,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from townhall.citizens.models import Citizen
+from townhall.whatsapp.models import Message
 
 StaffUser = AbstractBaseUser | AnonymousUser
 
@@ -42,6 +43,18 @@ def access_citizen(user: StaffUser, citizen_id: int) -> Citizen:
         return Citizen.objects.get(pk=citizen_id, erased_at__isnull=True)
     except Citizen.DoesNotExist:
         raise Http404(_("No such citizen.")) from None
+
+
+def access_inbound_message(user: StaffUser, citizen_id: int, message_id: int) -> Message:
+    """The inbound message ``message_id`` from citizen ``citizen_id``, if ``user`` may handle
+    it (as for ``access_citizen``); ``Http404`` for a message that is not the citizen's."""
+    citizen = access_citizen(user, citizen_id)
+    try:
+        return Message.objects.get(
+            pk=message_id, wa_id=citizen.wa_id, direction=Message.Direction.INBOUND
+        )
+    except Message.DoesNotExist:
+        raise Http404(_("No such message.")) from None
 
 
 # --- subscribers --------------------------------------------------------------------------------

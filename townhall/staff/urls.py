@@ -21,6 +21,11 @@ urlpatterns = [
     path("messages/", views.message_log, name="message_log"),
     path("messages/<int:citizen_id>/", views.citizen_log, name="citizen_log"),
     path("messages/<int:citizen_id>/history/", views.citizen_history, name="citizen_history"),
+    path(
+        "messages/<int:citizen_id>/<int:message_id>/retry/",
+        views.retry_inbound_message,
+        name="retry_inbound_message",
+    ),
     path("subscribers/", views_subscribers.subscriber_overview, name="subscribers"),
     path("subscribers/<int:citizen_id>/", views_subscribers.subscriber_detail, name="subscriber"),
     path(

@@ -11,16 +11,16 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 from django_htmx.middleware import HtmxDetails
 
 from townhall.citizens.models import Citizen
 from townhall.core import clock
 from townhall.staff import conversations
-from townhall.staff.access import access_citizen, access_message_log
+from townhall.staff.access import access_citizen, access_inbound_message, access_message_log
 from townhall.staff.forms import ReplyForm
-from townhall.whatsapp.actions import do_queue_message
+from townhall.whatsapp.actions import do_queue_message, do_retry_inbound_message
 from townhall.whatsapp.outbound import InvalidOutboundMessage, Text
 from townhall.whatsapp.policy import Purpose, SendRefused
 from townhall.whatsapp.service_window import service_window_closes_at
@@ -135,3 +135,19 @@ def citizen_history(request: HtmxHttpRequest, citizen_id: int) -> HttpResponse:
     if request.GET.get("version") == version:
         return HttpResponse(status=204)
     return render(request, "staff/_history.html", _history_context(citizen, version))
+
+
+@staff_login_required
+@require_POST
+def retry_inbound_message(
+    request: HtmxHttpRequest, citizen_id: int, message_id: int
+) -> HttpResponse:
+    """Give a message whose handling failed (bot, inbox) fresh attempts, e.g. after a fix.
+
+    A message that is no longer parked (a second click, or handled meanwhile) is left alone;
+    either way the citizen's page shows its current state.
+    """
+    message = access_inbound_message(request.user, citizen_id, message_id)
+    do_retry_inbound_message(message.pk, acting_user=request.user)
+    page_url = reverse("staff:citizen_log", args=[citizen_id])
+    return redirect(f"{page_url}#message-{message.pk}")
