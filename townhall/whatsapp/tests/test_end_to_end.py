@@ -1,9 +1,12 @@
 """End to end over loopback HTTP: simulator -> signed webhook -> Townhall -> worker -> Cloud API
 (simulator) -> status webhooks -> message log. Real processes, no mocks."""
 
+from datetime import UTC, datetime, timedelta, timezone
+
 import httpx
 import pytest
 
+from townhall.core import clock
 from townhall.whatsapp import outbound
 from townhall.whatsapp.actions import do_queue_message
 from townhall.whatsapp.models import Message, MessageStatusEvent, WebhookEvent
@@ -13,6 +16,8 @@ from townhall.whatsapp.queries import message_log_for
 pytestmark = pytest.mark.e2e
 
 WA_ID = "4915112345601"
+# Ten seconds before midnight on New Year's Eve, a year ahead: far from any real run's date.
+NEW_YEARS_EVE = datetime(2027, 12, 31, 23, 59, 50, tzinfo=timezone(timedelta(hours=1)))
 
 
 def citizen_sends(stack, text: str, name: str = "Anna Becker") -> str:
@@ -102,3 +107,53 @@ def test_redelivered_webhook_creates_one_row(live_stack, wait):
     assert Message.objects.filter(provider_id=inbound_id).count() == 1
     # The bot's answer brings its own status webhooks; the redelivered one is stored once.
     assert WebhookEvent.objects.filter(body__contains=inbound_id).count() == 1
+
+
+@pytest.fixture
+def on_new_years_eve(time_machine):
+    """The test's clock stands at ``NEW_YEARS_EVE`` (ticking) before the stack starts."""
+    time_machine.move_to(NEW_YEARS_EVE, tick=True)
+
+
+def test_the_processes_follow_the_test_clock(on_new_years_eve, live_stack, wait):
+    # given: the web server, worker and simulator were started under the travelled clock
+    # when: a citizen writes, the bot answers and the phone reports the answer read
+    inbound_id = citizen_sends(live_stack, "Hallo")
+    inbound = wait(
+        lambda: Message.objects.filter(provider_id=inbound_id, handled_at__isnull=False).first(),
+        what="inbound message stored and handled",
+    )
+    hint = wait(
+        lambda: Message.objects.filter(wa_id=WA_ID, direction="out", status="read").first(),
+        timeout=20,
+        what="the bot's hint read on the phone",
+    )
+    finished = clock.now()
+
+    # then: every time the processes wrote lies between the travelled start and now, on the
+    # test's clock (today's real date would be a year or more before it)
+    def on_test_clock(value: datetime) -> bool:
+        return NEW_YEARS_EVE - timedelta(seconds=1) <= value <= finished + timedelta(seconds=1)
+
+    assert finished - NEW_YEARS_EVE < timedelta(minutes=1)
+    event = WebhookEvent.objects.get(body__contains=inbound_id)
+    written = {
+        "webhook received (web server)": event.received_at,
+        "message written (simulator's timestamp)": inbound.created_at,
+        "message handled (worker)": inbound.handled_at,
+        "answer queued (worker)": hint.created_at,
+        "answer read (status time in the worker)": hint.status_updated_at,
+    }
+    for status_event in MessageStatusEvent.objects.filter(provider_message_id=hint.provider_id):
+        written[f"{status_event.status} (simulator)"] = status_event.occurred_at
+        written[f"{status_event.status} received (web server)"] = status_event.received_at
+    on_phone = {message["id"]: message for message in phone_thread(live_stack)}
+    written["written on the phone (simulator)"] = _from_unix(on_phone[inbound_id]["timestamp"])
+    for status in on_phone[hint.provider_id]["statuses"]:
+        written[f"{status['status']} on the phone (simulator)"] = _from_unix(status["timestamp"])
+    assert {"sent (simulator)", "delivered (simulator)", "read (simulator)"} <= set(written)
+    assert {name: value for name, value in written.items() if not on_test_clock(value)} == {}
+
+
+def _from_unix(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
