@@ -153,7 +153,7 @@ class SimulatorConfig:
     webhook_timeout_seconds: float = 10.0
     # Webhook POSTs in flight (one keep-alive connection each). Read once when the
     # dispatcher starts; changing it at runtime has no effect.
-    webhook_senders: int = 16
+    webhook_senders: int = 64
     # For benchmarks on small machines: the fraction of accepted sends that get the
     # sent → delivered → read webhooks (the others stay "accepted"; failed statuses are
     # always sent), and how many due statuses may share one webhook (Meta's format allows a
@@ -185,7 +185,7 @@ class SimulatorConfig:
             "webhook_max_attempts": self.webhook_max_attempts >= 1,
             "webhook_retry_base_seconds": self.webhook_retry_base_seconds >= 0,
             "webhook_timeout_seconds": self.webhook_timeout_seconds > 0,
-            "webhook_senders": 1 <= self.webhook_senders <= 64,
+            "webhook_senders": 1 <= self.webhook_senders <= 256,
             "status_sample_rate": 0.0 <= self.status_sample_rate <= 1.0,
             "statuses_per_webhook": 1 <= self.statuses_per_webhook <= 1000,
             "thread_max_messages": self.thread_max_messages >= 10,

@@ -319,7 +319,7 @@ class WebhookDispatcher:
         self,
         config_provider: Callable[[], DeliveryConfig],
         *,
-        senders: int = 16,
+        senders: int = 64,
         transport: httpx.BaseTransport | None = None,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
