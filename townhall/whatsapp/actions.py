@@ -704,8 +704,9 @@ _CLAIM_FIELDS = ("pk", "wa_id", "payload", "purpose", "topic", "context_provider
 def _claim_due_messages(count: int, message_ids: list[int] | None) -> list[dict[str, Any]]:
     """Move up to ``count`` due messages from queued to sending and return them.
 
-    A message waits while an older one to the same citizen is still on its way (younger than
-    SEND_ORDER_WINDOW, so a stuck row cannot silence anyone). PostgreSQL: FOR UPDATE SKIP
+    A message waits while an older one of the same or a more urgent priority to the same
+    citizen is still on its way (younger than SEND_ORDER_WINDOW, so a stuck row cannot
+    silence anyone). PostgreSQL: FOR UPDATE SKIP
     LOCKED lets dispatchers claim side by side; SQLite: the IMMEDIATE transaction is the lock.
     """
     now = clock.now()
@@ -715,6 +716,8 @@ def _claim_due_messages(count: int, message_ids: list[int] | None) -> list[dict[
         status__in=[Message.Status.QUEUED, Message.Status.SENDING, Message.Status.UNCONFIRMED],
         pk__lt=OuterRef("pk"),
         created_at__gte=OuterRef("created_at") - SEND_ORDER_WINDOW,
+        # An urgent alert or a reply does not wait behind a normal post to the same person.
+        priority__lte=OuterRef("priority"),
     )
     due = (
         Message.objects.filter(status=Message.Status.QUEUED, direction=Message.Direction.OUTBOUND)
