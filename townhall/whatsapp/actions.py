@@ -286,21 +286,35 @@ def _apply_statuses(statuses: list[StatusUpdate]) -> None:
     """
     if not statuses:
         return
+    callbacks = {
+        status.message_id: status.biz_opaque_callback_data
+        for status in statuses
+        if status.biz_opaque_callback_data
+    }
+    _reconcile_unconfirmed(callbacks)
+    _apply_best_statuses(
+        *_furthest_statuses(
+            (status.message_id, status.status, _status_errors(status)) for status in statuses
+        )
+    )
+
+
+def _furthest_statuses(
+    reports: Iterable[tuple[str, str, list[dict[str, Any]]]],
+) -> tuple[dict[str, str], dict[str, list[dict[str, Any]]]]:
+    """From (provider id, status, errors) reports: the furthest status per message and the
+    errors reported for it."""
     best: dict[str, str] = {}
     errors: dict[str, list[dict[str, Any]]] = {}
-    callbacks: dict[str, str] = {}
-    for status in statuses:
-        if status.status not in STATUS_RANK:
+    for provider_id, status, status_errors in reports:
+        if status not in STATUS_RANK:
             continue
-        current = best.get(status.message_id)
-        if current is None or STATUS_RANK[status.status] > STATUS_RANK[current]:
-            best[status.message_id] = status.status
-        if status.errors:
-            errors.setdefault(status.message_id, []).extend(_status_errors(status))
-        if status.biz_opaque_callback_data:
-            callbacks[status.message_id] = status.biz_opaque_callback_data
-    _reconcile_unconfirmed(callbacks)
-    _apply_best_statuses(best, errors)
+        current = best.get(provider_id)
+        if current is None or STATUS_RANK[status] > STATUS_RANK[current]:
+            best[provider_id] = status
+        if status_errors:
+            errors.setdefault(provider_id, []).extend(status_errors)
+    return best, errors
 
 
 def _apply_best_statuses(best: dict[str, str], errors: dict[str, list[dict[str, Any]]]) -> None:
@@ -832,32 +846,19 @@ def _record_outcomes(
         else:
             message.status = Message.Status.FAILED
         changed.append(message)
+    outcome_fields = [
+        "status",
+        "attempts",
+        "status_updated_at",
+        "error_code",
+        "error_title",
+        "next_attempt_at",
+    ]
     with transaction.atomic():
         if accepted:
-            Message.objects.bulk_update(
-                accepted,
-                [
-                    "provider_id",
-                    "status",
-                    "attempts",
-                    "status_updated_at",
-                    "error_code",
-                    "error_title",
-                    "next_attempt_at",
-                ],
-            )
+            Message.objects.bulk_update(accepted, ["provider_id", *outcome_fields])
         if changed:
-            Message.objects.bulk_update(
-                changed,
-                [
-                    "status",
-                    "attempts",
-                    "status_updated_at",
-                    "error_code",
-                    "error_title",
-                    "next_attempt_at",
-                ],
-            )
+            Message.objects.bulk_update(changed, outcome_fields)
     if throughput_limited:
         # Meta counted more than our limiter let through (inbound counts too): every
         # dispatcher of this number holds off for a moment.
@@ -870,16 +871,7 @@ def _record_outcomes(
             ).values_list("provider_message_id", "status", "errors")
         )
         if early:
-            best: dict[str, str] = {}
-            errors: dict[str, list[dict[str, Any]]] = {}
-            for provider_id, status, status_errors in early:
-                if status in STATUS_RANK and STATUS_RANK[status] > STATUS_RANK.get(
-                    best.get(provider_id, ""), -1
-                ):
-                    best[provider_id] = status
-                if status_errors:
-                    errors.setdefault(provider_id, []).extend(status_errors)
-            _apply_best_statuses(best, errors)
+            _apply_best_statuses(*_furthest_statuses(early))
     if next_retry is not None:
         _enqueue_later("dispatch_messages", delay=next_retry)
     if errors_by_class:
