@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "townhall.whatsapp",
     "townhall.citizens",
     "townhall.inbox",
+    "townhall.channel",
     "townhall.staff",
     "townhall.simulator",
 ]

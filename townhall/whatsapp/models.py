@@ -3,10 +3,13 @@
 - ``WebhookEvent``: each signed webhook body, exactly as received, before anything else.
 - ``Message``: every inbound and outbound message, one row per provider message id.
 - ``MessageStatusEvent``: the status history (sent, delivered, read, failed) of outbound messages.
+- ``MessageTemplate``: the templates Townhall submits to Meta and may send outside the window.
 """
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from townhall.whatsapp.errors import CloudAPIError, error_class_for
 
@@ -170,3 +173,78 @@ class MessageStatusEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider_message_id} {self.status}"
+
+
+class MessageTemplate(models.Model):
+    """A message template as Townhall manages it: written here, submitted to Meta for review
+    (``POST /{WABA_ID}/message_templates``), followed until approved or rejected.
+
+    Outside a citizen's 24-hour window only an APPROVED template may be sent. The body uses
+    Meta's numbered parameters ``{{1}}``, ``{{2}}`` …; ``body_examples`` holds one sample per
+    parameter, which Meta requires for review.
+    """
+
+    class Category(models.TextChoices):
+        UTILITY = "utility", _("Utility")
+        MARKETING = "marketing", _("Marketing")
+        AUTHENTICATION = "authentication", _("Authentication")
+
+    class Status(models.TextChoices):
+        # Written in Townhall, not yet submitted (or the submission failed: see status_reason).
+        DRAFT = "draft", _("Draft")
+        PENDING = "pending", _("In review at Meta")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        PAUSED = "paused", _("Paused by Meta")
+        DISABLED = "disabled", _("Disabled by Meta")
+
+    class HeaderFormat(models.TextChoices):
+        NONE = "", _("No header")
+        TEXT = "text", _("Text")
+        IMAGE = "image", _("Image")
+        DOCUMENT = "document", _("Document")
+
+    # Meta: lowercase letters, digits and underscores; unique per WABA together with language.
+    name = models.CharField(_("name"), max_length=512)
+    language = models.CharField(_("language"), max_length=15)
+    category = models.CharField(
+        _("category"), max_length=16, choices=Category.choices, default=Category.UTILITY
+    )
+    header_format = models.CharField(
+        _("header"), max_length=16, choices=HeaderFormat.choices, blank=True
+    )
+    header_text = models.CharField(_("header text"), max_length=60, blank=True)
+    body = models.TextField(_("body"))
+    body_examples = models.JSONField(_("examples for the parameters"), default=list, blank=True)
+    footer = models.CharField(_("footer"), max_length=60, blank=True)
+    # [{"type": "quick_reply", "text": "…"} | {"type": "url", "text": "Mehr lesen", "url": "…{{1}}"}]
+    buttons = models.JSONField(_("buttons"), default=list, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT
+    )
+    # Meta's rejection reason, or why a submission failed; shown to staff.
+    status_reason = models.CharField(_("reason"), max_length=500, blank=True)
+    # The id Meta gave the template on submission.
+    provider_id = models.CharField(max_length=64, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    status_updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
+        ordering = ["name", "language"]
+        constraints = [
+            models.UniqueConstraint(fields=["name", "language"], name="unique_template_language")
+        ]
+        permissions = [("manage_templates", _("Can write and submit message templates"))]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language}, {self.status})"
+
+    @property
+    def is_sendable(self) -> bool:
+        return self.status == self.Status.APPROVED

@@ -1,0 +1,200 @@
+"""The info channel: posts the city broadcasts to its subscribers.
+
+- ``Post``: one announcement (news, event tip, urgent alert) with its audience, schedule,
+  approval and sending state; ``PostVersion`` holds its text per language (German required).
+- ``PostEvent``: who did what to a post and when (drafted, approved, sent back, sent …);
+  append-only, the approval trail.
+- ``PostDelivery``: one row per citizen a post was queued for. The unique (post, citizen)
+  pair is what makes "each citizen receives a post at most once" hold across crashes and
+  retries; ``message`` links to the outbound message whose status is the delivery's status.
+- ``MessagePrice``: the editable rate card for the cost estimate (Meta's prices are data).
+"""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from townhall.citizens.models import Citizen, Topic
+from townhall.whatsapp.models import Message, MessageTemplate
+
+PUBLIC_ID_LENGTH = 8
+
+
+def new_public_id() -> str:
+    # Short, unguessable before publication, readable in a link: /p/<public_id>/
+    return secrets.token_urlsafe(6)[:PUBLIC_ID_LENGTH]
+
+
+class Post(models.Model):
+    class Kind(models.TextChoices):
+        NORMAL = "normal", _("Normal")
+        URGENT = "urgent", _("Urgent alert")
+
+    class State(models.TextChoices):
+        DRAFT = "draft", _("Draft")
+        IN_REVIEW = "in_review", _("Waiting for approval")
+        CHANGES_REQUESTED = "changes_requested", _("Sent back")
+        # Approved; goes out at send_at (or at once when send_at is empty / in the past).
+        APPROVED = "approved", _("Approved")
+        SENDING = "sending", _("Sending")
+        PAUSED = "paused", _("Paused")
+        SENT = "sent", _("Sent")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    public_id = models.CharField(max_length=16, unique=True, default=new_public_id)
+    kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.NORMAL)
+    state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.DRAFT)
+    # No topic = every info-channel subscriber.
+    topics = models.ManyToManyField(
+        Topic, blank=True, related_name="posts", verbose_name=_("topics")
+    )
+    # Sent with the post's content as parameters to citizens whose 24-hour window is closed.
+    template = models.ForeignKey(
+        MessageTemplate,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="posts",
+        verbose_name=_("template"),
+    )
+    attachment = models.FileField(_("image or document"), upload_to="channel/%Y/%m/", blank=True)
+    # Empty = as soon as approved.
+    send_at = models.DateTimeField(_("send at"), null=True, blank=True)
+    # How long the post is worth delivering (Meta's template time-to-live); empty = Meta's default.
+    valid_for_seconds = models.PositiveIntegerField(_("valid for (seconds)"), null=True, blank=True)
+
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    # The reviewer's last comment when sending a post back.
+    review_comment = models.TextField(blank=True)
+    # When fan-out started and when the last delivery was handed over / the post ended.
+    sending_started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Set when the post first goes out; the public archive shows published posts only.
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("post")
+        verbose_name_plural = _("posts")
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("approve_post", _("Can approve posts of the info channel")),
+            ("send_urgent", _("Can send urgent alerts without prior approval")),
+        ]
+        indexes = [models.Index(fields=["state", "send_at"])]
+
+    def __str__(self) -> str:
+        return f"Post {self.pk} ({self.state})"
+
+
+class PostVersion(models.Model):
+    """The post in one language; citizens get the version of their language, else German."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="versions")
+    language = models.CharField(_("language"), max_length=8)
+    title = models.CharField(_("title"), max_length=120)
+    # WhatsApp formatting: *bold*, _italic_, ~strike~, links.
+    text = models.TextField(_("text"))
+
+    class Meta:
+        verbose_name = _("language version")
+        verbose_name_plural = _("language versions")
+        constraints = [
+            models.UniqueConstraint(fields=["post", "language"], name="unique_post_language")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.post_id} {self.language}"
+
+
+class PostEvent(models.Model):
+    """One step in a post's life, with who and when. Never edited or deleted."""
+
+    class Action(models.TextChoices):
+        DRAFTED = "drafted", _("drafted")
+        EDITED = "edited", _("edited")
+        SUBMITTED = "submitted", _("submitted for approval")
+        APPROVED = "approved", _("approved")
+        CHANGES_REQUESTED = "changes_requested", _("sent back")
+        URGENT_SENT = "urgent_sent", _("sent as urgent alert without prior approval")
+        REVIEWED_AFTER = "reviewed_after", _("reviewed after sending")
+        SENDING_STARTED = "sending_started", _("sending started")
+        HELD_QUIET_HOURS = "held_quiet_hours", _("held for quiet hours")
+        PAUSED = "paused", _("paused")
+        RESUMED = "resumed", _("resumed")
+        CANCELLED = "cancelled", _("cancelled")
+        FINISHED = "finished", _("all messages handed over")
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=20, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.post_id} {self.action}"
+
+
+class PostDelivery(models.Model):
+    """The post queued for one citizen: at most one per (post, citizen)."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="deliveries")
+    citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="post_deliveries")
+    message = models.OneToOneField(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="post_delivery"
+    )
+    language = models.CharField(max_length=8)
+    # True when the citizen's window was closed and the post went as its template.
+    as_template = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["post", "citizen"], name="unique_post_delivery")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.post_id} → {self.citizen_id}"
+
+
+class MessagePrice(models.Model):
+    """One line of the rate card: Meta's price per delivered message of a pricing category
+    to numbers of one market, valid from a date. Editable, because Meta changes its prices."""
+
+    category = models.CharField(
+        _("category"), max_length=16, choices=MessageTemplate.Category.choices
+    )
+    # ISO 3166 alpha-2 (e.g. "DE"); empty = every other market.
+    country = models.CharField(_("country"), max_length=2, blank=True)
+    price = models.DecimalField(_("price per message"), max_digits=8, decimal_places=4)
+    currency = models.CharField(_("currency"), max_length=3, default="EUR")
+    valid_from = models.DateField(_("valid from"))
+    # Where the figure comes from (e.g. Meta's rate card of that date).
+    source = models.CharField(_("source"), max_length=200, blank=True)
+
+    class Meta:
+        verbose_name = _("message price")
+        verbose_name_plural = _("message prices")
+        ordering = ["category", "country", "-valid_from"]
+
+    def __str__(self) -> str:
+        return f"{self.category} {self.country or '*'} {self.price} {self.currency}"
