@@ -14,23 +14,35 @@ so the real bill can only be lower.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import Any
 
 import phonenumbers
+from django.db.models import BooleanField, Case, Count, Value, When
+from django.db.models.functions import Substr
 from django.utils import timezone
 
 from townhall.channel.models import MessagePrice
+from townhall.channel.sending_rule import WINDOW_MARGIN
+from townhall.citizens.models import Topic
+from townhall.citizens.policy import info_recipients
 from townhall.core import clock
-from townhall.whatsapp.models import Message
+from townhall.whatsapp.models import Message, MessageTemplate
+from townhall.whatsapp.service_window import open_window_cutoff
+
+logger = logging.getLogger(__name__)
 
 Category = MessagePrice.Category
 ANY_COUNTRY = ""
 # Outbound statuses Meta charges for (an accepted message that never arrives is free).
 CHARGED_STATUSES = (Message.Status.DELIVERED, Message.Status.READ, Message.Status.PLAYED)
+# Country calling codes have one to three digits.
+CALLING_CODE_MAX_DIGITS = 3
 
 
 def country_of(wa_id: str) -> str:
@@ -142,12 +154,64 @@ def used_this_month(category: str, *, on: date) -> int:
 
 def estimate_cost(messages: Iterable[PlannedMessage], *, on: date | None = None) -> CostEstimate:
     """The cost of sending ``messages`` on ``on`` (today by default), by the rate card."""
-    on = on or clock.today()
     groups: Counter[tuple[str, str, bool]] = Counter()
     for message in messages:
         category = message.template_category or Category.SERVICE
         groups[(country_of(message.wa_id), category, message.window_open)] += 1
+    return _estimate(groups, on=on or clock.today())
 
+
+def country_of_calling_code_prefix(digits: str) -> str:
+    """The main country of the calling code a number starts with (``"43…"`` → ``"AT"``).
+
+    Meta prices by calling code; where several countries share one (+1, +7), their main
+    country stands for all, as Meta's rate card groups them too.
+    """
+    for length in (1, 2, 3):
+        if len(digits) >= length:
+            region = phonenumbers.region_code_for_country_code(int(digits[:length]))
+            if region and region != phonenumbers.UNKNOWN_REGION:
+                return region
+    return ANY_COUNTRY
+
+
+def estimate_audience_cost(
+    *, topics: Iterable[Topic], template: MessageTemplate | None, now: datetime | None = None
+) -> CostEstimate:
+    """The cost of a post to its audience, as the sending rule sends it: free text to
+    citizens whose window is open, the template to the others (none if it is not approved:
+    they cannot be reached and cost nothing). One aggregate query, whatever the audience."""
+    now = now or clock.now()
+    cutoff = open_window_cutoff(now, open_for=WINDOW_MARGIN)
+    rows = (
+        info_recipients([topic.slug for topic in topics])
+        .annotate(
+            calling_code_prefix=Substr("wa_id", 1, CALLING_CODE_MAX_DIGITS),
+            window_open=Case(
+                When(last_inbound_at__gt=cutoff, then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            ),
+        )
+        .values("calling_code_prefix", "window_open")
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    template_category = template.category if template is not None and template.is_sendable else None
+    groups: Counter[tuple[str, str, bool]] = Counter()
+    for row in rows:
+        if row["window_open"]:
+            category = Category.SERVICE
+        elif template_category is None:
+            continue
+        else:
+            category = template_category
+        country = country_of_calling_code_prefix(row["calling_code_prefix"])
+        groups[(country, category, row["window_open"])] += row["count"]
+    return _estimate(groups, on=timezone.localdate(now))
+
+
+def _estimate(groups: Counter[tuple[str, str, bool]], *, on: date) -> CostEstimate:
     in_force = prices_in_force(on)
     allowance_left: dict[str, int] = {}
     lines: list[CostLine] = []
@@ -183,3 +247,29 @@ def estimate_cost(messages: Iterable[PlannedMessage], *, on: date | None = None)
             )
         )
     return CostEstimate(on=on, lines=tuple(lines), unpriced=tuple(unpriced))
+
+
+# --- editing the rate card ----------------------------------------------------------------------
+
+
+def do_save_message_price(price: MessagePrice, *, acting_user: Any) -> MessagePrice:
+    """Store a new or changed line of the rate card (validated by the caller's form)."""
+    is_new = price.pk is None
+    price.country = price.country.upper()
+    price.currency = price.currency.upper()
+    price.save()
+    logger.info(
+        "rate card: %s price %s (%s %s from %s) by user %s",
+        "added" if is_new else "changed",
+        price.pk,
+        price.category,
+        price.country or "*",
+        price.valid_from,
+        getattr(acting_user, "pk", None),
+    )
+    return price
+
+
+def do_delete_message_price(price: MessagePrice, *, acting_user: Any) -> None:
+    logger.info("rate card: deleted price %s by user %s", price.pk, getattr(acting_user, "pk", None))
+    price.delete()
