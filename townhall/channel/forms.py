@@ -26,7 +26,12 @@ ATTACHMENT_TYPES = {
     "image/png": ("image", 5 * 1024 * 1024),
     "application/pdf": ("document", 100 * 1024 * 1024),
 }
-ATTACHMENT_EXTENSIONS = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".pdf": "application/pdf"}
+ATTACHMENT_EXTENSIONS = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".pdf": "application/pdf",
+}
 SEND_NOW = "now"
 SEND_AT = "at"
 # How long a post is worth delivering (Meta's time-to-live of template messages).
@@ -63,7 +68,10 @@ class PostForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     kind = forms.ChoiceField(
-        label=_("Kind"), choices=Post.Kind.choices, initial=Post.Kind.NORMAL, widget=forms.RadioSelect
+        label=_("Kind"),
+        choices=Post.Kind.choices,
+        initial=Post.Kind.NORMAL,
+        widget=forms.RadioSelect,
     )
     template = forms.ModelChoiceField(
         label=_("Template for citizens whose 24-hour window is closed"),

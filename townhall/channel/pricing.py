@@ -271,5 +271,7 @@ def do_save_message_price(price: MessagePrice, *, acting_user: Any) -> MessagePr
 
 
 def do_delete_message_price(price: MessagePrice, *, acting_user: Any) -> None:
-    logger.info("rate card: deleted price %s by user %s", price.pk, getattr(acting_user, "pk", None))
+    logger.info(
+        "rate card: deleted price %s by user %s", price.pk, getattr(acting_user, "pk", None)
+    )
     price.delete()

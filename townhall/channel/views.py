@@ -13,6 +13,7 @@ the action itself checks the permission again, so no page can send without appro
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,7 @@ LIVE_STATES = (Post.State.APPROVED, Post.State.SENDING, Post.State.PAUSED)
 PROGRESS_STATES = (Post.State.SENDING, Post.State.PAUSED, Post.State.SENT, Post.State.CANCELLED)
 PROGRESS_POLL_SECONDS = 2
 AUTOSAVE_DELAY_SECONDS = 3
+TEMPLATE_PARAMETER_RE = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 # How the composer's buttons name what to do after saving.
 SAVE, SUBMIT, URGENT = "save", "submit", "urgent"
 
@@ -94,7 +96,7 @@ def _composer_context(request: HtmxHttpRequest, form: PostForm, post: Post | Non
     return {
         "form": form,
         "post": post,
-        "languages": POST_LANGUAGES,
+        "post_languages": POST_LANGUAGES,
         "has_approved_template": bool(_approved_templates()),
         "can_send_urgent": can_send_urgent(request.user),
         "autosave_delay": AUTOSAVE_DELAY_SECONDS,
@@ -223,10 +225,13 @@ class PhonePreview:
 
 
 def _template_body(template: MessageTemplate, parameters: tuple[str, ...]) -> str:
-    body = template.body
-    for number, value in enumerate(parameters, start=1):
-        body = body.replace("{{%d}}" % number, value)
-    return body
+    """The template's body as the phone shows it, with the parameters filled in."""
+
+    def value(match: re.Match[str]) -> str:
+        number = int(match.group(1))
+        return parameters[number - 1] if 0 < number <= len(parameters) else match.group(0)
+
+    return TEMPLATE_PARAMETER_RE.sub(value, template.body)
 
 
 def _phone_previews(form: PostForm, post: Post | None) -> list[PhonePreview]:
@@ -369,8 +374,7 @@ def post_detail(request: HtmxHttpRequest, post_id: int) -> HttpResponse:
         "topics": list(post.topics.all()),
         "trail": _trail(post),
         "is_author": is_author,
-        "can_edit": post.state in actions.EDITABLE
-        and has_permission(user, "channel.change_post"),
+        "can_edit": post.state in actions.EDITABLE and has_permission(user, "channel.change_post"),
         "can_submit": post.state in actions.EDITABLE and can_draft(user),
         "can_review": post.state == Post.State.IN_REVIEW and can_approve(user),
         "can_send_urgent": post.kind == Post.Kind.URGENT
@@ -397,7 +401,9 @@ def post_progress(request: HtmxHttpRequest, post_id: int) -> HttpResponse:
     return response
 
 
-def _run(request: HtmxHttpRequest, post: Post, step: Any, success: str, **kwargs: Any) -> HttpResponse:
+def _run(
+    request: HtmxHttpRequest, post: Post, step: Any, success: str, **kwargs: Any
+) -> HttpResponse:
     """Run one action on ``post`` and go back to its page with the outcome as a message."""
     try:
         step(post, actor=request.user, **kwargs)
@@ -505,7 +511,4 @@ def resume(request: HtmxHttpRequest, post_id: int) -> HttpResponse:
 @require_POST
 def cancel(request: HtmxHttpRequest, post_id: int) -> HttpResponse:
     post = access_post_for_sending_control(request.user, post_id)
-    return _run(
-        request, post, actions.do_cancel, _("The post is cancelled; nothing more is sent.")
-    )
-
+    return _run(request, post, actions.do_cancel, _("The post is cancelled; nothing more is sent."))
