@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -53,6 +54,8 @@ from townhall.whatsapp.models import MessageTemplate
 LIVE_STATES = (Post.State.APPROVED, Post.State.SENDING, Post.State.PAUSED)
 PROGRESS_STATES = (Post.State.SENDING, Post.State.PAUSED, Post.State.SENT, Post.State.CANCELLED)
 PROGRESS_POLL_SECONDS = 2
+# How long after the last hand-over the page keeps polling for delivered and read statuses.
+STATUS_WATCH_AFTER_SENDING = timedelta(minutes=15)
 AUTOSAVE_DELAY_SECONDS = 3
 TEMPLATE_PARAMETER_RE = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 # How the composer's buttons name what to do after saving.
@@ -351,14 +354,23 @@ def _trail(post: Post) -> list[dict[str, Any]]:
     return entries
 
 
-def _progress_context(post: Post) -> dict[str, Any]:
+def _progress_context(post: Post, user: Any) -> dict[str, Any]:
     numbers = progress.post_progress(post)
+    # After the last hand-over, delivered and read statuses keep coming for a while (read
+    # receipts may never come: some citizens turn them off, so not for ever).
+    awaits_statuses = (
+        post.state == Post.State.SENT
+        and numbers.sent + numbers.delivered > 0
+        and post.finished_at is not None
+        and clock.now() - post.finished_at < STATUS_WATCH_AFTER_SENDING
+    )
     return {
         "post": post,
         "progress": numbers,
-        "is_live": post.state in LIVE_STATES,
+        "is_live": post.state in LIVE_STATES or awaits_statuses,
         "poll_seconds": PROGRESS_POLL_SECONDS,
         "failed_reasons": sorted(numbers.failed_by_reason.items(), key=lambda item: -item[1]),
+        "can_control": can_approve(user) or can_send_urgent(user),
     }
 
 
@@ -380,11 +392,10 @@ def post_detail(request: HtmxHttpRequest, post_id: int) -> HttpResponse:
         "can_send_urgent": post.kind == Post.Kind.URGENT
         and post.state in actions.BEFORE_SENDING
         and can_send_urgent(user),
-        "can_control": can_approve(user) or can_send_urgent(user),
         "can_review_after": post.needs_review_after and can_approve(user),
         "comment_form": CommentForm(),
         "shows_progress": post.state in PROGRESS_STATES or post.state in LIVE_STATES,
-        **({} if post.state not in PROGRESS_STATES + LIVE_STATES else _progress_context(post)),
+        **(_progress_context(post, user) if post.state in PROGRESS_STATES + LIVE_STATES else {}),
     }
     return render(request, "channel/post.html", context)
 
@@ -392,13 +403,12 @@ def post_detail(request: HtmxHttpRequest, post_id: int) -> HttpResponse:
 @staff_login_required
 @require_GET
 def post_progress(request: HtmxHttpRequest, post_id: int) -> HttpResponse:
-    """The progress fragment the detail page polls; without a poll trigger once finished."""
+    """The progress fragment the detail page polls (with the state and the controls, which
+    change with it); without a poll trigger once no more statuses are expected."""
     post = access_post(request.user, post_id)
-    response = render(request, "channel/_progress.html", _progress_context(post))
-    if post.state not in LIVE_STATES and request.GET.get("state") in LIVE_STATES:
-        # The post has just finished or was cancelled: reload once for the new controls.
-        response["HX-Refresh"] = "true"
-    return response
+    return render(
+        request, "channel/_progress.html", {**_progress_context(post, request.user), "oob": True}
+    )
 
 
 def _run(

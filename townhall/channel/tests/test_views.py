@@ -377,31 +377,36 @@ def test_the_audience_panel_shows_the_plan_when_the_messaging_limit_is_reached(
 # --- detail and progress ------------------------------------------------------------------------
 
 
-def test_progress_polls_while_sending_and_stops_when_done(
-    daytime, django_capture_on_commit_callbacks, fake_cloud_api
+def test_progress_polls_while_sending_and_stops_when_no_status_is_expected(
+    daytime, time_machine, django_capture_on_commit_callbacks, fake_cloud_api
 ) -> None:
     # given: an urgent alert has started sending; its fan-out has not run yet
     citizens(3, topic_slugs=["verkehr"], window_open=True)
-    reader = client_for(staff("leser"))
+    reader = client_for(approver("pressestelle"))
     post = sending_post()
     live = reader.get(reverse("channel:progress", args=[post.pk])).content.decode()
     assert 'hx-trigger="every 2s' in live
     assert 'data-testid="progress-audience">0<' in live
+    assert 'id="pause-post"' in live
 
-    # when: the audience is queued and sent, and the post is finished
+    # when: the audience is queued and handed over, and the post is finished
     with django_capture_on_commit_callbacks(execute=True):
         do_fan_out_post(post.pk)
     assert do_finish_post_if_handed_over(post.pk) is True
 
-    # then: the next poll shows the numbers, stops polling and reloads the page once
-    response = reader.get(reverse("channel:progress", args=[post.pk]), {"state": "sending"})
-    html = response.content.decode()
+    # then: the next poll shows the numbers and the new state, and keeps polling for the
+    # delivered and read statuses; the sending controls are gone
+    html = reader.get(reverse("channel:progress", args=[post.pk])).content.decode()
     assert 'data-testid="progress-audience">3<' in html
     assert 'data-testid="progress-sent">3<' in html
+    assert '<span class="badge" id="post-state" hx-swap-oob="true">Gesendet</span>' in html
+    assert 'hx-trigger="every 2s' in html
+    assert 'id="pause-post"' not in html
+
+    # and a quarter of an hour later it stops asking
+    time_machine.shift(timedelta(minutes=16))
+    html = reader.get(reverse("channel:progress", args=[post.pk])).content.decode()
     assert "hx-trigger" not in html
-    assert response["HX-Refresh"] == "true"
-    page = reader.get(reverse("channel:post", args=[post.pk])).content.decode()
-    assert "Gesendet" in page
 
 
 def test_the_trail_shows_who_did_what_and_folds_autosaves(daytime) -> None:
