@@ -135,7 +135,7 @@ class PostForm(forms.Form):
         return upload
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data
         title_en, text_en = cleaned.get("title_en", ""), cleaned.get("text_en", "")
         if bool(title_en) != bool(text_en):
             self.add_error(

@@ -200,6 +200,7 @@ def estimate_audience_cost(
     template_category = template.category if template is not None and template.is_sendable else None
     groups: Counter[tuple[str, str, bool]] = Counter()
     for row in rows:
+        category: str
         if row["window_open"]:
             category = Category.SERVICE
         elif template_category is None:
