@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from townhall.channel.models import MessagePrice, Post
@@ -45,6 +46,16 @@ VALIDITY_CHOICES = (
 )
 
 
+class TopicChoiceField(forms.ModelMultipleChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return obj.name(get_language() or "de")
+
+
+class TemplateChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        return f"{obj.name} ({obj.language}, {obj.get_category_display()})"
+
+
 class PostForm(forms.Form):
     """The composer: content per language, audience, template, attachment, schedule."""
 
@@ -61,7 +72,7 @@ class PostForm(forms.Form):
         required=False,
         widget=forms.Textarea,
     )
-    topics = forms.ModelMultipleChoiceField(
+    topics = TopicChoiceField(
         label=_("Topics"),
         queryset=Topic.objects.filter(is_active=True),
         required=False,
@@ -73,7 +84,7 @@ class PostForm(forms.Form):
         initial=Post.Kind.NORMAL,
         widget=forms.RadioSelect,
     )
-    template = forms.ModelChoiceField(
+    template = TemplateChoiceField(
         label=_("Template for citizens whose 24-hour window is closed"),
         queryset=MessageTemplate.objects.filter(status=MessageTemplate.Status.APPROVED),
         required=False,
