@@ -217,13 +217,17 @@ class MessageTemplate(models.Model):
         _("header"), max_length=16, choices=HeaderFormat.choices, blank=True
     )
     header_text = models.CharField(_("header text"), max_length=60, blank=True)
+    # Meta reviews a text header's parameter with a sample value.
+    header_example = models.CharField(_("example for the header"), max_length=60, blank=True)
     # An image or document header: the public https link of the sample Meta reviews and of
     # the media sent when a send gives no other link (a post sends its own attachment).
     header_media_link = models.URLField(_("header image or document (link)"), blank=True)
     body = models.TextField(_("body"))
     body_examples = models.JSONField(_("examples for the parameters"), default=list, blank=True)
     footer = models.CharField(_("footer"), max_length=60, blank=True)
-    # [{"type": "quick_reply", "text": "…"} | {"type": "url", "text": "Mehr lesen", "url": "…{{1}}"}]
+    # [{"type": "quick_reply", "text": "…"}
+    #  | {"type": "url", "text": "Mehr lesen", "url": "https://…/{{1}}", "example": "abc123"}
+    #  | {"type": "phone_number", "text": "Anrufen", "phone_number": "+49…"}]
     buttons = models.JSONField(_("buttons"), default=list, blank=True)
     # Meta's time-to-live: a message Meta could not deliver within it is dropped and reported
     # as failed. Empty = Meta's default (30 days for utility). Ranges by category in

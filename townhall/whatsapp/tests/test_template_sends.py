@@ -24,7 +24,7 @@ def make_post_template(**fields: object) -> MessageTemplate:
         "category": MessageTemplate.Category.UTILITY,
         "header_format": MessageTemplate.HeaderFormat.IMAGE,
         "header_media_link": "https://musterstadt.example/logo.png",
-        "body": "Neue Meldung der Stadt Musterstadt: {{1}}\n\n{{2}}\n\nAbmelden mit STOPP.",
+        "body": "Neue Meldung der Stadt Musterstadt: *{{1}}*\n\nWorum es geht: {{2}}\n\nAbmelden mit STOPP.",
         "body_examples": ["Straßensperrung", "Die Hauptstraße ist gesperrt."],
         "buttons": [
             {"type": "url", "text": "Mehr lesen", "url": "https://musterstadt.example/p/{{1}}"},
