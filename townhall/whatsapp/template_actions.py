@@ -210,12 +210,7 @@ def do_sync_templates() -> dict[str, int]:
             reason = "" if reason.upper() == "NONE" else reason
             template = existing.get((name, language))
             if template is None:
-                MessageTemplate.objects.create(
-                    **fields_from_meta(item),
-                    status=status,
-                    status_reason=reason[:500],
-                    status_updated_at=now,
-                )
+                _create_from_meta(item, status, reason)
                 counts["imported"] += 1
                 continue
             if (
@@ -247,3 +242,33 @@ def do_sync_templates() -> dict[str, int]:
                 counts["gone"] += 1
     logger.info("whatsapp.templates_synced %s", counts)
     return counts
+
+
+def do_import_templates(items: Iterable[Mapping[str, Any]]) -> int:
+    """Create the templates of Meta's list (``GET /{WABA_ID}/message_templates`` shape) that
+    Townhall does not know yet, with their status at Meta; returns how many. For the demo
+    seeding (the simulator's pre-approved templates) and for the sync."""
+    created = 0
+    with transaction.atomic():
+        for item in items:
+            status = STATUS_FROM_META.get(str(item.get("status", "")).upper())
+            name, language = str(item.get("name", "")), str(item.get("language", ""))
+            if status is None or not name or not language:
+                continue
+            if MessageTemplate.objects.filter(name=name, language=language).exists():
+                continue
+            _create_from_meta(item, status, str(item.get("rejected_reason", "") or ""))
+            created += 1
+    return created
+
+
+def _create_from_meta(item: Mapping[str, Any], status: str, reason: str) -> MessageTemplate:
+    reason = "" if reason.upper() == "NONE" else reason
+    now = clock.now()
+    return MessageTemplate.objects.create(
+        **fields_from_meta(item),
+        status=status,
+        status_reason=reason[:500],
+        status_updated_at=now,
+        submitted_at=now,
+    )
