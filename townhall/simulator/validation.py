@@ -569,7 +569,12 @@ def _validate_template(
                 text=button.text,
                 # Without a payload in the send, Meta reports the button text as the payload.
                 payload=payloads.get(index, button.text),
-                url=button.url + url_suffixes.get(index, ""),
+                # Meta's dynamic URL ends with {{1}}, which the send's suffix replaces.
+                url=(
+                    button.url.replace("{{1}}", url_suffixes.get(index, ""))
+                    if "{{1}}" in button.url
+                    else button.url + url_suffixes.get(index, "")
+                ),
             )
             for index, button in enumerate(template.buttons)
         ),
