@@ -280,7 +280,8 @@ def _parse_template_status(raw: object) -> TemplateStatusUpdate:
         raise _SkipItem("template status without event, name or language")
     return TemplateStatusUpdate(
         event=event,
-        template_id=_str(value.get("message_template_id")),
+        # Meta sends the id as a number; a string is accepted too.
+        template_id=_id_text(value.get("message_template_id")),
         name=name,
         language=language,
         reason=_str(value.get("reason")),
@@ -667,6 +668,14 @@ def _dict(value: object) -> dict[str, Any]:
 
 def _str(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _id_text(value: object) -> str:
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, int):
+        return str(value)
+    return value if isinstance(value, str) and value.isdigit() else ""
 
 
 def _non_empty_strings(values: Iterable[object]) -> tuple[str, ...]:
