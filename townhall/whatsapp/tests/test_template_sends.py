@@ -3,9 +3,15 @@ payload has Meta's exact shape (header media, body, URL suffix, quick replies)."
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import httpx
 import pytest
+from django.utils import translation
 
 from townhall.whatsapp import outbound
+from townhall.whatsapp.client import CloudAPIClient
+from townhall.whatsapp.errors import AuthError
 from townhall.whatsapp.models import MessageTemplate
 from townhall.whatsapp.templates import (
     TemplateNotApproved,
@@ -15,6 +21,12 @@ from townhall.whatsapp.templates import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def in_english() -> Iterator[None]:
+    with translation.override("en"):
+        yield
 
 
 def make_post_template(**fields: object) -> MessageTemplate:
@@ -140,7 +152,54 @@ def test_approved_template_finds_only_approved_ones() -> None:
     assert approved_template("unknown", "de") is None
 
 
+def test_a_body_too_long_once_filled_in_is_refused() -> None:
+    template = make_post_template()
+
+    with pytest.raises(TemplateParametersMismatch, match="Meta allows at most 1024"):
+        template.to_outbound(body_parameters=["Sperrung", "x" * 1000], url_suffix="x1")
+
+
 def test_parameter_text_makes_paragraphs_one_line() -> None:
     assert parameter_text("Erster Absatz.\n\n  Zweiter\tTeil     hier.") == (
         "Erster Absatz. Zweiter Teil hier."
     )
+
+
+def paged_meta(request: httpx.Request) -> httpx.Response:
+    """Meta's template list in two pages with cursors."""
+    assert request.url.path == "/v21.0/200000000000001/message_templates"
+    if request.url.params.get("after") == "Mg==":
+        return httpx.Response(200, json={"data": [{"name": "c"}], "paging": {"cursors": {}}})
+    return httpx.Response(
+        200,
+        json={
+            "data": [{"name": "a"}, {"name": "b"}],
+            "paging": {"cursors": {"after": "Mg=="}, "next": "https://graph/next"},
+        },
+    )
+
+
+def test_the_client_follows_metas_paging_cursors() -> None:
+    api = CloudAPIClient(
+        base_url="https://graph.example",
+        api_version="v21.0",
+        phone_number_id="100000000000001",
+        access_token="token",
+        business_account_id="200000000000001",
+        transport=httpx.MockTransport(paged_meta),
+    )
+
+    assert [item["name"] for item in api.list_templates()] == ["a", "b", "c"]
+
+
+def test_template_calls_need_the_business_account_id() -> None:
+    api = CloudAPIClient(
+        base_url="https://graph.example",
+        api_version="v21.0",
+        phone_number_id="100000000000001",
+        access_token="token",
+        transport=httpx.MockTransport(paged_meta),
+    )
+
+    with pytest.raises(AuthError, match="BUSINESS_ACCOUNT_ID"):
+        api.list_templates()
