@@ -30,11 +30,13 @@ from townhall.whatsapp.errors import CloudAPIError, OutcomeUnknown, ThroughputLi
 from townhall.whatsapp.models import STATUS_RANK, Message, MessageStatusEvent, WebhookEvent
 from townhall.whatsapp.policy import Purpose, check_send_allowed, refusals
 from townhall.whatsapp.rate_limit import RateLimiter, get_limiter
+from townhall.whatsapp.template_actions import do_apply_template_statuses
 from townhall.whatsapp.types import (
     InboundMessage,
     MalformedWebhook,
     ParsedWebhook,
     StatusUpdate,
+    TemplateStatusUpdate,
     parse_webhook,
     webhook_envelope,
 )
@@ -154,6 +156,7 @@ def _process_events(events: QuerySet[WebhookEvent], *, limit: int = WEBHOOK_BATC
     now = clock.now()
     new_message_ids: list[int] = []
     statuses: list[StatusUpdate] = []
+    template_updates: list[TemplateStatusUpdate] = []
     notes: list[tuple[int, ParsedWebhook]] = []
     with transaction.atomic():
         claimed = list(
@@ -182,10 +185,14 @@ def _process_events(events: QuerySet[WebhookEvent], *, limit: int = WEBHOOK_BATC
                 if message_id is not None:
                     new_message_ids.append(message_id)
             statuses.extend(parsed.statuses)
+            template_updates.extend(parsed.template_updates)
             processed.append(event_id)
             if parsed.skipped or parsed.errors:
                 notes.append((event_id, parsed))
         _store_statuses(statuses)
+        if template_updates:
+            # Rare (a review decision); applied with the event so neither is lost alone.
+            do_apply_template_statuses(template_updates)
         WebhookEvent.objects.filter(pk__in=processed).update(
             state=WebhookEvent.State.PROCESSED, processed_at=now, attempts=F("attempts") + 1
         )
