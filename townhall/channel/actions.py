@@ -29,7 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -572,7 +572,13 @@ def _fan_out_chunk(post_id: int, size: int = FAN_OUT_CHUNK) -> bool:
             .order_by("topic__position", "topic__id")
             .values("topic__slug")[:1]
         )
-        audience = info_recipients(slugs).filter(pk__gt=post.fan_out_cursor).order_by("pk")
+        audience = (
+            info_recipients(slugs)
+            .filter(pk__gt=post.fan_out_cursor)
+            # Belt and braces beside the cursor: nobody who has a delivery is taken again.
+            .exclude(Exists(PostDelivery.objects.filter(post=post, citizen=OuterRef("pk"))))
+            .order_by("pk")
+        )
         if slugs:
             audience = audience.annotate(first_topic=Subquery(first_topic))
         rows = list(
