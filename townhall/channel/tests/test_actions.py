@@ -101,7 +101,9 @@ def test_nobody_without_permission_drafts_approves_or_sends_urgent():
         draft(outsider)
     post = draft(author)
     do_submit_for_approval(post, actor=author)
-    assert "not allowed" in assert_refused(do_approve, post, Post.State.IN_REVIEW, actor=author)
+    assert "nicht berechtigt" in assert_refused(
+        do_approve, post, Post.State.IN_REVIEW, actor=author
+    )
     assert_refused(do_approve, post, Post.State.IN_REVIEW, actor=outsider)
     assert_refused(do_request_changes, post, Post.State.IN_REVIEW, actor=outsider, comment="Nein")
     urgent = draft(author, kind=Post.Kind.URGENT)
@@ -124,7 +126,9 @@ def test_four_eyes_unless_the_author_is_the_only_approver(daytime):
     second = draft(press_officer)
     do_submit_for_approval(second, actor=press_officer)
     message = assert_refused(do_approve, second, Post.State.IN_REVIEW, actor=press_officer)
-    assert message == "Someone other than the author has to approve this post."
+    assert message == (
+        "Diesen Beitrag muss jemand anderes als die Verfasserin oder der Verfasser freigeben."
+    )
 
 
 def test_forbidden_transitions_change_nothing():
@@ -144,7 +148,7 @@ def test_forbidden_transitions_change_nothing():
     message = assert_refused(
         do_request_changes, post, Post.State.IN_REVIEW, actor=press_office, comment="  "
     )
-    assert message == "Please say what should be changed."
+    assert message == "Bitte schreiben Sie, was geändert werden soll."
     do_approve(post, actor=press_office)
     assert_refused(do_pause, post, Post.State.APPROVED, actor=press_office)
     assert_refused(do_approve, post, Post.State.APPROVED, actor=press_office)
@@ -155,9 +159,9 @@ def test_forbidden_transitions_change_nothing():
 
 def test_drafts_need_a_german_version_and_a_valid_validity():
     author = editor()
-    with pytest.raises(PostActionRefused, match="German version"):
+    with pytest.raises(PostActionRefused, match="deutsche Fassung"):
         do_save_draft(author=author, kind="normal", topics=[], versions={"en": ("A", "B")})
-    with pytest.raises(PostActionRefused, match="30 seconds to 12 hours"):
+    with pytest.raises(PostActionRefused, match="30 Sekunden bis 12 Stunden"):
         draft(author, valid_for_seconds=10)
     assert not Post.objects.exists()
 
@@ -165,7 +169,7 @@ def test_drafts_need_a_german_version_and_a_valid_validity():
 def test_only_the_author_or_an_editor_may_change_a_draft():
     post = draft(editor("anna"))
     other = staff("bernd", "channel.add_post")
-    with pytest.raises(PostActionRefused, match="Only the author"):
+    with pytest.raises(PostActionRefused, match="Nur die Verfasserin"):
         do_save_draft(author=other, post=post, kind="normal", topics=[], versions=GERMAN)
     do_save_draft(author=editor("carla"), post=post, kind="normal", topics=[], versions=GERMAN)
     assert [action for action, *_ in trail(post)] == ["drafted", "edited"]
@@ -198,7 +202,7 @@ def test_urgent_alert_goes_out_without_approval_and_waits_for_a_review(
     assert alert.needs_review_after is True
     assert len(fake_cloud_api.requests) == 2
     message = assert_refused(do_record_review_after, alert, Post.State.SENT, actor=sender)
-    assert message == "Someone other than the sender has to review this alert."
+    assert message == "Diese Meldung muss jemand anderes als die sendende Person prüfen."
     do_record_review_after(alert, actor=reviewer, comment="Richtig so.")
     assert alert.needs_review_after is False
     assert [action for action, *_ in trail(alert)][-2:] == ["finished", "reviewed_after"]
@@ -209,7 +213,7 @@ def test_normal_post_cannot_be_sent_as_urgent():
     post = draft(editor())
     sender = staff("lagezentrum", "channel.send_urgent")
     message = assert_refused(do_send_urgent_now, post, Post.State.DRAFT, actor=sender)
-    assert message == "Only urgent alerts can be sent without approval."
+    assert message == "Nur dringende Meldungen können ohne Freigabe gesendet werden."
 
 
 def test_author_may_cancel_own_draft_but_not_an_approved_post():

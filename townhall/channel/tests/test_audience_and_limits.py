@@ -134,9 +134,10 @@ def test_a_post_larger_than_the_messaging_limit_is_refused_with_a_plan(settings,
 
     later = timezone.localtime(clock.now() - timedelta(minutes=600) + timedelta(hours=24))
     assert refusal.value.message == (
-        "Today's messaging limit is reached: this post needs 300 template messages, 220 are "
-        "possible now. Send it to 220 now and the other 80 after "
-        f"{later:%d.%m.%Y %H:%M}, or ask for a higher messaging limit."
+        "Das heutige Nachrichtenlimit ist erreicht: Dieser Beitrag braucht 300 "
+        "Vorlagen-Nachrichten, jetzt sind 220 möglich. Senden Sie ihn jetzt an 220 und an die "
+        f"übrigen 80 nach {later:%d.%m.%Y %H:%M}, oder beantragen Sie ein höheres "
+        "Nachrichtenlimit."
     )
     post.refresh_from_db()
     assert post.state == Post.State.IN_REVIEW
