@@ -33,6 +33,7 @@ from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from townhall.channel import limits
 from townhall.channel.audience import plan_audience
 from townhall.channel.models import Post, PostDelivery, PostEvent, PostVersion
 from townhall.channel.schedule import quiet_hours_end
@@ -50,7 +51,7 @@ from townhall.whatsapp.actions import (
 from townhall.whatsapp.models import Message, MessageTemplate
 from townhall.whatsapp.outbound import InvalidOutboundMessage
 from townhall.whatsapp.policy import Purpose
-from townhall.whatsapp.service_window import open_window_cutoff
+from townhall.whatsapp.service_window import SERVICE_WINDOW, open_window_cutoff
 
 logger = logging.getLogger(__name__)
 
@@ -268,10 +269,14 @@ def clock_local(value: datetime | None) -> str:
     return timezone.localtime(value).strftime("%d.%m.%Y %H:%M") if value else "-"
 
 
-def do_approve(post: Post, *, actor: Any, comment: str = "") -> None:
+def do_approve(
+    post: Post, *, actor: Any, comment: str = "", send_rest_after_limit: bool = False
+) -> None:
     """Approve a post waiting for approval; it goes out at ``send_at`` (or at once, but a
-    normal post not during quiet hours). Refused when the messaging limit cannot take it
-    today (with the plan: how many now, how many later)."""
+    normal post not during quiet hours). When the messaging limit cannot take all its
+    template recipients today it is refused with the plan (how many now, how many later),
+    unless the approver accepts that plan with ``send_rest_after_limit``: then what fits
+    goes now and the rest is queued for after the 24-hour window, automatically."""
     _require_permission(actor, "channel.approve_post")
     with transaction.atomic():
         fresh = _locked(post)
@@ -279,10 +284,11 @@ def do_approve(post: Post, *, actor: Any, comment: str = "") -> None:
             fresh, [Post.State.IN_REVIEW], _("Only posts waiting for approval can be approved.")
         )
         _require_four_eyes(actor, fresh.author)
-        if fresh.kind == Post.Kind.NORMAL:
+        if fresh.kind == Post.Kind.NORMAL and not send_rest_after_limit:
             refusal = _limit_refusal(fresh)
             if refusal:
                 raise PostActionRefused(refusal)
+        fresh.send_rest_after_limit = send_rest_after_limit
         now = clock.now()
         fresh.state = Post.State.APPROVED
         fresh.approved_by = actor
@@ -290,7 +296,14 @@ def do_approve(post: Post, *, actor: Any, comment: str = "") -> None:
         fresh.review_comment = comment
         fresh.updated_at = now
         fresh.save(
-            update_fields=["state", "approved_by", "approved_at", "review_comment", "updated_at"]
+            update_fields=[
+                "state",
+                "approved_by",
+                "approved_at",
+                "review_comment",
+                "updated_at",
+                "send_rest_after_limit",
+            ]
         )
         _record(fresh, PostEvent.Action.APPROVED, actor, comment)
         _enqueue_on_commit("start_due_posts")
@@ -520,7 +533,7 @@ def do_start_due_posts() -> int:
                 hold = None
                 if in_quiet_hours:
                     hold = PostEvent.Action.HELD_QUIET_HOURS
-                elif _limit_refusal(post):
+                elif not post.send_rest_after_limit and _limit_refusal(post):
                     hold = PostEvent.Action.HELD_MESSAGING_LIMIT
                 if hold is not None:
                     if _last_action(post) != hold:
@@ -592,6 +605,7 @@ def _fan_out_chunk(post_id: int, size: int = FAN_OUT_CHUNK) -> bool:
             logger.info("channel.fan_out_finished post=%s", post.pk)
             return False
         cutoff = open_window_cutoff(now, open_for=WINDOW_MARGIN)
+        limit_split = _LimitSplit.for_post(post, now)
         messages: dict[tuple[str, bool], Any] = {}
         prepared: list[PreparedMessage] = []
         planned: list[tuple[int, str, bool]] = []
@@ -610,7 +624,12 @@ def _fan_out_chunk(post_id: int, size: int = FAN_OUT_CHUNK) -> bool:
                     logger.error("channel.invalid_message post=%s error=%s", post.pk, error)
                     raise
             prepared.append(
-                PreparedMessage(row["wa_id"], messages[choice], topic=row.get("first_topic") or "")
+                PreparedMessage(
+                    row["wa_id"],
+                    messages[choice],
+                    topic=row.get("first_topic") or "",
+                    not_before=limit_split.not_before() if choice[1] else None,
+                )
             )
             planned.append((row["pk"], *choice))
         expires_at = (
@@ -643,7 +662,8 @@ def _fan_out_chunk(post_id: int, size: int = FAN_OUT_CHUNK) -> bool:
         )
         post.fan_out_cursor = rows[-1]["pk"]
         post.skipped_without_template += skipped
-        fields = ["fan_out_cursor", "skipped_without_template"]
+        post.deferred_for_limit = limit_split.deferred
+        fields = ["fan_out_cursor", "skipped_without_template", "deferred_for_limit"]
         if len(rows) < size:
             post.fan_out_finished_at = now
             fields.append("fan_out_finished_at")
@@ -656,6 +676,33 @@ def _fan_out_chunk(post_id: int, size: int = FAN_OUT_CHUNK) -> bool:
         skipped,
     )
     return len(rows) == size
+
+
+class _LimitSplit:
+    """For a post approved to go out over several days: the first template recipients up to
+    today's capacity go now, the next ``limit`` a day after the window, and so on."""
+
+    def __init__(self, *, capacity: int | None, limit: int | None, deferred: int, now: datetime):
+        self.capacity, self.limit, self.deferred, self.now = capacity, limit, deferred, now
+
+    @classmethod
+    def for_post(cls, post: Post, now: datetime) -> _LimitSplit:
+        if post.kind != Post.Kind.NORMAL or not post.send_rest_after_limit:
+            return cls(capacity=None, limit=None, deferred=post.deferred_for_limit, now=now)
+        limit = limits.messaging_limit()
+        capacity = None if limit is None else limits.template_capacity_now(now)
+        return cls(capacity=capacity, limit=limit, deferred=post.deferred_for_limit, now=now)
+
+    def not_before(self) -> datetime | None:
+        if self.capacity is None or self.limit is None:
+            return None
+        if self.capacity > 0:
+            self.capacity -= 1
+            return None
+        days = 1 + self.deferred // self.limit
+        self.deferred += 1
+        # A minute after the messages sent now have left Meta's 24-hour window.
+        return self.now + days * SERVICE_WINDOW + timedelta(minutes=1)
 
 
 def do_finish_post_if_handed_over(post_id: int) -> bool | None:

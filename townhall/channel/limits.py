@@ -7,8 +7,9 @@ Townhall counts its own template messages of the last 24 hours (queued ones incl
 are promised) against ``settings.CHANNEL["MESSAGING_LIMIT"]``. The policy (see
 docs/architecture.md, "Info channel"): a normal post that needs more template recipients
 than today's capacity is refused at approval with a plan (N now, the rest once the window
-frees up), and a scheduled one is held until the capacity is there; urgent alerts are never
-held by the limit — they go first and may use all of it.
+frees up) — unless the approver accepts the plan, then the rest is queued for the next
+window automatically — and a scheduled one is held until the capacity is there; urgent
+alerts are never held by the limit — they go first and may use all of it.
 """
 
 from __future__ import annotations
@@ -43,12 +44,11 @@ def messaging_limit() -> int | None:
 
 def _counted_templates(now: datetime):  # type: ignore[no-untyped-def]
     """Template messages of the last 24 hours that reached or will reach Meta."""
+    since = now - SERVICE_WINDOW
     return (
-        Message.objects.filter(
-            direction=Message.Direction.OUTBOUND,
-            type="template",
-            created_at__gt=now - SERVICE_WINDOW,
-        )
+        Message.objects.filter(direction=Message.Direction.OUTBOUND, type="template")
+        # Queued in the window, or due in it (a part deferred to a later day counts then).
+        .filter(Q(created_at__gt=since) | Q(next_attempt_at__gt=since))
         .exclude(status=Message.Status.CANCELLED)
         .exclude(Q(status=Message.Status.FAILED) & Q(provider_id__isnull=True))
     )

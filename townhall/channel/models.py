@@ -95,6 +95,11 @@ class Post(models.Model):
     # Citizens of the audience whose window was closed while the post had no approved
     # template: they cannot be reached and got nothing.
     skipped_without_template = models.PositiveIntegerField(default=0)
+    # Approved to go out over several days when it needs more templates than the messaging
+    # limit allows today: the rest is queued for after the 24-hour window.
+    send_rest_after_limit = models.BooleanField(default=False)
+    # Template recipients queued for a later day because of the messaging limit.
+    deferred_for_limit = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("post")

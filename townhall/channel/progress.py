@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from django.db.models import Count
+from django.db.models import BooleanField, Case, Count, Value, When
 
 from townhall.channel.models import Post, PostDelivery
+from townhall.core import clock
 from townhall.whatsapp.actions import EXPIRED_TITLE
 from townhall.whatsapp.models import Message
 
 S = Message.Status
+# A queued message due later than this waits for a later day (retries and the pair limit
+# wait seconds to minutes).
+LATER_THAN = timedelta(hours=1)
 # Each delivery is in exactly one bucket, by its message's current status.
 _BUCKETS: dict[str, str] = {
     S.QUEUED: "queued",
@@ -37,6 +42,8 @@ class PostProgress:
     queued: int = 0
     # Paused: waiting for resume.
     held: int = 0
+    # Queued for a later day: over today's messaging limit (part of ``queued``).
+    waiting_for_limit: int = 0
     sending: int = 0
     # Handed over; Meta has not (yet) reported delivery.
     sent: int = 0
@@ -71,9 +78,17 @@ def post_progress(post: Post) -> PostProgress:
     counts: dict[str, int] = {}
     failed_by_reason: dict[str, int] = {}
     kinds = {"free_text": 0, "as_template": 0}
+    later = clock.now() + LATER_THAN
     rows = (
         PostDelivery.objects.filter(post=post)
-        .values("as_template", "message__status", "message__error_title")
+        .annotate(
+            is_later=Case(
+                When(message__next_attempt_at__gt=later, then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+        )
+        .values("as_template", "message__status", "message__error_title", "is_later")
         .annotate(count=Count("pk"))
         .order_by()
     )
@@ -84,11 +99,13 @@ def post_progress(post: Post) -> PostProgress:
         if bucket == "cancelled" and row["message__error_title"] == EXPIRED_TITLE:
             bucket = "expired"
         counts[bucket] = counts.get(bucket, 0) + count
+        if bucket == "queued" and row["is_later"]:
+            counts["waiting_for_limit"] = counts.get("waiting_for_limit", 0) + count
         if bucket == "failed":
             reason = row["message__error_title"] or "unknown error"
             failed_by_reason[reason] = failed_by_reason.get(reason, 0) + count
     return PostProgress(
-        audience=sum(counts.values()),
+        audience=sum(count for bucket, count in counts.items() if bucket != "waiting_for_limit"),
         failed_by_reason=failed_by_reason,
         skipped_without_template=post.skipped_without_template,
         **kinds,

@@ -617,6 +617,8 @@ class PreparedMessage:
     wa_id: str
     message: outbound.OutboundMessage
     topic: str = ""
+    # Not sent before this instant (e.g. the part of a broadcast over Meta's messaging limit).
+    not_before: datetime | None = None
 
 
 def do_queue_prepared_messages(
@@ -667,6 +669,7 @@ def do_queue_prepared_messages(
                 topic=item.topic,
                 priority=priority,
                 expires_at=expires_at,
+                next_attempt_at=item.not_before,
             )
         )
         positions.append(position)

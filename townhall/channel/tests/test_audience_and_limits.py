@@ -196,3 +196,65 @@ def test_a_scheduled_post_waits_while_the_limit_is_used_up(
     time_machine.move_to(clock.now() + timedelta(hours=22), tick=False)
     with django_capture_on_commit_callbacks(execute=False):
         assert do_start_due_posts() == 1
+
+
+def dispatch_everything_due() -> None:
+    from townhall.whatsapp.actions import do_dispatch_batch
+
+    for _ in range(100):
+        report = do_dispatch_batch(limit=200)
+        if report.claimed == 0 and report.wait == 0:
+            return
+
+
+def test_an_approver_can_accept_the_plan_the_rest_goes_after_the_window(
+    settings, daytime, time_machine, fake_cloud_api
+):
+    from townhall.channel.actions import do_fan_out_post
+    from townhall.channel.progress import post_progress
+
+    settings.CHANNEL = {**settings.CHANNEL, "MESSAGING_LIMIT": "250"}
+    settings.WHATSAPP = {**settings.WHATSAPP, "SEND_RATE_PER_SECOND": 1000}
+    templates_sent(30, minutes_ago=600)
+    citizens(600, topic_slugs=["verkehr"])
+    citizens(20, topic_slugs=["verkehr"], window_open=True)
+    author = editor()
+    post = do_save_draft(
+        author=author,
+        kind=Post.Kind.NORMAL,
+        topics=topics("verkehr"),
+        versions={"de": ("Baustelle", "Ab Montag Baustelle am Ring.")},
+        template=approved_template(),
+    )
+    do_submit_for_approval(post, actor=author)
+    started = clock.now()
+
+    do_approve(post, actor=approver(), send_rest_after_limit=True)
+    assert do_start_due_posts() == 1
+    do_fan_out_post(post.pk)
+
+    progress = post_progress(post)
+    assert (progress.audience, progress.as_template, progress.waiting_for_limit) == (620, 600, 380)
+    due_at = sorted(
+        set(
+            Message.objects.filter(
+                post_delivery__post=post, next_attempt_at__isnull=False
+            ).values_list("next_attempt_at", flat=True)
+        )
+    )
+    assert [(due - started) // timedelta(minutes=1) for due in due_at] == [24 * 60 + 1, 48 * 60 + 1]
+    assert Message.objects.filter(next_attempt_at=due_at[0]).count() == 250
+
+    dispatch_everything_due()
+    assert len(fake_cloud_api.requests) == 240  # 20 free text, 220 templates
+
+    time_machine.move_to(due_at[0] + timedelta(seconds=1), tick=False)
+    dispatch_everything_due()
+    assert len(fake_cloud_api.requests) == 490
+    time_machine.move_to(due_at[1] + timedelta(seconds=1), tick=False)
+    dispatch_everything_due()
+    do_start_due_posts()
+
+    post.refresh_from_db()
+    assert len(fake_cloud_api.requests) == 620
+    assert post.state == Post.State.SENT
