@@ -214,7 +214,7 @@ def do_save_draft(
         post.send_at = send_at
         post.valid_for_seconds = valid_for_seconds
         if attachment is not None:
-            post.attachment = attachment or None
+            post.attachment = attachment or ""
         post.updated_at = now
         post.save()
         post.topics.set(topic_list)

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import PurePosixPath
+from urllib.parse import urljoin
 
 from django.conf import settings
 
@@ -79,7 +80,8 @@ def free_text_message(post: Post, version: PostVersion, url: str) -> outbound.Ou
             free_text_body(version, url, outbound.TEXT_MAX_CHARS), preview_url=True
         )
     name = PurePosixPath(post.attachment.name or "").name
-    link = f"{settings.PUBLIC_BASE_URL}{post.attachment.url}"
+    # MEDIA_URL may be relative ("media/") or absolute-path ("/media/").
+    link = urljoin(f"{settings.PUBLIC_BASE_URL}/", post.attachment.url)
     caption = free_text_body(version, url, outbound.CAPTION_MAX_CHARS)
     if PurePosixPath(name).suffix.lower() in IMAGE_SUFFIXES:
         return outbound.Media("image", link=link, caption=caption)
