@@ -86,6 +86,20 @@ class Post(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Set when the post first goes out; the public archive shows published posts only.
     published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # An urgent alert sent without prior approval waits for a reviewer's look afterwards.
+    needs_review_after = models.BooleanField(default=False)
+    # Fan-out progress: citizens are taken in id order; everyone up to this id has been
+    # decided (queued or skipped), so a restarted fan-out continues after it.
+    fan_out_cursor = models.BigIntegerField(default=0)
+    fan_out_finished_at = models.DateTimeField(null=True, blank=True)
+    # Citizens of the audience whose window was closed while the post had no approved
+    # template: they cannot be reached and got nothing.
+    skipped_without_template = models.PositiveIntegerField(default=0)
+    # Approved to go out over several days when it needs more templates than the messaging
+    # limit allows today: the rest is queued for after the 24-hour window.
+    send_rest_after_limit = models.BooleanField(default=False)
+    # Template recipients queued for a later day because of the messaging limit.
+    deferred_for_limit = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("post")
@@ -134,6 +148,7 @@ class PostEvent(models.Model):
         REVIEWED_AFTER = "reviewed_after", _("reviewed after sending")
         SENDING_STARTED = "sending_started", _("sending started")
         HELD_QUIET_HOURS = "held_quiet_hours", _("held for quiet hours")
+        HELD_MESSAGING_LIMIT = "held_messaging_limit", _("held: messaging limit reached")
         PAUSED = "paused", _("paused")
         RESUMED = "resumed", _("resumed")
         CANCELLED = "cancelled", _("cancelled")

@@ -11,14 +11,14 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils.module_loading import import_string
 
@@ -30,11 +30,13 @@ from townhall.whatsapp.errors import CloudAPIError, OutcomeUnknown, ThroughputLi
 from townhall.whatsapp.models import STATUS_RANK, Message, MessageStatusEvent, WebhookEvent
 from townhall.whatsapp.policy import Purpose, check_send_allowed, refusals
 from townhall.whatsapp.rate_limit import RateLimiter, get_limiter
+from townhall.whatsapp.template_actions import do_apply_template_statuses
 from townhall.whatsapp.types import (
     InboundMessage,
     MalformedWebhook,
     ParsedWebhook,
     StatusUpdate,
+    TemplateStatusUpdate,
     parse_webhook,
     webhook_envelope,
 )
@@ -48,6 +50,8 @@ STALE_AFTER = timedelta(minutes=2)
 DISPATCH_SLICE_SECONDS = 2.0
 # Recipients checked for consent and inserted per round trip by do_queue_messages.
 QUEUE_CHUNK = 2000
+# Applying a batch of statuses again after a deadlock (see _apply_statuses).
+APPLY_ATTEMPTS = 4
 # Webhooks parsed, stored and applied together: one claim, one bulk insert of statuses and a
 # handful of UPDATEs per batch instead of ~10 round trips per webhook.
 WEBHOOK_BATCH_SIZE = 500
@@ -152,6 +156,7 @@ def _process_events(events: QuerySet[WebhookEvent], *, limit: int = WEBHOOK_BATC
     now = clock.now()
     new_message_ids: list[int] = []
     statuses: list[StatusUpdate] = []
+    template_updates: list[TemplateStatusUpdate] = []
     notes: list[tuple[int, ParsedWebhook]] = []
     with transaction.atomic():
         claimed = list(
@@ -180,10 +185,14 @@ def _process_events(events: QuerySet[WebhookEvent], *, limit: int = WEBHOOK_BATC
                 if message_id is not None:
                     new_message_ids.append(message_id)
             statuses.extend(parsed.statuses)
+            template_updates.extend(parsed.template_updates)
             processed.append(event_id)
             if parsed.skipped or parsed.errors:
                 notes.append((event_id, parsed))
         _store_statuses(statuses)
+        if template_updates:
+            # Rare (a review decision); applied with the event so neither is lost alone.
+            do_apply_template_statuses(template_updates)
         WebhookEvent.objects.filter(pk__in=processed).update(
             state=WebhookEvent.State.PROCESSED, processed_at=now, attempts=F("attempts") + 1
         )
@@ -291,12 +300,24 @@ def _apply_statuses(statuses: list[StatusUpdate]) -> None:
         for status in statuses
         if status.biz_opaque_callback_data
     }
-    _reconcile_unconfirmed(callbacks)
-    _apply_best_statuses(
-        *_furthest_statuses(
-            (status.message_id, status.status, _status_errors(status)) for status in statuses
-        )
+    best, errors = _furthest_statuses(
+        (status.message_id, status.status, _status_errors(status)) for status in statuses
     )
+    for attempt in range(1, APPLY_ATTEMPTS + 1):
+        try:
+            _reconcile_unconfirmed(callbacks)
+            _apply_best_statuses(best, errors)
+            return
+        except OperationalError as error:
+            # Two appliers (or an applier and a dispatcher) locking overlapping rows in
+            # different orders: PostgreSQL breaks the deadlock by failing one. Every update
+            # here only moves forward, so running it again is safe.
+            if attempt == APPLY_ATTEMPTS:
+                raise
+            logger.warning(
+                "webhook.apply_statuses_retry attempt=%d error=%s", attempt, type(error).__name__
+            )
+            time.sleep(0.05 * attempt)
 
 
 def _furthest_statuses(
@@ -323,25 +344,26 @@ def _apply_best_statuses(best: dict[str, str], errors: dict[str, list[dict[str, 
     by_status: dict[str, list[str]] = {}
     for provider_id, status in best.items():
         by_status.setdefault(status, []).append(provider_id)
-    with transaction.atomic():
-        for status, provider_ids in by_status.items():
-            lower = [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
-            targets = Message.objects.filter(
-                provider_id__in=provider_ids,
-                direction=Message.Direction.OUTBOUND,
-                status__in=lower,
+    # No surrounding transaction: each UPDATE is complete on its own (it only moves rows
+    # forward), and holding the locks of one while waiting for another's is what deadlocks.
+    for status, provider_ids in by_status.items():
+        lower = [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
+        targets = Message.objects.filter(
+            provider_id__in=sorted(provider_ids),
+            direction=Message.Direction.OUTBOUND,
+            status__in=lower,
+        )
+        if status != Message.Status.FAILED:
+            targets.update(status=status, status_updated_at=now)
+            continue
+        for provider_id in provider_ids:
+            first = (errors.get(provider_id) or [{}])[0]
+            targets.filter(provider_id=provider_id).update(
+                status=status,
+                status_updated_at=now,
+                error_code=first.get("code"),
+                error_title=str(first.get("title", ""))[:255],
             )
-            if status != Message.Status.FAILED:
-                targets.update(status=status, status_updated_at=now)
-                continue
-            for provider_id in provider_ids:
-                first = (errors.get(provider_id) or [{}])[0]
-                targets.filter(provider_id=provider_id).update(
-                    status=status,
-                    status_updated_at=now,
-                    error_code=first.get("code"),
-                    error_title=str(first.get("title", ""))[:255],
-                )
 
 
 def _reconcile_unconfirmed(callbacks: dict[str, str]) -> None:
@@ -610,6 +632,114 @@ def do_queue_messages(
     return QueuedBatch(queued=queued, refused=refused)
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedMessage:
+    """One recipient's own message of a fan-out (each may differ in language and type)."""
+
+    wa_id: str
+    message: outbound.OutboundMessage
+    topic: str = ""
+    # Not sent before this instant (e.g. the part of a broadcast over Meta's messaging limit).
+    not_before: datetime | None = None
+
+
+def do_queue_prepared_messages(
+    prepared: Sequence[PreparedMessage],
+    *,
+    purpose: Purpose,
+    priority: int = Message.Priority.BULK,
+    expires_at: datetime | None = None,
+) -> list[int | None]:
+    """Store per-recipient messages in bulk; returns the new row ids in input order (None
+    for a recipient the consent policy refuses; nothing is stored for them).
+
+    For fan-outs that record their own rows beside the messages: the caller's transaction
+    (if any) covers both, and the dispatchers start after it commits. Consent is asked once
+    per topic in the batch here and again by the dispatcher right before sending.
+    At most ``QUEUE_CHUNK`` recipients per call: one bulk insert.
+    """
+    if len(prepared) > QUEUE_CHUNK:
+        raise ValueError(f"at most {QUEUE_CHUNK} messages per call")
+    by_topic: dict[str, list[str]] = {}
+    for item in prepared:
+        by_topic.setdefault(item.topic, []).append(_checked_wa_id(item.wa_id))
+    refused = {
+        (topic, wa_id)
+        for topic, wa_ids in by_topic.items()
+        for wa_id in refusals(wa_ids, purpose, topic)
+    }
+    # Payload and summary once per distinct message, not per recipient.
+    rendered: dict[int, tuple[dict[str, Any], str]] = {}
+    rows: list[Message] = []
+    positions: list[int] = []
+    for position, item in enumerate(prepared):
+        if (item.topic, item.wa_id.lstrip("+")) in refused:
+            continue
+        key = id(item.message)
+        if key not in rendered:
+            rendered[key] = (item.message.to_payload(), item.message.summary())
+        payload, text = rendered[key]
+        rows.append(
+            Message(
+                direction=Message.Direction.OUTBOUND,
+                wa_id=item.wa_id.lstrip("+"),
+                type=item.message.type,
+                text=text,
+                payload=payload,
+                status=Message.Status.QUEUED,
+                purpose=purpose,
+                topic=item.topic,
+                priority=priority,
+                expires_at=expires_at,
+                next_attempt_at=item.not_before,
+            )
+        )
+        positions.append(position)
+    with transaction.atomic():
+        created = Message.objects.bulk_create(rows, batch_size=QUEUE_CHUNK)
+        transaction.on_commit(_start_dispatchers)
+    ids: list[int | None] = [None] * len(prepared)
+    for position, row in zip(positions, created, strict=True):
+        ids[position] = row.pk
+    logger.info(
+        "whatsapp.queued_prepared count=%d refused=%d priority=%s",
+        len(rows),
+        len(prepared) - len(rows),
+        priority,
+    )
+    return ids
+
+
+def do_hold_messages(message_ids: QuerySet[Any] | Iterable[int]) -> int:
+    """Hold queued (unclaimed) messages back: the dispatcher skips them until released."""
+    return Message.objects.filter(
+        pk__in=message_ids,  # type: ignore[misc]
+        status=Message.Status.QUEUED,
+    ).update(status=Message.Status.HELD, status_updated_at=clock.now())
+
+
+def do_release_held_messages(message_ids: QuerySet[Any] | Iterable[int]) -> int:
+    """Queue held messages again and start the dispatchers after commit."""
+    released = Message.objects.filter(
+        pk__in=message_ids,  # type: ignore[misc]
+        status=Message.Status.HELD,
+    ).update(status=Message.Status.QUEUED, status_updated_at=clock.now())
+    if released:
+        transaction.on_commit(_start_dispatchers)
+    return released
+
+
+def do_cancel_unsent_messages(message_ids: QuerySet[Any] | Iterable[int], reason: str) -> int:
+    """Cancel messages that have not been claimed yet (queued or held); ``reason`` is shown."""
+    return Message.objects.filter(
+        pk__in=message_ids, status__in=[Message.Status.QUEUED, Message.Status.HELD]
+    ).update(
+        status=Message.Status.CANCELLED,
+        error_title=f"Not sent: {reason}"[:255],
+        status_updated_at=clock.now(),
+    )
+
+
 def _checked_wa_id(wa_id: str) -> str:
     wa_id = wa_id.lstrip("+")
     if not wa_id.isdigit():
@@ -675,7 +805,7 @@ def do_dispatch_batch(
     if not claimed:
         limiter.refund(unused)
         return DispatchReport()
-    sendable = _drop_refused(claimed)
+    sendable = _drop_refused(_drop_expired(claimed))
     sendable = _hold_back_pair_limited(sendable, limiter)
     limiter.refund(unused + len(claimed) - len(sendable))
     if not sendable:
@@ -712,7 +842,16 @@ def _as_kwargs(request: SendRequest) -> dict[str, Any]:
     }
 
 
-_CLAIM_FIELDS = ("pk", "wa_id", "payload", "purpose", "topic", "context_provider_id", "attempts")
+_CLAIM_FIELDS = (
+    "pk",
+    "wa_id",
+    "payload",
+    "purpose",
+    "topic",
+    "context_provider_id",
+    "attempts",
+    "expires_at",
+)
 
 
 def _claim_due_messages(count: int, message_ids: list[int] | None) -> list[dict[str, Any]]:
@@ -751,6 +890,26 @@ def _claim_due_messages(count: int, message_ids: list[int] | None) -> list[dict[
                 status=Message.Status.SENDING, status_updated_at=now
             )
     return rows
+
+
+# error_title of a message cancelled because its ``expires_at`` passed before it was sent.
+EXPIRED_TITLE = "Not sent: expired before it could be handed over"
+
+
+def _drop_expired(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A message past its ``expires_at`` is cancelled instead of sent (one UPDATE)."""
+    now = clock.now()
+    expired = [
+        row["pk"] for row in rows if row["expires_at"] is not None and row["expires_at"] <= now
+    ]
+    if not expired:
+        return rows
+    Message.objects.filter(pk__in=expired).update(
+        status=Message.Status.CANCELLED, error_title=EXPIRED_TITLE, status_updated_at=now
+    )
+    logger.info("whatsapp.send_expired count=%d", len(expired))
+    dropped = set(expired)
+    return [row for row in rows if row["pk"] not in dropped]
 
 
 def _drop_refused(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
