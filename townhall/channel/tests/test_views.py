@@ -422,3 +422,32 @@ def test_the_trail_shows_who_did_what_and_folds_autosaves(daytime) -> None:
     actions = re.findall(r'<li data-action="(\w+)"', html)
     assert actions == ["drafted", "edited", "submitted"]
     assert "(3 Mal" in html
+
+
+def test_the_approver_sees_the_limit_plan_and_may_approve_with_it(
+    daytime, settings, django_capture_on_commit_callbacks, fake_cloud_api
+) -> None:
+    # given: a post for 260 citizens outside their window, 250 allowed today
+    settings.CHANNEL = {**settings.CHANNEL, "MESSAGING_LIMIT": "250"}
+    author, press_office = editor(), approver()
+    template = approved_template()
+    citizens(260, topic_slugs=["veranstaltungen"])
+    post = draft(author, template=template)
+    do_submit_for_approval(post, actor=author)
+    reviewer = client_for(press_office)
+    page = reviewer.get(reverse("channel:post", args=[post.pk])).content.decode()
+    assert 'id="limit-plan"' in page
+    assert "260 Vorlagen-Nachrichten, 250 jetzt möglich, die anderen 10 ab" in page
+
+    # when: approved without accepting the plan, then with it
+    refused = reviewer.post(reverse("channel:approve", args=[post.pk]))
+    post.refresh_from_db()
+    assert post.state == Post.State.IN_REVIEW
+    assert "flash__item--error" in reviewer.get(refused["Location"]).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        reviewer.post(reverse("channel:approve", args=[post.pk]), {"send_rest_after_limit": "on"})
+
+    # then
+    post.refresh_from_db()
+    assert post.state in (Post.State.SENDING, Post.State.SENT)
+    assert post.send_rest_after_limit is True
