@@ -348,6 +348,12 @@ def test_audience_split_and_cost_for_a_seeded_case(daytime, rate_card) -> None:
     assert "Deutsch 17 · Englisch 4" in html
     assert "3 Bürger haben diese Themen gewählt, aber keine gültige Einwilligung" in html
     assert 'data-testid="cost-total">0,47 EUR<' in html
+    lines = re.findall(r"<tr>\s*<td>(\w+)</td>\s*<td>([^<]+)</td>.*?>([\d,]+ EUR)</td>", html, re.S)
+    assert lines == [
+        ("DE", "Servicenachricht (Freitext)", "0,0000 EUR"),
+        ("DE", "Service-Vorlage (Utility)", "0,4104 EUR"),
+        ("AT", "Service-Vorlage (Utility)", "0,0594 EUR"),
+    ]
     assert 'data-testid="limit-ok"' in html
 
 
