@@ -8,5 +8,6 @@ urlpatterns = [
     path("", include("townhall.citizens.urls")),
     path("inbox/metrics/", include("townhall.inbox.urls_metrics")),
     path("inbox/", include("townhall.inbox.urls")),
+    path("kanal/", include("townhall.channel.urls")),
     path("", include("townhall.staff.urls")),
 ]
