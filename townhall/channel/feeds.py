@@ -9,6 +9,7 @@ Atom1Feed does not write by itself).
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime
 from typing import Any
 
@@ -41,14 +42,19 @@ class PostFeed(Feed):
     """All published posts, or those of one topic (``/meldungen/feed/<slug>/``)."""
 
     feed_type = AtomWithContent
+    # The feed's language (``?lang=``, German by default); Django writes it as the feed's
+    # xml:lang.
+    language = queries.DEFAULT_LANGUAGE
 
     def __call__(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # One instance serves every request (it is in the URLconf): the language of this
+        # request goes on a copy, never on the shared instance.
+        feed = copy.copy(self)
         wanted = request.GET.get("lang", "")
-        self.language_code = (
-            wanted if wanted in dict(settings.LANGUAGES) else queries.DEFAULT_LANGUAGE
-        )
-        with translation.override(self.language_code):
-            response = super().__call__(request, *args, **kwargs)
+        if wanted in dict(settings.LANGUAGES):
+            feed.language = wanted
+        with translation.override(feed.language):
+            response = super(PostFeed, feed).__call__(request, *args, **kwargs)
         response["Cache-Control"] = "public, max-age=300"
         return response
 
@@ -58,16 +64,16 @@ class PostFeed(Feed):
         return get_object_or_404(Topic, slug=topic_slug)
 
     def _language_query(self) -> str:
-        if self.language_code == queries.DEFAULT_LANGUAGE:
+        if self.language == queries.DEFAULT_LANGUAGE:
             return ""
-        return f"?lang={self.language_code}"
+        return f"?lang={self.language}"
 
     def title(self, topic: Topic | None) -> str:
         city = settings.CITY["NAME"]
         if topic is None:
             return _("Announcements of the City of %(city)s") % {"city": city}
         return _("%(topic)s – announcements of the City of %(city)s") % {
-            "topic": topic.name(self.language_code),
+            "topic": topic.name(self.language),
             "city": city,
         }
 
@@ -76,9 +82,10 @@ class PostFeed(Feed):
 
     def link(self, topic: Topic | None) -> str:
         path = reverse("channel_public:list")
-        if topic is not None:
-            return queries.absolute_public_url(f"{path}?thema={topic.slug}")
-        return queries.absolute_public_url(path + self._language_query())
+        if topic is None:
+            return queries.absolute_public_url(path + self._language_query())
+        language = self._language_query().replace("?", "&")
+        return queries.absolute_public_url(f"{path}?thema={topic.slug}{language}")
 
     def feed_url(self, topic: Topic | None) -> str:
         if topic is None:
@@ -93,12 +100,9 @@ class PostFeed(Feed):
     def author_name(self) -> str:
         return _("City of %(city_name)s") % {"city_name": settings.CITY["NAME"]}
 
-    def language(self) -> str:
-        return self.language_code
-
     def items(self, topic: Topic | None) -> list[queries.PublicPost]:
         posts = queries.search_published_posts(topic=topic)[:FEED_ENTRIES]
-        return [queries.public_view(post, self.language_code) for post in posts]
+        return [queries.public_view(post, self.language) for post in posts]
 
     def item_title(self, item: queries.PublicPost) -> str:
         return item.title
