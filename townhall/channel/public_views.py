@@ -8,6 +8,7 @@ Posts come from ``queries`` only, which knows what is published.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.core.paginator import Paginator
@@ -51,10 +52,10 @@ def _language_links(request: HttpRequest, language: str) -> list[dict[str, objec
 
 
 def _render(
-    request: HttpRequest, template: str, context: dict[str, object], language: str
+    request: HttpRequest, template: str, context: Mapping[str, object], language: str
 ) -> HttpResponse:
     with translation.override(language):
-        response = render(request, template, context)
+        response = render(request, template, dict(context))
     response["Content-Language"] = language
     return response
 

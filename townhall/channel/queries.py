@@ -158,7 +158,7 @@ def public_view(post: Post, wanted_language: str) -> PublicPost:
     versions = {version.language: version for version in post.versions.all()}
     language = choose_language(post, wanted_language)
     version = versions[language]
-    attachment_name = PurePosixPath(post.attachment.name).name if post.attachment else ""
+    attachment_name = PurePosixPath(post.attachment.name or "").name if post.attachment else ""
     if post.published_at is None:
         raise ValueError("Only published posts have a public view.")
     return PublicPost(
