@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
@@ -32,17 +31,14 @@ from townhall.whatsapp import outbound
 from townhall.whatsapp.models import Message, MessageStatusEvent, MessageTemplate
 from townhall.whatsapp.policy import Purpose, refusals
 from townhall.whatsapp.service_window import is_within_service_window
+from townhall.whatsapp.templates import approved_template, parameter_text
 
 PROVIDER_ID_PREFIX = "wamid.demo-post-"
-# The template the demo posts went out as outside the 24-hour window.
-DEMO_TEMPLATE_NAME = "info_meldung"
-DEMO_TEMPLATE_BODIES = {
-    "de": "Neue Meldung der Stadt {city}: *{{{{1}}}}*\n\n{{{{2}}}}\n\nMehr lesen: {{{{3}}}}\n"
-    "Abbestellen mit STOP.",
-    "en": "New announcement from the City of {city}: *{{{{1}}}}*\n\n{{{{2}}}}\n\n"
-    "Read more: {{{{3}}}}\nUnsubscribe with STOP.",
-}
-# Meta's template parameters allow no line breaks; a long text is cut for the template.
+# The approved templates (``seed_demo`` imports them from the simulator's pre-approved set)
+# the demo posts went out as to citizens outside the 24-hour window: {{1}} title, {{2}}
+# text, the URL button's {{1}} the post's public id.
+DEMO_TEMPLATES = {Post.Kind.NORMAL: "info_kanal_beitrag", Post.Kind.URGENT: "info_kanal_dringend"}
+# The text parameter is cut so the filled-in body stays well under Meta's 1,024 characters.
 TEMPLATE_TEXT_MAX_CHARS = 600
 # Demo staff who wrote and approved the posts (no password: they cannot log in).
 DEMO_EDITORS = (
@@ -313,26 +309,18 @@ def demo_editors() -> list[Any]:
     return editors
 
 
-def demo_templates() -> dict[str, MessageTemplate]:
-    """The approved utility template (German and English) the demo posts used outside the
-    24-hour window."""
+def demo_templates() -> dict[tuple[str, str], MessageTemplate]:
+    """The approved templates by (post kind, language)."""
     templates = {}
-    for language, body in DEMO_TEMPLATE_BODIES.items():
-        templates[language], _created = MessageTemplate.objects.get_or_create(
-            name=DEMO_TEMPLATE_NAME,
-            language=language,
-            defaults={
-                "category": MessageTemplate.Category.UTILITY,
-                "body": body.format(city=settings.CITY["NAME"]),
-                "body_examples": [
-                    "Straßensperrung Bahnhofstraße",
-                    "Die Bahnhofstraße ist ab Montag gesperrt.",
-                    public_post_url("Ab12Cd34"),
-                ],
-                "status": MessageTemplate.Status.APPROVED,
-                "provider_id": f"demo-template-{DEMO_TEMPLATE_NAME}-{language}",
-            },
-        )
+    for kind, name in DEMO_TEMPLATES.items():
+        for language in ("de", "en"):
+            template = approved_template(name, language)
+            if template is None:
+                raise LookupError(
+                    f"The demo needs the approved template {name!r} ({language}); "
+                    "seed_demo imports it before the posts."
+                )
+            templates[kind, language] = template
     return templates
 
 
@@ -372,7 +360,7 @@ def seed_channel_demo(*, approver: Any, now: datetime) -> DemoChannelResult:
             editors = demo_editors()
             templates = demo_templates()
             topics = {topic.slug: topic for topic in Topic.objects.all()}
-            posts = _create_posts(missing, editors, approver, templates["de"], topics, now)
+            posts = _create_posts(missing, editors, approver, templates, topics, now)
             deliveries = _create_deliveries(missing, posts, templates, now)
     return DemoChannelResult(posts=len(DEMO_POSTS), new_posts=len(missing), deliveries=deliveries)
 
@@ -385,7 +373,7 @@ def _create_posts(
     demos: list[DemoPost],
     editors: list[Any],
     approver: Any,
-    template: MessageTemplate,
+    templates: dict[tuple[str, str], MessageTemplate],
     topics: dict[str, Topic],
     now: datetime,
 ) -> dict[str, Post]:
@@ -400,7 +388,7 @@ def _create_posts(
             public_id=demo_public_id(demo.key),
             kind=demo.kind,
             state=demo.state,
-            template=template if is_published else None,
+            template=templates[demo.kind, "de"] if is_published else None,
             valid_for_seconds=3 * 3600 if is_urgent else None,
             author=editors[demo.editor],
             created_at=written_at,
@@ -486,7 +474,7 @@ def _events(demo: DemoPost, post: Post, editor: Any, approver: Any) -> list[Post
 def _create_deliveries(
     demos: list[DemoPost],
     posts: dict[str, Post],
-    templates: dict[str, MessageTemplate],
+    templates: dict[tuple[str, str], MessageTemplate],
     now: datetime,
 ) -> int:
     """One delivery and one outbound message (with its status webhooks) per recipient."""
@@ -566,7 +554,7 @@ def _demo_message(
     queued_at: datetime,
     as_template: bool,
     language: str,
-    templates: dict[str, MessageTemplate],
+    templates: dict[tuple[str, str], MessageTemplate],
     now: datetime,
 ) -> tuple[Message, list[MessageStatusEvent]]:
     """The outbound message as the sending engine stores it, and its status webhooks."""
@@ -574,13 +562,11 @@ def _demo_message(
     title, body = (demo.title_en, demo.text_en) if language == "en" else (demo.title, demo.text)
     content: outbound.Text | outbound.Template
     if as_template:
-        text = whatsapp_to_plain(body)
+        text = parameter_text(whatsapp_to_plain(body))
         if len(text) > TEMPLATE_TEXT_MAX_CHARS:
             text = text[: TEMPLATE_TEXT_MAX_CHARS - 1].rsplit(" ", 1)[0] + "…"
-        content = outbound.Template(
-            name=DEMO_TEMPLATE_NAME,
-            language=templates[language].language,
-            body_parameters=(title, text, link),
+        content = templates[demo.kind, language].to_outbound(
+            body_parameters=(title, text), url_suffix=post.public_id
         )
     else:
         content = outbound.Text(f"*{title}*\n\n{body}\n\nMehr: {link}", preview_url=True)

@@ -42,6 +42,7 @@ def counts() -> dict[str, int]:
         "messages": Message.objects.count(),
         "status_events": MessageStatusEvent.objects.count(),
         "templates": MessageTemplate.objects.count(),
+        "template_statuses": MessageTemplate.objects.filter(status="approved").count(),
         "users": User.objects.count(),
         "topic_links": Post.topics.through.objects.count(),
     }
@@ -138,7 +139,20 @@ def test_demo_deliveries_are_consistent_with_statuses_and_consent() -> None:
         is_open = is_within_service_window(last_inbound, message.created_at)
         assert delivery.as_template is not is_open
         assert message.type == ("template" if delivery.as_template else "text")
-        assert f"/p/{post.public_id}/" in message.text
+        if delivery.as_template:
+            # The approved template of the post's kind; its "Mehr lesen" button links the post.
+            template = message.payload["template"]
+            assert template["name"] == (
+                "info_kanal_dringend" if post.kind == Post.Kind.URGENT else "info_kanal_beitrag"
+            )
+            assert post.template.name == template["name"]
+            button = next(c for c in template["components"] if c["type"] == "button")
+            assert button["parameters"] == [{"type": "text", "text": post.public_id}]
+            assert message.text.startswith(
+                f"[{template['name']}] {post.versions.get(language='de').title} | "
+            )
+        else:
+            assert f"/p/{post.public_id}/" in message.text
     assert sum(not delivery.as_template for delivery in deliveries) == 4
     assert not PostDelivery.objects.filter(post__published_at__isnull=True).exists()
 
