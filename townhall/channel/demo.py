@@ -311,7 +311,7 @@ def demo_editors() -> list[Any]:
 
 def demo_templates() -> dict[tuple[str, str], MessageTemplate]:
     """The approved templates by (post kind, language)."""
-    templates = {}
+    templates: dict[tuple[str, str], MessageTemplate] = {}
     for kind, name in DEMO_TEMPLATES.items():
         for language in ("de", "en"):
             template = approved_template(name, language)
