@@ -153,6 +153,7 @@ cmd_demo() {
   Townhall is running.
     Staff app:        http://$host:$port/       (login printed above)
     Citizen phones:   http://127.0.0.1:$sim_port/   (the Cloud API simulator: play citizens here)
+    Public archive:   http://$host:$port/meldungen/   (the info channel's posts, Atom feed)
   Press Ctrl-C to stop.
 
 EOF

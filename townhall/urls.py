@@ -6,6 +6,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("townhall.citizens.urls")),
+    path("", include("townhall.channel.public_urls")),
     path("inbox/metrics/", include("townhall.inbox.urls_metrics")),
     path("inbox/", include("townhall.inbox.urls")),
     path("kanal/", include("townhall.channel.urls")),

@@ -59,18 +59,31 @@ def template_parameter(value: str) -> str:
 
 
 def template_message(
-    template: MessageTemplate, version: PostVersion, url: str
+    template: MessageTemplate, version: PostVersion, url: str, post: Post | None = None
 ) -> outbound.Template:
+    """The template send, checked against the template's definition (TemplateNotSendable).
+
+    Body parameters in order: title, text (one line, shortened), public link — as many as
+    the template takes. A dynamic URL button ("Mehr lesen", ``…/p/{{1}}``) gets the post's
+    public id; an image or document header gets the post's attachment.
+    """
     values = {
         1: template_parameter(version.title),
         2: _shortened(template_parameter(version.text), TEMPLATE_TEXT_MAX_CHARS),
         3: url,
     }
     count = max((int(number) for number in _PARAMETER.findall(template.body)), default=0)
-    return outbound.Template(
-        name=template.name,
-        language=template.language,
-        body_parameters=tuple(values.get(number, "") or "-" for number in range(1, count + 1)),
+    has_dynamic_url = any(
+        button.get("type") == "url" and _PARAMETER.search(button.get("url", ""))
+        for button in template.buttons
+    )
+    header_link = ""
+    if post is not None and post.attachment and template.header_format in ("image", "document"):
+        header_link = urljoin(f"{settings.PUBLIC_BASE_URL}/", post.attachment.url)
+    return template.to_outbound(
+        body_parameters=[values.get(number, "") or "-" for number in range(1, count + 1)],
+        url_suffix=post.public_id if has_dynamic_url and post is not None else "",
+        header_link=header_link,
     )
 
 
@@ -132,7 +145,7 @@ class PostSender:
         version = self.versions[language]
         if as_template:
             template = self.templates.get(language) or next(iter(self.templates.values()))
-            return template_message(template, version, self.url)
+            return template_message(template, version, self.url, self.post)
         return free_text_message(self.post, version, self.url)
 
 

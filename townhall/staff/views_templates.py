@@ -14,6 +14,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -200,7 +201,7 @@ class TemplateForm(forms.Form):
 def _can_manage(user: Any) -> bool:
     try:
         access_template_management(user)
-    except Exception:  # PermissionDenied
+    except PermissionDenied:
         return False
     return True
 

@@ -201,11 +201,12 @@ def do_sync_templates() -> dict[str, int]:
             for template in MessageTemplate.objects.select_for_update()
         }
         for item in items:
+            # Listed at Meta, whatever its status: not "gone".
+            seen_provider_ids.add(str(item.get("id", "")))
             status = STATUS_FROM_META.get(str(item.get("status", "")).upper())
             name, language = str(item.get("name", "")), str(item.get("language", ""))
             if status is None or not name or not language:
                 continue
-            seen_provider_ids.add(str(item.get("id", "")))
             reason = str(item.get("rejected_reason", "") or "")
             reason = "" if reason.upper() == "NONE" else reason
             template = existing.get((name, language))
@@ -224,8 +225,18 @@ def do_sync_templates() -> dict[str, int]:
             template.status_reason = reason[:500]
             template.provider_id = str(item.get("id", "")) or template.provider_id
             template.status_updated_at = now
+            # Meta may re-categorise a template in review.
+            category = str(item.get("category", "")).lower()
+            if category in MessageTemplate.Category.values:
+                template.category = category
             template.save(
-                update_fields=["status", "status_reason", "provider_id", "status_updated_at"]
+                update_fields=[
+                    "status",
+                    "status_reason",
+                    "provider_id",
+                    "status_updated_at",
+                    "category",
+                ]
             )
             counts["updated"] += 1
         # Submitted here but no longer at Meta (deleted in WhatsApp Manager): not sendable.

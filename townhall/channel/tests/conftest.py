@@ -10,6 +10,8 @@ from django.apps import apps as django_apps
 WEDNESDAY_MORNING = datetime(2027, 6, 16, 10, 0, tzinfo=timezone(timedelta(hours=2)))
 RATE_CARD_MIGRATION = "townhall.channel.migrations.0003_rate_card_window_rules_and_meta_defaults"
 
+RATE_CARD_MIGRATION = "townhall.channel.migrations.0002_rate_card_window_rules_and_meta_defaults"
+
 
 @pytest.fixture
 def daytime(time_machine):

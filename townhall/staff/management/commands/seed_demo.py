@@ -1,4 +1,5 @@
-"""Demo data for the fictional city of Musterstadt (NRW): a staff login and conversations.
+"""Demo data for the fictional city of Musterstadt (NRW): a staff login, conversations and
+the info channel's posts (``townhall.channel.demo``).
 
 Safe to run again: messages have fixed provider ids and are only created once; the staff
 user gets a new password on every run.
@@ -17,6 +18,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.urls import reverse
 
+from townhall.channel.demo import seed_channel_demo
 from townhall.citizens.actions import (
     do_record_inbound_contact,
     do_set_topics,
@@ -567,8 +569,9 @@ def create_demo_message(citizen: DemoCitizen, demo: DemoMessage, now: datetime) 
 class Command(BaseCommand):
     help = (
         "Create demo data for the fictional city of Musterstadt: the staff superuser "
-        f"{DEMO_USERNAME!r} (with a new password on every run) and eight citizen "
-        "conversations. Running it again adds nothing twice."
+        f"{DEMO_USERNAME!r} (with a new password on every run), eight citizen "
+        "conversations and a few weeks of info-channel posts. Running it again adds nothing "
+        "twice."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -604,6 +607,8 @@ class Command(BaseCommand):
             subscribe_demo_citizens()
             seed_inbox(_user)
             new_templates = seed_templates()
+            # After the subscriptions: the posts reach whom the consent policy lets them.
+            channel_demo = seed_channel_demo(approver=_user, now=now)
         total_messages = sum(len(citizen.messages) for citizen in DEMO_CITIZENS)
         demo_citizens = Citizen.objects.filter(
             wa_id__in=[citizen.wa_id for citizen in DEMO_CITIZENS]
@@ -613,6 +618,11 @@ class Command(BaseCommand):
             f"Demo data: {demo_citizens} citizens, {total_messages} messages "
             f"({new_messages} new, {total_messages - new_messages} already there), "
             f"{new_templates} new message templates."
+        )
+        self.stdout.write(
+            f"Info channel: {channel_demo.posts} posts ({channel_demo.new_posts} new, "
+            f"{channel_demo.posts - channel_demo.new_posts} already there), "
+            f"{channel_demo.deliveries} new deliveries."
         )
         login_url = base_url.rstrip("/") + reverse("staff:login")
         action = "created" if user_created else "password reset"
