@@ -8,7 +8,6 @@ from django.apps import apps as django_apps
 
 # A Wednesday morning in June, Berlin summer time: outside the default quiet hours.
 WEDNESDAY_MORNING = datetime(2027, 6, 16, 10, 0, tzinfo=timezone(timedelta(hours=2)))
-RATE_CARD_MIGRATION = "townhall.channel.migrations.0003_rate_card_window_rules_and_meta_defaults"
 
 RATE_CARD_MIGRATION = "townhall.channel.migrations.0002_rate_card_window_rules_and_meta_defaults"
 

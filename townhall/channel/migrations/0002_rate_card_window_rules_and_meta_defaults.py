@@ -76,7 +76,7 @@ def remove_default_prices(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('channel', '0002_post_fan_out_and_review_after'),
+        ('channel', '0001_initial'),
     ]
 
     operations = [
