@@ -1080,11 +1080,17 @@ def do_requeue_stale_work(now: datetime | None = None) -> dict[str, int]:
         provider_id__isnull=True,
         status_updated_at__lt=now - timedelta(seconds=config["SEND_RECONCILE_SECONDS"]),
     ).update(status=Message.Status.QUEUED, next_attempt_at=None, status_updated_at=now)
-    counts["sends"] = Message.objects.filter(
-        direction=Message.Direction.OUTBOUND,
-        status=Message.Status.QUEUED,
-        status_updated_at__lt=now - STALE_AFTER,
-    ).count()
+    counts["sends"] = (
+        Message.objects.filter(
+            direction=Message.Direction.OUTBOUND,
+            status=Message.Status.QUEUED,
+            status_updated_at__lt=now - STALE_AFTER,
+        )
+        # Messages waiting for a later time (a broadcast's part over the messaging limit)
+        # are not lost work until they are due.
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .count()
+    )
     if counts["sends"] or counts["resent"]:
         _start_dispatchers()
     return counts
