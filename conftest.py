@@ -70,13 +70,14 @@ def install_defaults(request: pytest.FixtureRequest) -> None:
 @pytest.fixture(autouse=True)
 def fresh_rate_limiter(settings: Any) -> Iterator[None]:
     """Each test starts with full rate-limit buckets (in this process and in Redis); bot
-    conversations in tests are faster than any citizen, so the pair limit's burst is wide
-    unless a test narrows it."""
+    conversations in tests are faster than any citizen, so the pair limit's burst and the
+    send rate are wide unless a test narrows them."""
     from townhall.whatsapp.rate_limit import get_limiter
 
     settings.WHATSAPP = {
         **settings.WHATSAPP,
         "PAIR_LIMIT_BURST": 1000,
+        "SEND_RATE_PER_SECOND": 100_000,
         # Backoff of retries follows the test's clock (next_attempt_at); the limiter's pause
         # runs on the real one, so tests of it turn it on themselves.
         "THROUGHPUT_BACKOFF_SECONDS": 0,
@@ -201,8 +202,18 @@ def deliver_inbound(django_capture_on_commit_callbacks, fake_cloud_api):
 
 
 @pytest.fixture
+def live_stack_env() -> dict[str, str]:
+    """Extra environment for the live stack's processes; a test module overrides it, e.g.
+    to set the send rate of a broadcast test."""
+    return {}
+
+
+@pytest.fixture
 def live_stack(
-    transactional_db: None, tmp_path: Path, fail_on_task_errors: TaskErrors
+    transactional_db: None,
+    tmp_path: Path,
+    fail_on_task_errors: TaskErrors,
+    live_stack_env: dict[str, str],
 ) -> Iterator[Stack]:
     """Simulator, web server and worker as real processes sharing the test database and
     the test's clock. A task that raised in the worker fails the test too."""
@@ -214,6 +225,7 @@ def live_stack(
         "TOWNHALL_ERASURE_DELAY_SECONDS": "1",
         # Inbox tests open the office around the clock; a holiday must not close it.
         "TOWNHALL_OFFICE_OBSERVES_HOLIDAYS": "0",
+        **live_stack_env,
     }
     stack = Stack(env=env, log_dir=tmp_path / "logs")
     stack.start()

@@ -55,6 +55,7 @@ class Stack:
     web_workers: int = 1
     worker_threads: int = 2
     processes: list[subprocess.Popen] = field(default_factory=list)
+    worker: subprocess.Popen | None = None
 
     @property
     def web_url(self) -> str:
@@ -142,7 +143,7 @@ class Stack:
         wait_for_http(f"{self.web_url}/webhooks/whatsapp/", process)
 
     def start_worker(self) -> None:
-        self._spawn(
+        self.worker = self._spawn(
             "worker",
             [
                 sys.executable,
@@ -159,6 +160,15 @@ class Stack:
             ],
             self.process_env(),
         )
+
+    def kill_worker(self) -> None:
+        """Crash the task worker: SIGKILL, no cleanup; whatever it had in flight is lost."""
+        if self.worker is None:
+            raise RuntimeError("the worker was not started")
+        os.killpg(self.worker.pid, signal.SIGKILL)
+        self.worker.wait(timeout=10)
+        self.processes.remove(self.worker)
+        self.worker = None
 
     def start(self) -> Stack:
         try:

@@ -24,7 +24,7 @@ from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import orjson
 
@@ -32,6 +32,7 @@ from townhall.simulator import errors, webhooks
 from townhall.simulator.errors import GraphError
 from townhall.simulator.message_templates import MessageTemplate, TemplateRegistry, load_templates
 from townhall.simulator.stats import Counters, LatencyRecorder
+from townhall.simulator.template_review import parse_submission, review
 from townhall.simulator.validation import (
     MEDIA_TYPES,
     MarkAsRead,
@@ -161,6 +162,11 @@ class SimulatorConfig:
     status_sample_rate: float = 1.0
     statuses_per_webhook: int = 1
     thread_max_messages: int = 500
+    # Seconds from a template submission to Meta's decision (approval or rejection webhook).
+    template_review_seconds: float = 3.0
+    # Delivery to an offline phone waits this long unless the template sets its own
+    # message_send_ttl_seconds (Meta's default for utility templates and free text: 30 days).
+    default_ttl_seconds: float = 30 * 86400.0
     media_max_total_bytes: int = 256 * 1024 * 1024
     load_personas: bool = False
 
@@ -189,6 +195,8 @@ class SimulatorConfig:
             "status_sample_rate": 0.0 <= self.status_sample_rate <= 1.0,
             "statuses_per_webhook": 1 <= self.statuses_per_webhook <= 1000,
             "thread_max_messages": self.thread_max_messages >= 10,
+            "template_review_seconds": self.template_review_seconds >= 0,
+            "default_ttl_seconds": self.default_ttl_seconds > 0,
             "media_max_total_bytes": self.media_max_total_bytes >= 1024 * 1024,
         }
         invalid = [name for name, is_valid in checks.items() if not is_valid]
@@ -281,6 +289,8 @@ class ThreadMessage:
     conversation: dict[str, Any] | None = None
     pricing: dict[str, Any] | None = None
     webhook_payload: WebhookPayload | None = None
+    # Until when Meta tries to deliver it (its template's TTL, else the default).
+    expires_at: float | None = None
 
 
 @dataclass
@@ -291,6 +301,9 @@ class Citizen:
     name: str
     created_at: float
     is_reachable: bool = True
+    # An offline phone (switched off, no network) gets messages "sent" but not delivered;
+    # Meta keeps trying until the message's time-to-live runs out.
+    is_online: bool = True
     last_inbound_at: float | None = None
     typing_until: float = 0.0
     version: int = 0
@@ -421,6 +434,8 @@ class Simulator:
         self._throughput = ThroughputLimiter()
         self._pair_limiter = PairRateLimiter()
         self._templates = TemplateRegistry(self._initial_templates)
+        # The latest submission of each template id, and its number (older reviews are void).
+        self._template_submissions: dict[str, tuple[int, dict[str, Any]]] = {}
         if self._config.load_personas:
             self.load_personas()
 
@@ -563,6 +578,16 @@ class Simulator:
             )
         elif config.status_sample_rate < 1.0 and self._rng.random() >= config.status_sample_rate:
             self.counters.increment("without_statuses")
+        elif not citizen.is_online:
+            ttl = (
+                request.template.message_send_ttl_seconds
+                if request.template is not None
+                and request.template.message_send_ttl_seconds is not None
+                else config.default_ttl_seconds
+            )
+            message.expires_at = now + ttl
+            self._dispatcher.schedule(config.sent_delay_seconds, self._status_job(wamid, "sent"))
+            self._dispatcher.schedule(ttl, self._expiry_job(wamid))
         else:
             self._dispatcher.schedule(config.sent_delay_seconds, self._status_job(wamid, "sent"))
             self._dispatcher.schedule(
@@ -623,6 +648,52 @@ class Simulator:
         citizen.version += 1
         self.counters.increment("marked_read")
         return {"success": True}
+
+    def _expiry_job(self, wamid: str) -> Job:
+        return StatusJob(
+            message_id=wamid,
+            emit=functools.partial(self._expire_if_undelivered, wamid),
+            build=self._status_webhook,
+        )
+
+    def _expire_if_undelivered(self, wamid: str) -> dict[str, Any] | None:
+        """A message to an offline phone whose time-to-live has run out fails with 131026,
+        as Meta drops it; None while it is still valid or was delivered meanwhile."""
+        with self._lock:
+            entry = self._messages.get(wamid)
+            if entry is None:
+                return None
+            message = entry[1]
+            if message.status not in ("accepted", "sent") or message.expires_at is None:
+                return None
+            if self._clock() < message.expires_at:
+                return None
+        return self._advance_status(wamid, "failed", errors.UNDELIVERABLE)
+
+    def _deliver_waiting(self, citizen: Citizen) -> None:
+        """A phone came online: what is still valid is delivered, what expired fails.
+        Caller holds the lock."""
+        config = self._config
+        now = self._clock()
+        for message in citizen.messages:
+            if message.direction != "out" or message.expires_at is None:
+                continue
+            if message.status not in ("accepted", "sent"):
+                continue
+            if now >= message.expires_at:
+                self._dispatcher.schedule(0.0, self._expiry_job(message.id))
+                continue
+            message.expires_at = None
+            self._dispatcher.schedule(0.0, self._status_job(message.id, "sent"))
+            self._dispatcher.schedule(
+                config.delivered_delay_seconds - config.sent_delay_seconds,
+                self._status_job(message.id, "delivered"),
+            )
+            if config.auto_read:
+                self._dispatcher.schedule(
+                    config.read_delay_seconds - config.sent_delay_seconds,
+                    self._status_job(message.id, "read"),
+                )
 
     def _status_job(self, wamid: str, status: str, error_code: int | None = None) -> Job:
         return StatusJob(
@@ -798,9 +869,15 @@ class Simulator:
             self.counters.increment("citizens_created")
 
     def upsert_citizen(
-        self, wa_id: str, *, name: str | None = None, is_reachable: bool | None = None
+        self,
+        wa_id: str,
+        *,
+        name: str | None = None,
+        is_reachable: bool | None = None,
+        is_online: bool | None = None,
     ) -> dict[str, Any]:
-        """Create a citizen (or rename, or make unreachable: sends then fail with 131026)."""
+        """Create a citizen (or rename, or make unreachable: sends then fail with 131026;
+        or take the phone offline: messages wait for it until their time-to-live ends)."""
         wa_id = _check_wa_id(wa_id)
         if name is not None and len(name) > 100:
             raise ControlError("name must have at most 100 characters")
@@ -813,6 +890,10 @@ class Simulator:
                 citizen.name = name
             if is_reachable is not None:
                 citizen.is_reachable = is_reachable
+            if is_online is not None:
+                was_online, citizen.is_online = citizen.is_online, is_online
+                if is_online and not was_online:
+                    self._deliver_waiting(citizen)
             citizen.version += 1
             return self._citizen_dict(citizen)
 
@@ -834,6 +915,7 @@ class Simulator:
             "wa_id": citizen.wa_id,
             "name": citizen.name,
             "reachable": citizen.is_reachable,
+            "online": citizen.is_online,
             "last_inbound_at": _unix_seconds(citizen.last_inbound_at),
             "window_open": citizen.last_inbound_at is not None
             and now - citizen.last_inbound_at < self._config.window_seconds,
@@ -1147,6 +1229,165 @@ class Simulator:
         with self._lock:
             self._templates.register(template)
         return template.to_dict()
+
+    # -- message templates (WhatsApp Business Management API) --
+
+    def _check_waba(self, version: str, waba_id: str, method: str) -> None:
+        self._check_route(version)
+        if waba_id != self._config.waba_id:
+            raise errors.unknown_object(waba_id, method=method)
+
+    def create_template(
+        self, *, version: str, waba_id: str, access_token: str | None, payload: object
+    ) -> dict[str, Any]:
+        """``POST /{version}/{WABA_ID}/message_templates``: the template is PENDING until
+        the review (``template_review_seconds`` later) approves or rejects it."""
+        self.authenticate(access_token)
+        self._check_waba(version, waba_id, "post")
+        template = parse_submission(payload)
+        with self._lock:
+            if self._templates.get(template.name, template.language) is not None:
+                raise GraphError(
+                    errors.INVALID_PARAMETER,
+                    "Content in this language already exists: "
+                    f"{template.name} ({template.language})",
+                    subcode=2388024,
+                )
+            self._templates.register(template)
+            # parse_submission has checked that the payload is an object.
+            self._schedule_review(template, cast(Mapping[str, Any], payload))
+        self.counters.increment("templates_submitted")
+        return {"id": template.id, "status": "PENDING", "category": template.category.upper()}
+
+    def edit_template(
+        self, *, version: str, template_id: str, access_token: str | None, payload: object
+    ) -> dict[str, Any]:
+        """``POST /{version}/{TEMPLATE_ID}``: a changed template goes back to review."""
+        self.authenticate(access_token)
+        self._check_route(version)
+        if not isinstance(payload, Mapping):
+            raise errors.invalid_parameter("The request body must be a JSON object.")
+        with self._lock:
+            current = self._templates.by_id(template_id)
+            if current is None:
+                raise errors.unknown_object(template_id)
+            if current.status == "PENDING":
+                raise errors.invalid_parameter("A template in review cannot be edited.")
+            submission = {
+                "category": current.category,
+                **payload,
+                "name": current.name,
+                "language": current.language,
+            }
+            template = dataclasses.replace(parse_submission(submission), id=current.id)
+            self._templates.register(template)
+            self._schedule_review(template, submission)
+        return {"success": True}
+
+    def list_templates(
+        self,
+        *,
+        version: str,
+        waba_id: str,
+        access_token: str | None,
+        limit: int = 25,
+        after: str = "",
+    ) -> dict[str, Any]:
+        """``GET /{version}/{WABA_ID}/message_templates`` with Meta's cursor paging."""
+        self.authenticate(access_token)
+        self._check_waba(version, waba_id, "get")
+        limit = max(1, min(limit, 1000))
+        try:
+            start = int(base64.b64decode(after).decode()) if after else 0
+        except ValueError as error:
+            raise errors.invalid_parameter("Param after is not a valid cursor.") from error
+        with self._lock:
+            templates = self._templates.all()
+        page = templates[start : start + limit]
+        result: dict[str, Any] = {"data": [template.to_graph() for template in page]}
+        if page:
+            cursors = {
+                "before": base64.b64encode(str(start).encode()).decode(),
+                "after": base64.b64encode(str(start + len(page)).encode()).decode(),
+            }
+            result["paging"] = {"cursors": cursors}
+            if start + len(page) < len(templates):
+                result["paging"]["next"] = (
+                    f"/{version}/{waba_id}/message_templates?limit={limit}&after={cursors['after']}"
+                )
+        return result
+
+    def set_template_status(
+        self, template_id: str, event: str, reason: str = "NONE"
+    ) -> dict[str, Any]:
+        """Meta changes a template (pauses it for low quality, disables it, …) and says so
+        in a ``message_template_status_update`` webhook. Control API."""
+        event = event.upper()
+        if event not in ("APPROVED", "REJECTED", "PAUSED", "DISABLED"):
+            raise ControlError("event must be APPROVED, REJECTED, PAUSED or DISABLED")
+        with self._lock:
+            current = self._templates.by_id(template_id)
+            if current is None:
+                raise ControlError("no template with this id", status=404)
+            self._template_submissions.pop(template_id, None)
+            template = dataclasses.replace(
+                current, status=event, rejected_reason=reason if event == "REJECTED" else "NONE"
+            )
+            self._templates.register(template)
+            self._dispatcher.submit(self._template_webhook(template, event, reason))
+        return template.to_dict()
+
+    def _schedule_review(self, template: MessageTemplate, submission: Mapping[str, Any]) -> None:
+        """Caller holds the lock."""
+        number = self._template_submissions.get(template.id, (0, {}))[0] + 1
+        self._template_submissions[template.id] = (number, dict(submission))
+        self._dispatcher.schedule(
+            self._config.template_review_seconds,
+            functools.partial(self._review_template, template.id, number),
+        )
+
+    def _review_template(self, template_id: str, number: int) -> WebhookPayload | None:
+        """Meta's decision on a submission; None when it was replaced or reset meanwhile."""
+        with self._lock:
+            latest = self._template_submissions.get(template_id)
+            template = self._templates.by_id(template_id)
+            if latest is None or latest[0] != number or template is None:
+                return None
+            if template.status != "PENDING":
+                return None
+            del self._template_submissions[template_id]
+            reason = review(template, latest[1])
+            event = "REJECTED" if reason else "APPROVED"
+            template = dataclasses.replace(template, status=event, rejected_reason=reason or "NONE")
+            self._templates.register(template)
+            self.counters.increment(f"templates_{event.lower()}")
+            return self._template_webhook(template, event, reason or "NONE")
+
+    def _template_webhook(
+        self, template: MessageTemplate, event: str, reason: str
+    ) -> WebhookPayload:
+        config = self._config
+        value = {
+            "event": event,
+            "message_template_id": int(template.id),
+            "message_template_name": template.name,
+            "message_template_language": template.language,
+            "reason": reason or "NONE",
+            "message_template_category": template.category.upper(),
+        }
+        webhook = {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {
+                    "id": config.waba_id,
+                    "time": int(self._clock()),
+                    "changes": [{"value": value, "field": "message_template_status_update"}],
+                }
+            ],
+        }
+        return webhooks.build_payload(
+            config.app_secret, webhook, kind="template", reference=template.id
+        )
 
     def flush(self, timeout: float) -> bool:
         """Wait until every scheduled webhook was delivered or dropped."""

@@ -1,9 +1,13 @@
-"""The message templates the simulated WhatsApp Business Account has "approved".
+"""The message templates of the simulated WhatsApp Business Account.
 
-Meta only delivers templates that exist for the exact name and language code; the registry
-plays the role of WhatsApp Manager. Defaults are shipped in ``message_templates.json``.
+Meta only delivers templates that are APPROVED for the exact name and language code; the
+registry plays the role of WhatsApp Manager. Pre-approved defaults are shipped in
+``message_templates.json``; templates submitted through the Graph API
+(``POST /{WABA_ID}/message_templates``) start PENDING and are reviewed by
+``template_review``.
 """
 
+import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -16,7 +20,9 @@ DEFAULT_TEMPLATES_FILE = Path(__file__).with_name("message_templates.json")
 
 PLACEHOLDER_RE = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 CATEGORIES = frozenset({"utility", "marketing", "authentication"})
-STATUSES = frozenset({"APPROVED", "PAUSED", "DISABLED"})
+STATUSES = frozenset({"APPROVED", "PENDING", "REJECTED", "PAUSED", "DISABLED"})
+# Only these can be sent; a PENDING or REJECTED one "does not exist in the translation".
+SENDABLE_STATUSES = frozenset({"APPROVED", "PAUSED", "DISABLED"})
 HEADER_FORMATS = frozenset({"text", "image", "document", "video"})
 BUTTON_TYPES = frozenset({"quick_reply", "url", "phone_number"})
 
@@ -44,6 +50,9 @@ class TemplateButton:
     type: str
     text: str
     url: str = ""
+    phone_number: str = ""
+    # The full sample URL of a dynamic link (Meta's ``example``).
+    example: str = ""
 
 
 @dataclass(frozen=True)
@@ -59,8 +68,18 @@ class MessageTemplate:
     header_text: str = ""
     footer: str = ""
     buttons: tuple[TemplateButton, ...] = ()
+    # Graph API id; derived from name and language when not given (stable across restarts).
+    id: str = ""
+    # Meta's rejected_reason ("NONE" unless REJECTED).
+    rejected_reason: str = "NONE"
+    message_send_ttl_seconds: int | None = None
+    body_examples: tuple[str, ...] = ()
+    header_example: str = ""
 
     def __post_init__(self) -> None:
+        if not self.id:
+            digest = hashlib.sha256(f"{self.name}:{self.language}".encode()).hexdigest()
+            object.__setattr__(self, "id", str(10**15 + int(digest[:12], 16) % (9 * 10**15)))
         if not re.fullmatch(r"[a-z0-9_]{1,512}", self.name):
             raise ValueError("template name must be lowercase letters, digits and underscores")
         if not re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", self.language):
@@ -110,14 +129,24 @@ class MessageTemplate:
                 body=str(data["body"]),
                 category=str(data.get("category", "utility")),
                 status=str(data.get("status", "APPROVED")),
+                id=str(data.get("id", "")),
+                message_send_ttl_seconds=(
+                    int(data["message_send_ttl_seconds"])
+                    if data.get("message_send_ttl_seconds") is not None
+                    else None
+                ),
                 header_format=str(header["format"]) if header.get("format") else None,
                 header_text=str(header.get("text", "")),
+                header_example=str(header.get("example", "")),
+                body_examples=tuple(str(value) for value in data.get("body_examples") or ()),
                 footer=str(data.get("footer", "")),
                 buttons=tuple(
                     TemplateButton(
                         type=str(button.get("type", "quick_reply")),
                         text=str(button.get("text", "")),
                         url=str(button.get("url", "")),
+                        phone_number=str(button.get("phone_number", "")),
+                        example=str(button.get("example", "")),
                     )
                     for button in buttons
                 ),
@@ -125,8 +154,56 @@ class MessageTemplate:
         except KeyError as error:
             raise ValueError(f"template needs the field {error.args[0]!r}") from error
 
+    @property
+    def is_sendable(self) -> bool:
+        return self.status in SENDABLE_STATUSES
+
+    def to_graph(self) -> dict[str, Any]:
+        """The template as ``GET /{WABA_ID}/message_templates`` lists it."""
+        components: list[dict[str, Any]] = []
+        if self.header_format == "text":
+            header: dict[str, Any] = {"type": "HEADER", "format": "TEXT", "text": self.header_text}
+            if self.header_example:
+                header["example"] = {"header_text": [self.header_example]}
+            components.append(header)
+        elif self.header_format:
+            components.append({"type": "HEADER", "format": self.header_format.upper()})
+        body: dict[str, Any] = {"type": "BODY", "text": self.body}
+        if self.body_examples:
+            body["example"] = {"body_text": [list(self.body_examples)]}
+        components.append(body)
+        if self.footer:
+            components.append({"type": "FOOTER", "text": self.footer})
+        if self.buttons:
+            buttons = []
+            for button in self.buttons:
+                item: dict[str, Any] = {"type": button.type.upper(), "text": button.text}
+                if button.type == "url":
+                    item["url"] = button.url
+                    if button.example:
+                        item["example"] = [button.example]
+                if button.type == "phone_number":
+                    item["phone_number"] = button.phone_number
+                buttons.append(item)
+            components.append({"type": "BUTTONS", "buttons": buttons})
+        graph: dict[str, Any] = {
+            "name": self.name,
+            "parameter_format": "POSITIONAL",
+            "components": components,
+            "language": self.language,
+            "status": self.status,
+            "category": self.category.upper(),
+            "id": self.id,
+        }
+        if self.status == "REJECTED":
+            graph["rejected_reason"] = self.rejected_reason
+        if self.message_send_ttl_seconds is not None:
+            graph["message_send_ttl_seconds"] = self.message_send_ttl_seconds
+        return graph
+
     def to_dict(self) -> dict[str, Any]:
         return {
+            "id": self.id,
             "name": self.name,
             "language": self.language,
             "category": self.category,
@@ -142,6 +219,9 @@ class MessageTemplate:
                 {"type": button.type, "text": button.text, "url": button.url}
                 for button in self.buttons
             ],
+            "body_examples": list(self.body_examples),
+            "rejected_reason": self.rejected_reason,
+            "message_send_ttl_seconds": self.message_send_ttl_seconds,
         }
 
 
@@ -164,6 +244,9 @@ class TemplateRegistry:
 
     def get(self, name: str, language: str) -> MessageTemplate | None:
         return self._templates.get((name, language))
+
+    def by_id(self, template_id: str) -> MessageTemplate | None:
+        return next((t for t in self._templates.values() if t.id == template_id), None)
 
     def all(self) -> list[MessageTemplate]:
         return sorted(self._templates.values(), key=lambda template: template.key)

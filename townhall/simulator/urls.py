@@ -23,6 +23,11 @@ control_patterns = [
     path("_sim/personas", views.control_personas, name="control_personas"),
     path("_sim/personas/load", views.control_personas_load, name="control_personas_load"),
     path("_sim/templates", views.control_templates, name="control_templates"),
+    path(
+        "_sim/templates/<str:template_id>/status",
+        views.control_template_status,
+        name="control_template_status",
+    ),
     path("_sim/stats", views.control_stats, name="control_stats"),
     path("_sim/config", views.control_config, name="control_config"),
     path("_sim/reset", views.control_reset, name="control_reset"),
@@ -50,6 +55,11 @@ graph_patterns = [
         r"^(?P<version>[^/_][^/]*)/(?P<phone_number_id>[^/]+)/messages$",
         views.graph_messages,
         name="graph_messages",
+    ),
+    re_path(
+        r"^(?P<version>[^/_][^/]*)/(?P<waba_id>[^/]+)/message_templates$",
+        views.graph_message_templates,
+        name="graph_message_templates",
     ),
     re_path(
         r"^(?P<version>[^/_][^/]*)/(?P<phone_number_id>[^/]+)/media$",

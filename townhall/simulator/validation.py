@@ -78,6 +78,8 @@ class RenderedTemplate:
     body: str
     footer: str
     buttons: tuple[RenderedButton, ...] = ()
+    # How long Meta tries to deliver it (the template's TTL); None = the default.
+    message_send_ttl_seconds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -499,7 +501,8 @@ def _validate_template(
     language = _required_object(content, "language", "template['language']")
     code = _required_string(language, "code", "template['language']['code']", max_length=16)
     template = template_lookup(name, code)
-    if template is None:
+    # Meta treats a template still in review, or rejected, like one that does not exist.
+    if template is None or not template.is_sendable:
         raise GraphError(
             errors.TEMPLATE_NOT_FOUND, f"template name ({name}) does not exist in {code}"
         )
@@ -559,13 +562,19 @@ def _validate_template(
         header_media=header_media,
         body=substitute(template.body, body_values),
         footer=template.footer,
+        message_send_ttl_seconds=template.message_send_ttl_seconds,
         buttons=tuple(
             RenderedButton(
                 type=button.type,
                 text=button.text,
                 # Without a payload in the send, Meta reports the button text as the payload.
                 payload=payloads.get(index, button.text),
-                url=button.url + url_suffixes.get(index, ""),
+                # Meta's dynamic URL ends with {{1}}, which the send's suffix replaces.
+                url=(
+                    button.url.replace("{{1}}", url_suffixes.get(index, ""))
+                    if "{{1}}" in button.url
+                    else button.url + url_suffixes.get(index, "")
+                ),
             )
             for index, button in enumerate(template.buttons)
         ),

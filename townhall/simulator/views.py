@@ -35,7 +35,7 @@ from townhall.simulator.engine import (
     media_kind,
     message_as_dict,
 )
-from townhall.simulator.errors import GraphError, unknown_object
+from townhall.simulator.errors import GraphError, invalid_parameter, unknown_object
 from townhall.simulator.graph_send import answer_send, bearer_token, graph_error_answer
 from townhall.simulator.presentation import REACTION_EMOJIS, build_bubbles
 
@@ -117,6 +117,16 @@ def graph_media(request: HttpRequest, version: str, media_id: str) -> HttpRespon
         if request.method == "DELETE":
             simulator.delete_media(version=version, media_id=media_id, access_token=token)
             return _json({"success": True})
+        if request.method == "POST":
+            # POST /{template_id}: Meta's way to change a template (media ids are not POSTed).
+            return _json(
+                simulator.edit_template(
+                    version=version,
+                    template_id=media_id,
+                    access_token=token,
+                    payload=_graph_body(request),
+                )
+            )
         if request.method != "GET":
             raise unknown_object(media_id, method=str(request.method).lower())
         if media_id == simulator.config.phone_number_id:
@@ -134,6 +144,48 @@ def graph_media(request: HttpRequest, version: str, media_id: str) -> HttpRespon
             "id": media.id,
         }
     )
+
+
+def _graph_body(request: HttpRequest) -> object:
+    try:
+        return orjson.loads(request.body or b"null")
+    except orjson.JSONDecodeError as error:
+        raise invalid_parameter("The request body is not valid JSON.") from error
+
+
+@csrf_exempt
+def graph_message_templates(request: HttpRequest, version: str, waba_id: str) -> HttpResponse:
+    """``GET`` (list, cursor paging) or ``POST`` (submit for review) of
+    ``/{version}/{WABA_ID}/message_templates``."""
+    simulator = get_simulator()
+    token = _bearer_token(request)
+    try:
+        if request.method == "POST":
+            return _json(
+                simulator.create_template(
+                    version=version,
+                    waba_id=waba_id,
+                    access_token=token,
+                    payload=_graph_body(request),
+                )
+            )
+        if request.method != "GET":
+            raise unknown_object(waba_id, method=str(request.method).lower())
+        try:
+            limit = int(request.GET.get("limit", "25"))
+        except ValueError as error:
+            raise invalid_parameter("Param limit must be a number.") from error
+        return _json(
+            simulator.list_templates(
+                version=version,
+                waba_id=waba_id,
+                access_token=token,
+                limit=limit,
+                after=request.GET.get("after", ""),
+            )
+        )
+    except GraphError as error:
+        return _graph_error(error)
 
 
 def _media_response(media: MediaItem) -> HttpResponse:
@@ -205,7 +257,8 @@ def control_health(request: HttpRequest) -> HttpResponse:
 
 @control_endpoint("GET", "POST")
 def control_citizens(request: HttpRequest) -> HttpResponse:
-    """GET: all citizens. POST {"wa_id", "name"?, "reachable"?}: create or update one."""
+    """GET: all citizens. POST {"wa_id", "name"?, "reachable"?, "online"?}: create or update
+    one (offline: messages wait for the phone until their time-to-live ends)."""
     simulator = get_simulator()
     if request.method == "GET":
         return _json({"citizens": simulator.citizens()})
@@ -215,8 +268,14 @@ def control_citizens(request: HttpRequest) -> HttpResponse:
     reachable = body.get("reachable")
     if reachable is not None and not isinstance(reachable, bool):
         raise ControlError("reachable must be true or false")
+    online = body.get("online")
+    if online is not None and not isinstance(online, bool):
+        raise ControlError("online must be true or false")
     citizen = simulator.upsert_citizen(
-        wa_id, name=str(body["name"]) if body.get("name") else None, is_reachable=reachable
+        wa_id,
+        name=str(body["name"]) if body.get("name") else None,
+        is_reachable=reachable,
+        is_online=online,
     )
     return _json(citizen, status=201 if is_new else 200)
 
@@ -268,6 +327,18 @@ def control_templates(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return _json({"templates": simulator.templates()})
     return _json(simulator.register_template(_json_body(request)), status=201)
+
+
+@control_endpoint("POST")
+def control_template_status(request: HttpRequest, template_id: str) -> HttpResponse:
+    """Meta changes a template: {"event": "PAUSED"|"DISABLED"|"APPROVED"|"REJECTED",
+    "reason"?}; the status webhook follows."""
+    body = _json_body(request)
+    return _json(
+        get_simulator().set_template_status(
+            template_id, str(body.get("event", "")), str(body.get("reason", "NONE"))
+        )
+    )
 
 
 @control_endpoint("GET")

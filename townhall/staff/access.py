@@ -14,7 +14,7 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from townhall.citizens.models import Citizen
-from townhall.whatsapp.models import Message
+from townhall.whatsapp.models import Message, MessageTemplate
 
 StaffUser = AbstractBaseUser | AnonymousUser
 
@@ -106,3 +106,26 @@ def access_subscriber_erasure(user: StaffUser, citizen_id: int) -> Citizen:
     """The citizen if ``user`` may erase their data on request (DSGVO Art. 17)."""
     _require_permission(user, "citizens.erase_citizen")
     return _subscriber(citizen_id)
+
+
+# --- message templates --------------------------------------------------------------------------
+
+
+def access_templates(user: StaffUser) -> None:
+    """Allow reading the message templates and their review status (every staff user)."""
+    _require_staff(user)
+
+
+def access_template(user: StaffUser, template_id: int) -> MessageTemplate:
+    """The template ``template_id`` if ``user`` may read it; ``Http404`` for unknown ids."""
+    _require_staff(user)
+    try:
+        return MessageTemplate.objects.get(pk=template_id)
+    except MessageTemplate.DoesNotExist:
+        raise Http404(_("No such template.")) from None
+
+
+def access_template_management(user: StaffUser) -> None:
+    """Allow writing, submitting and syncing templates (``whatsapp.manage_templates``):
+    a template speaks for the city to every citizen outside their chat."""
+    _require_permission(user, "whatsapp.manage_templates")

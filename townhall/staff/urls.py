@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 from django.views.generic import RedirectView
 
-from townhall.staff import views, views_subscribers
+from townhall.staff import views, views_subscribers, views_templates
 from townhall.staff.forms import StaffAuthenticationForm
 
 app_name = "staff"
@@ -37,5 +37,15 @@ urlpatterns = [
         "subscribers/<int:citizen_id>/erase/",
         views_subscribers.subscriber_erase,
         name="subscriber_erase",
+    ),
+    path("vorlagen/", views_templates.template_list, name="templates"),
+    path("vorlagen/neu/", views_templates.template_new, name="template_new"),
+    path("vorlagen/pruefen/", views_templates.template_check, name="template_check"),
+    path("vorlagen/abgleichen/", views_templates.template_sync, name="template_sync"),
+    path("vorlagen/<int:template_id>/", views_templates.template_detail, name="template_detail"),
+    path(
+        "vorlagen/<int:template_id>/einreichen/",
+        views_templates.template_submit,
+        name="template_submit",
     ),
 ]

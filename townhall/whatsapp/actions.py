@@ -18,7 +18,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, transaction
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils.module_loading import import_string
 
@@ -30,11 +30,13 @@ from townhall.whatsapp.errors import CloudAPIError, OutcomeUnknown, ThroughputLi
 from townhall.whatsapp.models import STATUS_RANK, Message, MessageStatusEvent, WebhookEvent
 from townhall.whatsapp.policy import Purpose, check_send_allowed, refusals
 from townhall.whatsapp.rate_limit import RateLimiter, get_limiter
+from townhall.whatsapp.template_actions import do_apply_template_statuses
 from townhall.whatsapp.types import (
     InboundMessage,
     MalformedWebhook,
     ParsedWebhook,
     StatusUpdate,
+    TemplateStatusUpdate,
     parse_webhook,
     webhook_envelope,
 )
@@ -48,6 +50,8 @@ STALE_AFTER = timedelta(minutes=2)
 DISPATCH_SLICE_SECONDS = 2.0
 # Recipients checked for consent and inserted per round trip by do_queue_messages.
 QUEUE_CHUNK = 2000
+# Applying a batch of statuses again after a deadlock (see _apply_statuses).
+APPLY_ATTEMPTS = 4
 # Webhooks parsed, stored and applied together: one claim, one bulk insert of statuses and a
 # handful of UPDATEs per batch instead of ~10 round trips per webhook.
 WEBHOOK_BATCH_SIZE = 500
@@ -152,6 +156,7 @@ def _process_events(events: QuerySet[WebhookEvent], *, limit: int = WEBHOOK_BATC
     now = clock.now()
     new_message_ids: list[int] = []
     statuses: list[StatusUpdate] = []
+    template_updates: list[TemplateStatusUpdate] = []
     notes: list[tuple[int, ParsedWebhook]] = []
     with transaction.atomic():
         claimed = list(
@@ -180,10 +185,14 @@ def _process_events(events: QuerySet[WebhookEvent], *, limit: int = WEBHOOK_BATC
                 if message_id is not None:
                     new_message_ids.append(message_id)
             statuses.extend(parsed.statuses)
+            template_updates.extend(parsed.template_updates)
             processed.append(event_id)
             if parsed.skipped or parsed.errors:
                 notes.append((event_id, parsed))
         _store_statuses(statuses)
+        if template_updates:
+            # Rare (a review decision); applied with the event so neither is lost alone.
+            do_apply_template_statuses(template_updates)
         WebhookEvent.objects.filter(pk__in=processed).update(
             state=WebhookEvent.State.PROCESSED, processed_at=now, attempts=F("attempts") + 1
         )
@@ -291,12 +300,24 @@ def _apply_statuses(statuses: list[StatusUpdate]) -> None:
         for status in statuses
         if status.biz_opaque_callback_data
     }
-    _reconcile_unconfirmed(callbacks)
-    _apply_best_statuses(
-        *_furthest_statuses(
-            (status.message_id, status.status, _status_errors(status)) for status in statuses
-        )
+    best, errors = _furthest_statuses(
+        (status.message_id, status.status, _status_errors(status)) for status in statuses
     )
+    for attempt in range(1, APPLY_ATTEMPTS + 1):
+        try:
+            _reconcile_unconfirmed(callbacks)
+            _apply_best_statuses(best, errors)
+            return
+        except OperationalError as error:
+            # Two appliers (or an applier and a dispatcher) locking overlapping rows in
+            # different orders: PostgreSQL breaks the deadlock by failing one. Every update
+            # here only moves forward, so running it again is safe.
+            if attempt == APPLY_ATTEMPTS:
+                raise
+            logger.warning(
+                "webhook.apply_statuses_retry attempt=%d error=%s", attempt, type(error).__name__
+            )
+            time.sleep(0.05 * attempt)
 
 
 def _furthest_statuses(
@@ -323,25 +344,26 @@ def _apply_best_statuses(best: dict[str, str], errors: dict[str, list[dict[str, 
     by_status: dict[str, list[str]] = {}
     for provider_id, status in best.items():
         by_status.setdefault(status, []).append(provider_id)
-    with transaction.atomic():
-        for status, provider_ids in by_status.items():
-            lower = [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
-            targets = Message.objects.filter(
-                provider_id__in=provider_ids,
-                direction=Message.Direction.OUTBOUND,
-                status__in=lower,
+    # No surrounding transaction: each UPDATE is complete on its own (it only moves rows
+    # forward), and holding the locks of one while waiting for another's is what deadlocks.
+    for status, provider_ids in by_status.items():
+        lower = [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
+        targets = Message.objects.filter(
+            provider_id__in=sorted(provider_ids),
+            direction=Message.Direction.OUTBOUND,
+            status__in=lower,
+        )
+        if status != Message.Status.FAILED:
+            targets.update(status=status, status_updated_at=now)
+            continue
+        for provider_id in provider_ids:
+            first = (errors.get(provider_id) or [{}])[0]
+            targets.filter(provider_id=provider_id).update(
+                status=status,
+                status_updated_at=now,
+                error_code=first.get("code"),
+                error_title=str(first.get("title", ""))[:255],
             )
-            if status != Message.Status.FAILED:
-                targets.update(status=status, status_updated_at=now)
-                continue
-            for provider_id in provider_ids:
-                first = (errors.get(provider_id) or [{}])[0]
-                targets.filter(provider_id=provider_id).update(
-                    status=status,
-                    status_updated_at=now,
-                    error_code=first.get("code"),
-                    error_title=str(first.get("title", ""))[:255],
-                )
 
 
 def _reconcile_unconfirmed(callbacks: dict[str, str]) -> None:

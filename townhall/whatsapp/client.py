@@ -19,6 +19,7 @@ from django.conf import settings
 from townhall.core.privacy import redact
 from townhall.whatsapp import outbound
 from townhall.whatsapp.errors import (
+    AuthError,
     CloudAPIError,
     OutcomeUnknown,
     TransportError,
@@ -90,8 +91,11 @@ class CloudAPIClient:
         access_token: str,
         timeout_seconds: float = 10.0,
         transport: httpx.BaseTransport | None = None,
+        business_account_id: str = "",
     ) -> None:
         self.phone_number_id = phone_number_id
+        # The WhatsApp Business Account (WABA) that owns the number and its templates.
+        self.business_account_id = business_account_id
         self._client_options: dict[str, Any] = {
             "base_url": f"{base_url.rstrip('/')}/{api_version}/",
             "headers": {"Authorization": f"Bearer {access_token}"},
@@ -110,6 +114,7 @@ class CloudAPIClient:
             phone_number_id=config["PHONE_NUMBER_ID"],
             access_token=config["ACCESS_TOKEN"],
             timeout_seconds=config["HTTP_TIMEOUT_SECONDS"],
+            business_account_id=config["BUSINESS_ACCOUNT_ID"],
         )
 
     def close(self) -> None:
@@ -259,6 +264,50 @@ class CloudAPIClient:
         response = self._request("GET", url)
         return response.content
 
+    # --- message templates -----------------------------------------------------------------------
+    # https://developers.facebook.com/docs/whatsapp/business-management-api/message-templates
+
+    def create_template(self, definition: dict[str, Any]) -> dict[str, Any]:
+        """Submit a template for review; Meta answers ``{"id", "status", "category"}``."""
+        data = self._post(f"{self._waba()}/message_templates", definition)
+        if not data.get("id"):
+            raise TransportError("Template submission answered without an id")
+        logger.info(
+            "whatsapp.template_submitted id=%s status=%s", data.get("id"), data.get("status")
+        )
+        return data
+
+    def edit_template(self, template_id: str, definition: dict[str, Any]) -> dict[str, Any]:
+        """Change a rejected or paused template (``POST /{template_id}``); back to review."""
+        return self._post(template_id, definition)
+
+    def list_templates(self, *, page_size: int = 100) -> list[dict[str, Any]]:
+        """Every template of the business account, following Meta's paging cursors."""
+        templates: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"limit": page_size}
+        # Meta pages with cursors; a bound stops a server that keeps answering "next".
+        for _page in range(1000):
+            data = self._json(
+                self._request("GET", f"{self._waba()}/message_templates", params=params)
+            )
+            page = data.get("data")
+            if not isinstance(page, list):
+                raise TransportError("Template list answered without data")
+            templates.extend(item for item in page if isinstance(item, dict))
+            raw_paging = data.get("paging")
+            paging: dict[str, Any] = raw_paging if isinstance(raw_paging, dict) else {}
+            cursors = paging.get("cursors")
+            after = cursors.get("after") if isinstance(cursors, dict) else None
+            if not paging.get("next") or not after:
+                break
+            params = {"limit": page_size, "after": after}
+        return templates
+
+    def _waba(self) -> str:
+        if not self.business_account_id:
+            raise AuthError("No WhatsApp business account id configured (BUSINESS_ACCOUNT_ID)")
+        return self.business_account_id
+
     # --- plumbing -------------------------------------------------------------------------------
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -308,7 +357,7 @@ class CloudAPIClient:
         return typed
 
 
-_clients: dict[tuple[str, str, str, str, float], CloudAPIClient] = {}
+_clients: dict[tuple[str, str, str, str, float, str], CloudAPIClient] = {}
 _clients_lock = threading.Lock()
 
 
@@ -321,6 +370,7 @@ def get_client() -> CloudAPIClient:
         config["PHONE_NUMBER_ID"],
         config["ACCESS_TOKEN"],
         config["HTTP_TIMEOUT_SECONDS"],
+        config["BUSINESS_ACCOUNT_ID"],
     )
     with _clients_lock:
         client = _clients.get(key)

@@ -6,11 +6,14 @@
 - ``MessageTemplate``: the templates Townhall submits to Meta and may send outside the window.
 """
 
+from collections.abc import Sequence
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from townhall.whatsapp import outbound
 from townhall.whatsapp.errors import CloudAPIError, error_class_for
 
 
@@ -222,11 +225,24 @@ class MessageTemplate(models.Model):
         _("header"), max_length=16, choices=HeaderFormat.choices, blank=True
     )
     header_text = models.CharField(_("header text"), max_length=60, blank=True)
+    # Meta reviews a text header's parameter with a sample value.
+    header_example = models.CharField(_("example for the header"), max_length=60, blank=True)
+    # An image or document header: the public https link of the sample Meta reviews and of
+    # the media sent when a send gives no other link (a post sends its own attachment).
+    header_media_link = models.URLField(_("header image or document (link)"), blank=True)
     body = models.TextField(_("body"))
     body_examples = models.JSONField(_("examples for the parameters"), default=list, blank=True)
     footer = models.CharField(_("footer"), max_length=60, blank=True)
-    # [{"type": "quick_reply", "text": "…"} | {"type": "url", "text": "Mehr lesen", "url": "…{{1}}"}]
+    # [{"type": "quick_reply", "text": "…"}
+    #  | {"type": "url", "text": "Mehr lesen", "url": "https://…/{{1}}", "example": "abc123"}
+    #  | {"type": "phone_number", "text": "Anrufen", "phone_number": "+49…"}]
     buttons = models.JSONField(_("buttons"), default=list, blank=True)
+    # Meta's time-to-live: a message Meta could not deliver within it is dropped and reported
+    # as failed. Empty = Meta's default (30 days for utility). Ranges by category in
+    # whatsapp/templates.py (TTL_RANGE_SECONDS).
+    message_send_ttl_seconds = models.PositiveIntegerField(
+        _("time to live (seconds)"), null=True, blank=True
+    )
     status = models.CharField(
         _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT
     )
@@ -256,3 +272,25 @@ class MessageTemplate(models.Model):
     @property
     def is_sendable(self) -> bool:
         return self.status == self.Status.APPROVED
+
+    def to_outbound(
+        self,
+        *,
+        body_parameters: Sequence[str] = (),
+        header_parameters: Sequence[str] = (),
+        url_suffix: str = "",
+        header_link: str = "",
+        quick_reply_payloads: Sequence[str] = (),
+    ) -> outbound.Template:
+        """The send of this template with the given values, checked against its definition;
+        raises ``templates.TemplateNotSendable`` (not approved, wrong parameters)."""
+        from townhall.whatsapp import templates
+
+        return templates.build_outbound(
+            self,
+            body_parameters=body_parameters,
+            header_parameters=header_parameters,
+            url_suffix=url_suffix,
+            header_link=header_link,
+            quick_reply_payloads=quick_reply_payloads,
+        )

@@ -61,16 +61,92 @@ class Text:
         return self.body
 
 
+TEMPLATE_HEADER_MEDIA_KINDS = ("image", "document", "video")
+TEMPLATE_BUTTON_MAX_COUNT = 10
+# Meta limits a quick-reply payload to 1,000 characters; a URL as a whole to 2,000.
+TEMPLATE_PAYLOAD_MAX_CHARS = 1000
+TEMPLATE_URL_SUFFIX_MAX_CHARS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateHeaderMedia:
+    """The image, video or document of a template's media header, by public link."""
+
+    kind: str
+    link: str
+    filename: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in TEMPLATE_HEADER_MEDIA_KINDS:
+            raise InvalidOutboundMessage(f"A template header cannot be a {self.kind!r}")
+        if not self.link.startswith("https://") and not self.link.startswith("http://"):
+            raise InvalidOutboundMessage("A header media link must be an http(s) URL")
+        if self.filename and self.kind != "document":
+            raise InvalidOutboundMessage("Only a document header has a filename")
+
+    def to_parameter(self) -> dict[str, Any]:
+        media: dict[str, Any] = {"link": self.link}
+        if self.filename:
+            media["filename"] = self.filename
+        return {"type": self.kind, self.kind: media}
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateButtonParameter:
+    """The value a send gives one button of the template, by the button's position:
+    a quick reply's payload (comes back on the tap) or a URL button's dynamic suffix
+    (replaces ``{{1}}`` at the end of the button's URL)."""
+
+    index: int
+    sub_type: str
+    value: str
+
+    def __post_init__(self) -> None:
+        if self.sub_type not in ("quick_reply", "url"):
+            raise InvalidOutboundMessage(f"Unknown template button type {self.sub_type!r}")
+        if not 0 <= self.index < TEMPLATE_BUTTON_MAX_COUNT:
+            raise InvalidOutboundMessage(
+                f"A template button index is 0 to {TEMPLATE_BUTTON_MAX_COUNT - 1}"
+            )
+        limit = (
+            TEMPLATE_PAYLOAD_MAX_CHARS
+            if self.sub_type == "quick_reply"
+            else TEMPLATE_URL_SUFFIX_MAX_CHARS
+        )
+        _require_text(self.value, "Template button parameter", limit)
+
+    def to_component(self) -> dict[str, Any]:
+        parameter = (
+            {"type": "payload", "payload": self.value}
+            if self.sub_type == "quick_reply"
+            else {"type": "text", "text": self.value}
+        )
+        return {
+            "type": "button",
+            "sub_type": self.sub_type,
+            "index": str(self.index),
+            "parameters": [parameter],
+        }
+
+
 @dataclass(frozen=True, slots=True)
 class Template:
-    """An approved template; the only kind of message allowed outside the 24-h window."""
+    """An approved template; the only kind of message allowed outside the 24-h window.
+
+    Build it from a stored template with ``MessageTemplate.to_outbound()``, which checks the
+    values against the template's definition. Payload format:
+    https://developers.facebook.com/docs/whatsapp/cloud-api/guides/send-message-templates
+    """
 
     name: str
     language: str
     body_parameters: tuple[str, ...] = ()
     header_parameters: tuple[str, ...] = ()
-    # Payloads of quick-reply buttons, in button order; they come back on the citizen's tap.
+    # Payloads of quick-reply buttons at positions 0, 1, …; they come back on the citizen's tap.
     quick_reply_payloads: tuple[str, ...] = ()
+    header_media: TemplateHeaderMedia | None = None
+    # Parameters of buttons by position (URL suffixes, quick replies after a URL button).
+    button_parameters: tuple[TemplateButtonParameter, ...] = ()
     type = "template"
 
     def __post_init__(self) -> None:
@@ -78,10 +154,26 @@ class Template:
         _require_text(self.language, "Template language", 15)
         for parameter in (*self.body_parameters, *self.header_parameters):
             _require_text(parameter, "Template parameter", TEXT_MAX_CHARS)
+        if self.header_media is not None and self.header_parameters:
+            raise InvalidOutboundMessage("A template header is either text or media")
+        for payload in self.quick_reply_payloads:
+            _require_text(payload, "Quick-reply payload", TEMPLATE_PAYLOAD_MAX_CHARS)
+        indexes = [button.index for button in self._buttons()]
+        if len(set(indexes)) != len(indexes):
+            raise InvalidOutboundMessage("Each template button gets at most one parameter")
+
+    def _buttons(self) -> list[TemplateButtonParameter]:
+        quick_replies = [
+            TemplateButtonParameter(index, "quick_reply", payload)
+            for index, payload in enumerate(self.quick_reply_payloads)
+        ]
+        return sorted([*quick_replies, *self.button_parameters], key=lambda b: b.index)
 
     def to_payload(self) -> dict[str, Any]:
         components: list[dict[str, Any]] = []
-        if self.header_parameters:
+        if self.header_media is not None:
+            components.append({"type": "header", "parameters": [self.header_media.to_parameter()]})
+        elif self.header_parameters:
             components.append(
                 {
                     "type": "header",
@@ -95,15 +187,7 @@ class Template:
                     "parameters": [{"type": "text", "text": p} for p in self.body_parameters],
                 }
             )
-        for index, payload in enumerate(self.quick_reply_payloads):
-            components.append(
-                {
-                    "type": "button",
-                    "sub_type": "quick_reply",
-                    "index": str(index),
-                    "parameters": [{"type": "payload", "payload": payload}],
-                }
-            )
+        components.extend(button.to_component() for button in self._buttons())
         template: dict[str, Any] = {"name": self.name, "language": {"code": self.language}}
         if components:
             template["components"] = components

@@ -72,8 +72,13 @@ class LocalRateLimiter:
             self._refill(now)
             granted = max(0, min(wanted, int(self._tokens)))
             self._tokens -= granted
-            retry_after = 0.0 if granted == wanted else max(0.0, 1 - self._tokens) / self.rate
+            retry_after = 0.0 if granted == wanted else self._until_batch(wanted)
             return Grant(granted, retry_after)
+
+    def _until_batch(self, wanted: int) -> float:
+        # Wait for a whole batch (a full bucket), not for the next single token: one batch
+        # of n costs a fraction of n batches of one.
+        return max(0.0, min(wanted, self.burst) - self._tokens) / self.rate
 
     def refund(self, count: int) -> None:
         with self._lock:
@@ -122,7 +127,7 @@ tokens = tokens - granted
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
 redis.call('PEXPIRE', KEYS[1], 3600000)
 local wait = 0
-if granted < wanted then wait = math.max(0, 1 - tokens) / rate end
+if granted < wanted then wait = math.max(0, math.min(wanted, burst) - tokens) / rate end
 return {granted, tostring(wait)}
 """
 # KEYS[1]: the number's bucket. ARGV: count to give back, burst.
@@ -211,13 +216,19 @@ class RedisRateLimiter:
         return [float(wait) for wait in waits]
 
 
+# The share of a second's messages that may leave at once (one batch); the rest is paced.
+BURST_SHARE = 0.05
+
+
 @cache
 def get_limiter() -> RateLimiter:
     """The process's limiter for the configured business number."""
     config = settings.WHATSAPP
-    rate = float(config["SEND_RATE_PER_SECOND"])
-    # One second's worth of burst: a batch may leave at once, the average stays at the rate.
-    burst = max(1.0, rate)
+    tier_rate = float(config["SEND_RATE_PER_SECOND"])
+    # Meta counts messages in a rolling second. A bucket of capacity B refilled at r lets
+    # B + r through in some second, so the burst is taken out of the rate: B + r = the tier.
+    burst = max(1.0, tier_rate * BURST_SHARE)
+    rate = max(tier_rate - burst, tier_rate / 2)
     pair_burst = float(config["PAIR_LIMIT_BURST"])
     pair_interval = float(config["PAIR_LIMIT_INTERVAL_SECONDS"])
     if settings.REDIS_URL:

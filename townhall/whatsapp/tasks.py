@@ -11,7 +11,8 @@ import logging
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from townhall.whatsapp import actions
+from townhall.whatsapp import actions, template_actions
+from townhall.whatsapp.errors import CloudAPIError
 
 logger = logging.getLogger(__name__)
 
@@ -48,3 +49,14 @@ def requeue_stale_work() -> None:
 def purge_processed_webhook_events() -> None:
     deleted = actions.do_purge_processed_webhook_events()
     logger.info("whatsapp.purged_webhook_events count=%d", deleted)
+
+
+@db_periodic_task(crontab(minute="*/15"))
+def sync_message_templates() -> None:
+    """Meta's webhook carries each review decision; the list catches any that was lost and
+    templates written in WhatsApp Manager."""
+    try:
+        template_actions.do_sync_templates()
+    except CloudAPIError as error:
+        # Meta unreachable for a while is not a bug; the next run tries again.
+        logger.warning("whatsapp.template_sync_failed class=%s", type(error).__name__)

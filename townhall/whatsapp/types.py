@@ -31,12 +31,14 @@ __all__ = [
     "SharedContact",
     "StatusUpdate",
     "SystemEvent",
+    "TemplateStatusUpdate",
     "WebhookError",
     "parse_webhook",
 ]
 
 WHATSAPP_OBJECT = "whatsapp_business_account"
 MESSAGES_FIELD = "messages"
+TEMPLATE_STATUS_FIELD = "message_template_status_update"
 MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
 INTERACTIVE_REPLY_KINDS = frozenset({"button_reply", "list_reply", "nfm_reply"})
 
@@ -191,6 +193,21 @@ class StatusUpdate:
 
 
 @dataclass(frozen=True, slots=True)
+class TemplateStatusUpdate:
+    """Meta's review decision on one of our templates (``message_template_status_update``):
+    event APPROVED, REJECTED, PAUSED, DISABLED, … with Meta's reason (``NONE`` on approval).
+    https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/message_template_status_update
+    """
+
+    event: str
+    template_id: str
+    name: str
+    language: str
+    reason: str = ""
+    category: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedWebhook:
     """Everything one webhook POST carried, in payload order."""
 
@@ -199,6 +216,7 @@ class ParsedWebhook:
     errors: tuple[WebhookError, ...]
     # Technical notes on what was not understood; never phone numbers, names or texts.
     skipped: tuple[str, ...]
+    template_updates: tuple[TemplateStatusUpdate, ...] = ()
 
 
 class _SkipItem(Exception):
@@ -219,6 +237,7 @@ def parse_webhook(payload: object) -> ParsedWebhook:
     statuses: list[StatusUpdate] = []
     errors: list[WebhookError] = []
     skipped: list[str] = []
+    template_updates: list[TemplateStatusUpdate] = []
     for entry_index, entry in enumerate(entries):
         where = f"entry {entry_index}"
         if not isinstance(entry, dict):
@@ -229,6 +248,12 @@ def parse_webhook(payload: object) -> ParsedWebhook:
             skipped.append(f"{where}: changes is not a list")
             continue
         for change_index, change in enumerate(changes):
+            if isinstance(change, dict) and change.get("field") == TEMPLATE_STATUS_FIELD:
+                try:
+                    template_updates.append(_parse_template_status(change.get("value")))
+                except _SkipItem as reason:
+                    skipped.append(f"{where} change {change_index}: {reason}")
+                continue
             _parse_change(
                 change,
                 where=f"{where} change {change_index}",
@@ -242,6 +267,25 @@ def parse_webhook(payload: object) -> ParsedWebhook:
         statuses=tuple(statuses),
         errors=tuple(errors),
         skipped=tuple(skipped),
+        template_updates=tuple(template_updates),
+    )
+
+
+def _parse_template_status(raw: object) -> TemplateStatusUpdate:
+    value = _dict(raw)
+    event = _str(value.get("event")).upper()
+    name = _str(value.get("message_template_name"))
+    language = _str(value.get("message_template_language"))
+    if not event or not name or not language:
+        raise _SkipItem("template status without event, name or language")
+    return TemplateStatusUpdate(
+        event=event,
+        # Meta sends the id as a number; a string is accepted too.
+        template_id=_id_text(value.get("message_template_id")),
+        name=name,
+        language=language,
+        reason=_str(value.get("reason")),
+        category=_str(value.get("message_template_category")),
     )
 
 
@@ -624,6 +668,14 @@ def _dict(value: object) -> dict[str, Any]:
 
 def _str(value: object) -> str:
     return value if isinstance(value, str) else ""
+
+
+def _id_text(value: object) -> str:
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, int):
+        return str(value)
+    return value if isinstance(value, str) and value.isdigit() else ""
 
 
 def _non_empty_strings(values: Iterable[object]) -> tuple[str, ...]:

@@ -863,6 +863,7 @@ def test_personas_load_as_citizens(simulator: Simulator) -> None:
         "wa_id": "4915112345601",
         "name": "Anna Schmidt",
         "reachable": True,
+        "online": True,
         "last_inbound_at": None,
         "window_open": False,
         "is_typing_shown": False,

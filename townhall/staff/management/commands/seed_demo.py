@@ -28,6 +28,7 @@ from townhall.inbox.models import CannedResponse, Conversation, ConversationEven
 from townhall.inbox.office_hours import Schedule
 from townhall.staff.actions import do_set_up_superuser
 from townhall.whatsapp.models import Message, MessageStatusEvent
+from townhall.whatsapp.template_actions import do_import_templates
 
 DEMO_USERNAME = "buergermeisteramt"
 DEMO_DISPLAY_NAME = "Bürgermeisteramt"
@@ -349,6 +350,14 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
 )
 
 
+def seed_templates() -> int:
+    """The simulator's pre-approved templates as APPROVED rows, so the demo can send posts
+    to citizens outside their window at once (against Meta, the sync imports them)."""
+    from townhall.simulator.message_templates import load_templates
+
+    return do_import_templates(template.to_graph() for template in load_templates())
+
+
 def generate_password() -> str:
     groups = (
         "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_GROUP_LENGTH))
@@ -594,6 +603,7 @@ class Command(BaseCommand):
             )
             subscribe_demo_citizens()
             seed_inbox(_user)
+            new_templates = seed_templates()
         total_messages = sum(len(citizen.messages) for citizen in DEMO_CITIZENS)
         demo_citizens = Citizen.objects.filter(
             wa_id__in=[citizen.wa_id for citizen in DEMO_CITIZENS]
@@ -601,7 +611,8 @@ class Command(BaseCommand):
 
         self.stdout.write(
             f"Demo data: {demo_citizens} citizens, {total_messages} messages "
-            f"({new_messages} new, {total_messages - new_messages} already there)."
+            f"({new_messages} new, {total_messages - new_messages} already there), "
+            f"{new_templates} new message templates."
         )
         login_url = base_url.rstrip("/") + reverse("staff:login")
         action = "created" if user_created else "password reset"
