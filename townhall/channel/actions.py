@@ -263,6 +263,19 @@ def _limit_refusal(post: Post) -> str | None:
     }
 
 
+def _require_sendable(post: Post) -> None:
+    """Build the post's messages once (every language, free text and template) so a post
+    that Meta would refuse is refused here, with the reason, not after it was queued."""
+    sender = PostSender.for_post(post)
+    try:
+        for language in sender.versions:
+            sender.message(language, as_template=False)
+            if sender.can_use_template:
+                sender.message(language, as_template=True)
+    except InvalidOutboundMessage as error:
+        raise PostActionRefused(str(error)) from error
+
+
 def clock_local(value: datetime | None) -> str:
     from django.utils import timezone
 
@@ -284,6 +297,7 @@ def do_approve(
             fresh, [Post.State.IN_REVIEW], _("Only posts waiting for approval can be approved.")
         )
         _require_four_eyes(actor, fresh.author)
+        _require_sendable(fresh)
         if fresh.kind == Post.Kind.NORMAL and not send_rest_after_limit:
             refusal = _limit_refusal(fresh)
             if refusal:
@@ -339,6 +353,7 @@ def do_send_urgent_now(post: Post, *, actor: Any) -> None:
         if fresh.kind != Post.Kind.URGENT:
             raise PostActionRefused(_("Only urgent alerts can be sent without approval."))
         _require_state(fresh, BEFORE_SENDING, _("This post has already been sent or cancelled."))
+        _require_sendable(fresh)
         fresh.needs_review_after = fresh.approved_by_id is None
         _record(fresh, PostEvent.Action.URGENT_SENT, actor)
         _start_sending(fresh)
@@ -396,6 +411,7 @@ def do_publish_post(
                 for language, (title, text) in cleaned.items()
             ]
         )
+        _require_sendable(post)
         _record(post, PostEvent.Action.DRAFTED, None, comment)
         _record(post, PostEvent.Action.APPROVED, None, comment)
         if kind == Post.Kind.URGENT:
