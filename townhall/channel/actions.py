@@ -140,6 +140,7 @@ def _enqueue_on_commit(task_name: str, *args: Any) -> None:
 def _sync_refresh(post: Post, fresh: Post) -> Post:
     """Copy the locked row's fields onto the caller's instance, so it sees the change."""
     post.__dict__.update({k: v for k, v in fresh.__dict__.items() if not k.startswith("_")})
+    post._state.fields_cache.clear()  # related objects may have changed (approved_by …)
     return post
 
 
@@ -444,7 +445,7 @@ def do_pause(post: Post, *, actor: Any) -> None:
         fresh.state = Post.State.PAUSED
         fresh.save(update_fields=["state"])
         held = do_hold_messages(_post_messages(fresh))
-        _record(fresh, PostEvent.Action.PAUSED, actor, f"{held}")
+        _record(fresh, PostEvent.Action.PAUSED, actor)
     logger.info("channel.paused post=%s held=%d", post.pk, held)
     _sync_refresh(post, fresh)
 
@@ -489,7 +490,7 @@ def do_cancel(post: Post, *, actor: Any) -> None:
         fresh.updated_at = now
         fresh.save(update_fields=["state", "finished_at", "updated_at"])
         cancelled = do_cancel_unsent_messages(_post_messages(fresh), "the post was cancelled")
-        _record(fresh, PostEvent.Action.CANCELLED, actor, f"{cancelled}" if cancelled else "")
+        _record(fresh, PostEvent.Action.CANCELLED, actor)
     logger.info("channel.cancelled post=%s messages=%d", post.pk, cancelled)
     _sync_refresh(post, fresh)
 
