@@ -572,13 +572,20 @@ def do_fan_out_post(post_id: int, seconds: float = FAN_OUT_SLICE_SECONDS) -> boo
     at once: each chunk locks the post and continues after its cursor, and the unique
     (post, citizen) delivery makes a second message for anyone impossible."""
     deadline = time.monotonic() + seconds
+    is_first = True
     while time.monotonic() < deadline:
-        if not _fan_out_chunk(post_id):
+        # Dispatchers are started by the first and the last chunk of each run: started
+        # ones keep going while work is queued, so one start per chunk would only pile up
+        # dispatcher tasks.
+        if not _fan_out_chunk(post_id, start_dispatchers=is_first):
             return False
+        is_first = False
     return True
 
 
-def _fan_out_chunk(post_id: int, size: int = FAN_OUT_CHUNK) -> bool:
+def _fan_out_chunk(
+    post_id: int, size: int = FAN_OUT_CHUNK, *, start_dispatchers: bool = True
+) -> bool:
     """Decide and queue the next ``size`` citizens; False when nothing is left to do.
 
     Constant queries per chunk: lock, versions, templates, audience, consent (per topic),
@@ -658,7 +665,11 @@ def _fan_out_chunk(post_id: int, size: int = FAN_OUT_CHUNK) -> bool:
             Message.Priority.URGENT if post.kind == Post.Kind.URGENT else Message.Priority.BULK
         )
         ids = do_queue_prepared_messages(
-            prepared, purpose=Purpose.INFO, priority=priority, expires_at=expires_at
+            prepared,
+            purpose=Purpose.INFO,
+            priority=priority,
+            expires_at=expires_at,
+            start_dispatchers=start_dispatchers or len(rows) < size,
         )
         PostDelivery.objects.bulk_create(
             [

@@ -649,6 +649,7 @@ def do_queue_prepared_messages(
     purpose: Purpose,
     priority: int = Message.Priority.BULK,
     expires_at: datetime | None = None,
+    start_dispatchers: bool = True,
 ) -> list[int | None]:
     """Store per-recipient messages in bulk; returns the new row ids in input order (None
     for a recipient the consent policy refuses; nothing is stored for them).
@@ -656,7 +657,9 @@ def do_queue_prepared_messages(
     For fan-outs that record their own rows beside the messages: the caller's transaction
     (if any) covers both, and the dispatchers start after it commits. Consent is asked once
     per topic in the batch here and again by the dispatcher right before sending.
-    At most ``QUEUE_CHUNK`` recipients per call: one bulk insert.
+    At most ``QUEUE_CHUNK`` recipients per call: one bulk insert. A fan-out calling this
+    chunk after chunk may start the dispatchers only now and then (``start_dispatchers``):
+    running dispatchers keep going while work is queued.
     """
     if len(prepared) > QUEUE_CHUNK:
         raise ValueError(f"at most {QUEUE_CHUNK} messages per call")
@@ -697,7 +700,8 @@ def do_queue_prepared_messages(
         positions.append(position)
     with transaction.atomic():
         created = Message.objects.bulk_create(rows, batch_size=QUEUE_CHUNK)
-        transaction.on_commit(_start_dispatchers)
+        if start_dispatchers:
+            transaction.on_commit(_start_dispatchers)
     ids: list[int | None] = [None] * len(prepared)
     for position, row in zip(positions, created, strict=True):
         ids[position] = row.pk
