@@ -82,6 +82,10 @@ class CostLine:
     currency: str
 
     @property
+    def category_label(self) -> str:
+        return str(Category(self.category).label)
+
+    @property
     def charged_count(self) -> int:
         return self.count - self.free_count
 

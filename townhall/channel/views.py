@@ -374,6 +374,19 @@ def _progress_context(post: Post, user: Any) -> dict[str, Any]:
     }
 
 
+def _limit_plan(post: Post) -> audience.AudiencePlan | None:
+    """The audience plan of a normal post that today's messaging limit cannot take whole."""
+    if post.kind != Post.Kind.NORMAL:
+        return None
+    plan = audience.plan_audience(
+        topics=post.topics.all(),
+        kind=post.kind,
+        template=post.template,
+        languages=post.versions.values_list("language", flat=True),
+    )
+    return plan if plan.template_later else None
+
+
 @staff_login_required
 @require_GET
 def post_detail(request: HtmxHttpRequest, post_id: int) -> HttpResponse:
@@ -394,6 +407,7 @@ def post_detail(request: HtmxHttpRequest, post_id: int) -> HttpResponse:
         and can_send_urgent(user),
         "can_review_after": post.needs_review_after and can_approve(user),
         "comment_form": CommentForm(),
+        "limit_plan": _limit_plan(post) if post.state == Post.State.IN_REVIEW else None,
         "shows_progress": post.state in PROGRESS_STATES or post.state in LIVE_STATES,
         **(_progress_context(post, user) if post.state in PROGRESS_STATES + LIVE_STATES else {}),
     }
@@ -449,6 +463,7 @@ def approve(request: HtmxHttpRequest, post_id: int) -> HttpResponse:
         actions.do_approve,
         _("The post is approved and goes out as planned."),
         comment=_comment(request),
+        send_rest_after_limit=request.POST.get("send_rest_after_limit") == "on",
     )
 
 

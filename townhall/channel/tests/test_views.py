@@ -348,6 +348,12 @@ def test_audience_split_and_cost_for_a_seeded_case(daytime, rate_card) -> None:
     assert "Deutsch 17 · Englisch 4" in html
     assert "3 Bürger haben diese Themen gewählt, aber keine gültige Einwilligung" in html
     assert 'data-testid="cost-total">0,47 EUR<' in html
+    lines = re.findall(r"<tr>\s*<td>(\w+)</td>\s*<td>([^<]+)</td>.*?>([\d,]+ EUR)</td>", html, re.S)
+    assert lines == [
+        ("DE", "Servicenachricht (Freitext)", "0,0000 EUR"),
+        ("DE", "Service-Vorlage (Utility)", "0,4104 EUR"),
+        ("AT", "Service-Vorlage (Utility)", "0,0594 EUR"),
+    ]
     assert 'data-testid="limit-ok"' in html
 
 
@@ -422,3 +428,101 @@ def test_the_trail_shows_who_did_what_and_folds_autosaves(daytime) -> None:
     actions = re.findall(r'<li data-action="(\w+)"', html)
     assert actions == ["drafted", "edited", "submitted"]
     assert "(3 Mal" in html
+
+
+def test_the_approver_sees_the_limit_plan_and_may_approve_with_it(
+    daytime, settings, django_capture_on_commit_callbacks, fake_cloud_api
+) -> None:
+    # given: a post for 260 citizens outside their window, 250 allowed today
+    settings.CHANNEL = {**settings.CHANNEL, "MESSAGING_LIMIT": "250"}
+    author, press_office = editor(), approver()
+    template = approved_template()
+    citizens(260, topic_slugs=["veranstaltungen"])
+    post = draft(author, template=template)
+    do_submit_for_approval(post, actor=author)
+    reviewer = client_for(press_office)
+    page = reviewer.get(reverse("channel:post", args=[post.pk])).content.decode()
+    assert 'id="limit-plan"' in page
+    assert "260 Vorlagen-Nachrichten, 250 jetzt möglich, die anderen 10 ab" in page
+
+    # when: approved without accepting the plan, then with it
+    refused = reviewer.post(reverse("channel:approve", args=[post.pk]))
+    post.refresh_from_db()
+    assert post.state == Post.State.IN_REVIEW
+    assert "flash__item--error" in reviewer.get(refused["Location"]).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        reviewer.post(reverse("channel:approve", args=[post.pk]), {"send_rest_after_limit": "on"})
+
+    # then
+    post.refresh_from_db()
+    assert post.state in (Post.State.SENDING, Post.State.SENT)
+    assert post.send_rest_after_limit is True
+
+
+def test_an_urgent_alert_is_confirmed_sent_and_reviewed_afterwards(
+    daytime, django_capture_on_commit_callbacks, fake_cloud_api
+) -> None:
+    # given: a duty officer with the urgent permission, citizens with an open window
+    duty = staff("bereitschaft", "channel.add_post", "channel.change_post", "channel.send_urgent")
+    press_office = approver()
+    citizens(2, topic_slugs=["verkehr"], window_open=True)
+    client = client_for(duty)
+
+    # when: the alert is written and the urgent button pressed
+    response = client.post(
+        reverse("channel:compose"),
+        composer_data(kind="urgent", action="urgent", topics=[str(topics("verkehr")[0].pk)]),
+    )
+    post = Post.objects.get()
+
+    # then: a confirm step first, nothing sent yet
+    assert response["Location"] == reverse("channel:send_urgent", args=[post.pk])
+    confirm = client.get(response["Location"]).content.decode()
+    assert "Diese dringende Meldung jetzt senden?" in confirm
+    assert "Sie geht sofort an 2 Bürger" in confirm
+    assert not PostDelivery.objects.exists()
+
+    # when: confirmed
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("channel:send_urgent", args=[post.pk]))
+
+    # then: it goes out and waits for a review, which an approver records
+    post.refresh_from_db()
+    assert post.needs_review_after is True
+    assert PostDelivery.objects.filter(post=post).count() == 2
+    reviewer = client_for(press_office)
+    assert (
+        'id="record-review"'
+        in reviewer.get(reverse("channel:post", args=[post.pk])).content.decode()
+    )
+    reviewer.post(reverse("channel:review_after", args=[post.pk]), {"comment": "Richtig so."})
+    post.refresh_from_db()
+    assert post.needs_review_after is False
+    assert post.events.filter(
+        action=PostEvent.Action.REVIEWED_AFTER, comment="Richtig so."
+    ).exists()
+
+
+def test_pause_resume_and_cancel_from_the_detail_page(daytime) -> None:
+    # given: an urgent alert is sending (its fan-out not yet run)
+    citizens(2, topic_slugs=["verkehr"], window_open=True)
+    post = sending_post()
+    reader, controller = client_for(editor()), client_for(approver())
+
+    # then: an editor may not touch it
+    assert reader.post(reverse("channel:pause", args=[post.pk])).status_code == 403
+    post.refresh_from_db()
+    assert post.state == Post.State.SENDING
+
+    # when / then: the approver pauses, resumes and cancels
+    controller.post(reverse("channel:pause", args=[post.pk]))
+    post.refresh_from_db()
+    assert post.state == Post.State.PAUSED
+    page = controller.get(reverse("channel:post", args=[post.pk])).content.decode()
+    assert 'id="resume-post"' in page
+    controller.post(reverse("channel:resume", args=[post.pk]))
+    post.refresh_from_db()
+    assert post.state == Post.State.SENDING
+    controller.post(reverse("channel:cancel", args=[post.pk]))
+    post.refresh_from_db()
+    assert post.state == Post.State.CANCELLED
