@@ -15,14 +15,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import translation
 from django.utils.feedgenerator import Atom1Feed
 from django.utils.translation import gettext as _
 
-from townhall.channel import queries
+from townhall.channel import public_views, queries
 from townhall.citizens.models import Topic
 
 # Feed readers poll; the newest entries are what they need.
@@ -54,7 +54,11 @@ class PostFeed(Feed):
         if wanted in dict(settings.LANGUAGES):
             feed.language = wanted
         with translation.override(feed.language):
-            response = super(PostFeed, feed).__call__(request, *args, **kwargs)
+            try:
+                response = super(PostFeed, feed).__call__(request, *args, **kwargs)
+            except Http404:
+                # No such topic; the archive's 404 sets no cookie, unlike the site-wide one.
+                return public_views.not_found(request)
         response["Cache-Control"] = "public, max-age=300"
         return response
 
