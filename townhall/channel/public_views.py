@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
@@ -150,7 +151,7 @@ def post_list(request: HttpRequest) -> HttpResponse:
 
 @require_safe
 @cache_control(public=True, max_age=PUBLIC_MAX_AGE_SECONDS)
-def attachment(request: HttpRequest, public_id: str) -> HttpResponse:
+def attachment(request: HttpRequest, public_id: str) -> HttpResponseBase:
     """The post's image or document, public only while the post is."""
     post = queries.published_post(public_id)
     if post is None or not post.attachment:
