@@ -430,3 +430,10 @@ def test_dates_follow_berlin_time_across_midnight(client: Client) -> None:
         html = page(client, f"/p/{post.public_id}/")
 
     assert "1. Januar 2027, 00:30 Uhr" in html
+
+
+def test_link_preview_crawlers_may_ask_with_head(client: Client) -> None:
+    post = make_post()
+
+    assert client.head(f"/p/{post.public_id}/").status_code == 200
+    assert client.post(f"/p/{post.public_id}/").status_code == 405
