@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import translation
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 
 from townhall.channel import public_views, queries
@@ -112,7 +113,8 @@ class PostFeed(Feed):
         return item.title
 
     def item_description(self, item: queries.PublicPost) -> str:
-        return item.summary
+        # Atom1Feed marks the summary type="html": plain text must be escaped as HTML.
+        return escape(item.summary)
 
     def item_link(self, item: queries.PublicPost) -> str:
         return item.url

@@ -140,6 +140,8 @@ def test_feed_escapes_html_in_posts(client: Client) -> None:
     assert "<b>Titel</b>" not in body
     entry = feedparser.parse(response.content).entries[0]
     assert entry.title == "<b>Titel</b> & mehr"
+    # The summary is HTML (type="html"): the text's "<" arrives as "&lt;", not as a tag.
+    assert entry.summary == "Text &lt;script&gt;alert(1)&lt;/script&gt;"
     # The HTML content carries the text as text: escaped once inside the HTML.
     assert "Text &lt;script&gt;alert(1)&lt;/script&gt;" in body.replace("&amp;", "&")
 
