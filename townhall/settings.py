@@ -230,6 +230,20 @@ CITIZEN_ERASURE_HANDLERS = ["townhall.inbox.actions.do_erase_conversation"]
 # Seconds between a confirmed LÖSCHEN and the erasure, so the goodbye message is sent first.
 ERASURE_DELAY_SECONDS = float(os.environ.get("TOWNHALL_ERASURE_DELAY_SECONDS", "30"))
 
+# --- Info channel -------------------------------------------------------------------------------
+CHANNEL: dict[str, Any] = {
+    # Meta's messaging limit: unique citizens reached with templates in a rolling 24 hours,
+    # per business portfolio since October 2025 (250, 2000, 10000, 100000 or "unlimited").
+    # Townhall counts its own template sends against it; see channel/limits.py.
+    "MESSAGING_LIMIT": os.environ.get("TOWNHALL_MESSAGING_LIMIT", "2000"),
+    # Normal posts wait through these hours (city time, "HH:MM-HH:MM"; empty = none);
+    # urgent alerts ignore them.
+    "QUIET_HOURS": os.environ.get("TOWNHALL_CHANNEL_QUIET_HOURS", "21:00-07:00"),
+    # The approved template for citizens whose 24-hour window is closed, when a post names
+    # none (the publish_post command, official warnings).
+    "DEFAULT_TEMPLATE": os.environ.get("TOWNHALL_CHANNEL_DEFAULT_TEMPLATE", "info_kanal_meldung"),
+}
+
 # --- Auth, i18n, static -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

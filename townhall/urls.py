@@ -9,5 +9,6 @@ urlpatterns = [
     path("", include("townhall.channel.public_urls")),
     path("inbox/metrics/", include("townhall.inbox.urls_metrics")),
     path("inbox/", include("townhall.inbox.urls")),
+    path("kanal/", include("townhall.channel.urls")),
     path("", include("townhall.staff.urls")),
 ]

@@ -25,7 +25,7 @@ from django.db import transaction
 
 from townhall.channel.models import Post, PostDelivery, PostEvent, PostVersion
 from townhall.channel.public_formatting import whatsapp_to_plain
-from townhall.channel.queries import public_post_url
+from townhall.channel.public_queries import public_post_url
 from townhall.citizens.models import Citizen, Offering, Subscription, Topic
 from townhall.whatsapp import outbound
 from townhall.whatsapp.models import Message, MessageStatusEvent, MessageTemplate

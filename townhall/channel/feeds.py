@@ -23,7 +23,8 @@ from django.utils.feedgenerator import Atom1Feed
 from django.utils.html import escape
 from django.utils.translation import gettext as _
 
-from townhall.channel import public_views, queries
+from townhall.channel import public_queries as queries
+from townhall.channel import public_views
 from townhall.citizens.models import Topic
 
 # Feed readers poll; the newest entries are what they need.

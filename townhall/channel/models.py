@@ -86,6 +86,20 @@ class Post(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Set when the post first goes out; the public archive shows published posts only.
     published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # An urgent alert sent without prior approval waits for a reviewer's look afterwards.
+    needs_review_after = models.BooleanField(default=False)
+    # Fan-out progress: citizens are taken in id order; everyone up to this id has been
+    # decided (queued or skipped), so a restarted fan-out continues after it.
+    fan_out_cursor = models.BigIntegerField(default=0)
+    fan_out_finished_at = models.DateTimeField(null=True, blank=True)
+    # Citizens of the audience whose window was closed while the post had no approved
+    # template: they cannot be reached and got nothing.
+    skipped_without_template = models.PositiveIntegerField(default=0)
+    # Approved to go out over several days when it needs more templates than the messaging
+    # limit allows today: the rest is queued for after the 24-hour window.
+    send_rest_after_limit = models.BooleanField(default=False)
+    # Template recipients queued for a later day because of the messaging limit.
+    deferred_for_limit = models.PositiveIntegerField(default=0)
 
     class Meta:
         verbose_name = _("post")
@@ -134,6 +148,7 @@ class PostEvent(models.Model):
         REVIEWED_AFTER = "reviewed_after", _("reviewed after sending")
         SENDING_STARTED = "sending_started", _("sending started")
         HELD_QUIET_HOURS = "held_quiet_hours", _("held for quiet hours")
+        HELD_MESSAGING_LIMIT = "held_messaging_limit", _("held: messaging limit reached")
         PAUSED = "paused", _("paused")
         RESUMED = "resumed", _("resumed")
         CANCELLED = "cancelled", _("cancelled")
@@ -178,16 +193,31 @@ class PostDelivery(models.Model):
 
 class MessagePrice(models.Model):
     """One line of the rate card: Meta's price per delivered message of a pricing category
-    to numbers of one market, valid from a date. Editable, because Meta changes its prices."""
+    to numbers of one market, valid from a date. Editable, because Meta changes its prices
+    and its rules: which categories are free inside the customer service window, and how many
+    messages a month are free, are columns here, not code (see ``channel.pricing``)."""
 
-    category = models.CharField(
-        _("category"), max_length=16, choices=MessageTemplate.Category.choices
-    )
+    class Category(models.TextChoices):
+        MARKETING = "marketing", _("Marketing template")
+        UTILITY = "utility", _("Utility template")
+        AUTHENTICATION = "authentication", _("Authentication template")
+        # Free text (and media) inside the citizen's 24-hour window.
+        SERVICE = "service", _("Service message (free text)")
+
+    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
     # ISO 3166 alpha-2 (e.g. "DE"); empty = every other market.
     country = models.CharField(_("country"), max_length=2, blank=True)
     price = models.DecimalField(_("price per message"), max_digits=8, decimal_places=4)
     currency = models.CharField(_("currency"), max_length=3, default="EUR")
     valid_from = models.DateField(_("valid from"))
+    # Meta's rule for this category from valid_from: e.g. utility templates delivered inside
+    # an open customer service window were free until 30 September 2026.
+    charged_inside_window = models.BooleanField(
+        _("charged inside the 24-hour window"), default=True
+    )
+    # Messages of this category that are free each calendar month (per business number),
+    # e.g. 1,000 service messages from October 2026; 0 = none.
+    free_per_month = models.PositiveIntegerField(_("free messages per month"), default=0)
     # Where the figure comes from (e.g. Meta's rate card of that date).
     source = models.CharField(_("source"), max_length=200, blank=True)
 
@@ -195,6 +225,11 @@ class MessagePrice(models.Model):
         verbose_name = _("message price")
         verbose_name_plural = _("message prices")
         ordering = ["category", "country", "-valid_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["category", "country", "valid_from"], name="unique_price_per_date"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.category} {self.country or '*'} {self.price} {self.currency}"

@@ -20,7 +20,7 @@ from django.utils import translation
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
-from townhall.channel import queries
+from townhall.channel import public_queries as queries
 from townhall.citizens.models import Topic
 
 logger = logging.getLogger(__name__)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.db.models import Exists, OuterRef, QuerySet
+
 from townhall.citizens.models import Citizen, Offering, Subscription, TopicSubscription
 from townhall.whatsapp.policy import Purpose
 from townhall.whatsapp.service_window import is_within_service_window
@@ -50,3 +52,25 @@ def refusals(wa_ids: Iterable[str], purpose: Purpose, topic: str = "") -> dict[s
         for wa_id in subscribed - chose_topic:
             reasons[wa_id] = "topic not chosen"
     return reasons
+
+
+def info_recipients(topic_slugs: Iterable[str] = ()) -> QuerySet[Citizen]:
+    """Everyone ``refusals`` lets receive an info post of any of ``topic_slugs`` (no topic:
+    every info subscriber), as one query to chunk, count or join; the same rule."""
+    slugs = list(topic_slugs)
+    recipients = Citizen.objects.filter(erased_at__isnull=True).filter(
+        Exists(
+            Subscription.objects.filter(
+                citizen=OuterRef("pk"), offering=Offering.INFO, state=Subscription.State.ACTIVE
+            )
+        )
+    )
+    if slugs:
+        recipients = recipients.filter(
+            Exists(
+                TopicSubscription.objects.filter(
+                    citizen=OuterRef("pk"), topic__slug__in=slugs, is_active=True
+                )
+            )
+        )
+    return recipients

@@ -11,7 +11,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -632,6 +632,114 @@ def do_queue_messages(
     return QueuedBatch(queued=queued, refused=refused)
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedMessage:
+    """One recipient's own message of a fan-out (each may differ in language and type)."""
+
+    wa_id: str
+    message: outbound.OutboundMessage
+    topic: str = ""
+    # Not sent before this instant (e.g. the part of a broadcast over Meta's messaging limit).
+    not_before: datetime | None = None
+
+
+def do_queue_prepared_messages(
+    prepared: Sequence[PreparedMessage],
+    *,
+    purpose: Purpose,
+    priority: int = Message.Priority.BULK,
+    expires_at: datetime | None = None,
+) -> list[int | None]:
+    """Store per-recipient messages in bulk; returns the new row ids in input order (None
+    for a recipient the consent policy refuses; nothing is stored for them).
+
+    For fan-outs that record their own rows beside the messages: the caller's transaction
+    (if any) covers both, and the dispatchers start after it commits. Consent is asked once
+    per topic in the batch here and again by the dispatcher right before sending.
+    At most ``QUEUE_CHUNK`` recipients per call: one bulk insert.
+    """
+    if len(prepared) > QUEUE_CHUNK:
+        raise ValueError(f"at most {QUEUE_CHUNK} messages per call")
+    by_topic: dict[str, list[str]] = {}
+    for item in prepared:
+        by_topic.setdefault(item.topic, []).append(_checked_wa_id(item.wa_id))
+    refused = {
+        (topic, wa_id)
+        for topic, wa_ids in by_topic.items()
+        for wa_id in refusals(wa_ids, purpose, topic)
+    }
+    # Payload and summary once per distinct message, not per recipient.
+    rendered: dict[int, tuple[dict[str, Any], str]] = {}
+    rows: list[Message] = []
+    positions: list[int] = []
+    for position, item in enumerate(prepared):
+        if (item.topic, item.wa_id.lstrip("+")) in refused:
+            continue
+        key = id(item.message)
+        if key not in rendered:
+            rendered[key] = (item.message.to_payload(), item.message.summary())
+        payload, text = rendered[key]
+        rows.append(
+            Message(
+                direction=Message.Direction.OUTBOUND,
+                wa_id=item.wa_id.lstrip("+"),
+                type=item.message.type,
+                text=text,
+                payload=payload,
+                status=Message.Status.QUEUED,
+                purpose=purpose,
+                topic=item.topic,
+                priority=priority,
+                expires_at=expires_at,
+                next_attempt_at=item.not_before,
+            )
+        )
+        positions.append(position)
+    with transaction.atomic():
+        created = Message.objects.bulk_create(rows, batch_size=QUEUE_CHUNK)
+        transaction.on_commit(_start_dispatchers)
+    ids: list[int | None] = [None] * len(prepared)
+    for position, row in zip(positions, created, strict=True):
+        ids[position] = row.pk
+    logger.info(
+        "whatsapp.queued_prepared count=%d refused=%d priority=%s",
+        len(rows),
+        len(prepared) - len(rows),
+        priority,
+    )
+    return ids
+
+
+def do_hold_messages(message_ids: QuerySet[Any] | Iterable[int]) -> int:
+    """Hold queued (unclaimed) messages back: the dispatcher skips them until released."""
+    return Message.objects.filter(
+        pk__in=message_ids,  # type: ignore[misc]
+        status=Message.Status.QUEUED,
+    ).update(status=Message.Status.HELD, status_updated_at=clock.now())
+
+
+def do_release_held_messages(message_ids: QuerySet[Any] | Iterable[int]) -> int:
+    """Queue held messages again and start the dispatchers after commit."""
+    released = Message.objects.filter(
+        pk__in=message_ids,  # type: ignore[misc]
+        status=Message.Status.HELD,
+    ).update(status=Message.Status.QUEUED, status_updated_at=clock.now())
+    if released:
+        transaction.on_commit(_start_dispatchers)
+    return released
+
+
+def do_cancel_unsent_messages(message_ids: QuerySet[Any] | Iterable[int], reason: str) -> int:
+    """Cancel messages that have not been claimed yet (queued or held); ``reason`` is shown."""
+    return Message.objects.filter(
+        pk__in=message_ids, status__in=[Message.Status.QUEUED, Message.Status.HELD]
+    ).update(
+        status=Message.Status.CANCELLED,
+        error_title=f"Not sent: {reason}"[:255],
+        status_updated_at=clock.now(),
+    )
+
+
 def _checked_wa_id(wa_id: str) -> str:
     wa_id = wa_id.lstrip("+")
     if not wa_id.isdigit():
@@ -697,7 +805,7 @@ def do_dispatch_batch(
     if not claimed:
         limiter.refund(unused)
         return DispatchReport()
-    sendable = _drop_refused(claimed)
+    sendable = _drop_refused(_drop_expired(claimed))
     sendable = _hold_back_pair_limited(sendable, limiter)
     limiter.refund(unused + len(claimed) - len(sendable))
     if not sendable:
@@ -734,7 +842,16 @@ def _as_kwargs(request: SendRequest) -> dict[str, Any]:
     }
 
 
-_CLAIM_FIELDS = ("pk", "wa_id", "payload", "purpose", "topic", "context_provider_id", "attempts")
+_CLAIM_FIELDS = (
+    "pk",
+    "wa_id",
+    "payload",
+    "purpose",
+    "topic",
+    "context_provider_id",
+    "attempts",
+    "expires_at",
+)
 
 
 def _claim_due_messages(count: int, message_ids: list[int] | None) -> list[dict[str, Any]]:
@@ -773,6 +890,26 @@ def _claim_due_messages(count: int, message_ids: list[int] | None) -> list[dict[
                 status=Message.Status.SENDING, status_updated_at=now
             )
     return rows
+
+
+# error_title of a message cancelled because its ``expires_at`` passed before it was sent.
+EXPIRED_TITLE = "Not sent: expired before it could be handed over"
+
+
+def _drop_expired(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A message past its ``expires_at`` is cancelled instead of sent (one UPDATE)."""
+    now = clock.now()
+    expired = [
+        row["pk"] for row in rows if row["expires_at"] is not None and row["expires_at"] <= now
+    ]
+    if not expired:
+        return rows
+    Message.objects.filter(pk__in=expired).update(
+        status=Message.Status.CANCELLED, error_title=EXPIRED_TITLE, status_updated_at=now
+    )
+    logger.info("whatsapp.send_expired count=%d", len(expired))
+    dropped = set(expired)
+    return [row for row in rows if row["pk"] not in dropped]
 
 
 def _drop_refused(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -76,8 +76,12 @@ class Message(models.Model):
         READ = "read", "read"
         PLAYED = "played", "played"
         FAILED = "failed", "failed"
-        # Not sent: consent was withdrawn between queueing and sending.
+        # Not sent: consent was withdrawn between queueing and sending, its sender cancelled
+        # it, or it was no longer worth sending (``expires_at`` passed); ``error_title`` says.
         CANCELLED = "cancelled", "cancelled"
+        # Queued but held back by its sender (a paused broadcast): the dispatcher's claim
+        # ignores it until it is queued again.
+        HELD = "held", "held"
         # Inbound messages.
         RECEIVED = "received", "received"
         # Inbound: the handlers failed INBOUND_MAX_ATTEMPTS times; waits for a person to retry.
@@ -104,6 +108,9 @@ class Message(models.Model):
     error_title = models.CharField(max_length=255, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Outbound: not sent after this instant (an urgent alert that is over must not arrive
+    # hours later); the dispatcher cancels it instead. Empty = no limit.
+    expires_at = models.DateTimeField(null=True, blank=True)
     # Outbound: the order in which queued messages are claimed (Priority).
     priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.REPLY)
     # Inbound: when the business handlers (bot, inbox) ran for it; null = still to do.
@@ -140,6 +147,7 @@ class Message(models.Model):
 # Statuses only move forward; a late "delivered" never overwrites "read".
 STATUS_RANK: dict[str, int] = {
     Message.Status.QUEUED: 0,
+    Message.Status.HELD: 0,
     Message.Status.SENDING: 1,
     Message.Status.UNCONFIRMED: 1,
     Message.Status.ACCEPTED: 2,

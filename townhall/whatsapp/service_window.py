@@ -24,3 +24,12 @@ def service_window_closes_at(last_inbound_at: datetime | None) -> datetime | Non
 def is_within_service_window(last_inbound_at: datetime | None, now: datetime | None = None) -> bool:
     closes_at = service_window_closes_at(last_inbound_at)
     return closes_at is not None and (now or clock.now()) < closes_at
+
+
+def open_window_cutoff(
+    now: datetime | None = None, *, open_for: timedelta = timedelta()
+) -> datetime:
+    """For queries over many citizens: the window is open (and stays open ``open_for``
+    longer) exactly when the last inbound message is later than this instant; the same rule
+    as ``is_within_service_window``."""
+    return (now or clock.now()) + open_for - SERVICE_WINDOW

@@ -185,7 +185,7 @@ def test_the_sync_imports_metas_templates_and_follows_their_status(live_stack, s
     post_template = MessageTemplate.objects.get(name="info_kanal_dringend", language="de")
     assert post_template.status == MessageTemplate.Status.APPROVED
     assert post_template.message_send_ttl_seconds == 7200
-    assert post_template.buttons[0]["url"] == "https://musterstadt.example/beitrag/{{1}}"
+    assert post_template.buttons[0]["url"] == "https://musterstadt.example/p/{{1}}"
     # when: Meta pauses it (its webhook may also arrive; the sync must agree either way)
     control(live_stack, f"/_sim/templates/{post_template.provider_id}/status", {"event": "PAUSED"})
     do_sync_templates()

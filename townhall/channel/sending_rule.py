@@ -1,0 +1,164 @@
+"""THE rule of how a post reaches one citizen (docs/architecture.md, "Info channel").
+
+- Language: the post's version in the citizen's language if it has one, else German.
+- The citizen's 24-hour window is open (and stays open ``WINDOW_MARGIN`` longer, since a
+  post may wait in the queue for a while): free text — the title in bold, the text and the
+  post's public link; with an attachment, an image or document message with that caption.
+- The window is closed: the post's approved template (in the citizen's language if an
+  approved one of the same name exists, else the German one with the German version), with
+  the post's content as parameters: {{1}} title, {{2}} text (one line, shortened),
+  {{3}} public link.
+- Closed window and no approved template: the citizen cannot be reached (skipped, counted).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import PurePosixPath
+from urllib.parse import urljoin
+
+from django.conf import settings
+
+from townhall.channel.models import Post, PostVersion
+from townhall.whatsapp import outbound
+from townhall.whatsapp.models import MessageTemplate
+
+DEFAULT_LANGUAGE = "de"
+# A window closing within this margin counts as closed: the message may wait in the queue.
+WINDOW_MARGIN = timedelta(minutes=10)
+# Template parameters: Meta refuses newlines, tabs and more than four spaces in a row; the
+# body of a template stays under 1,024 characters with a text parameter of this length.
+TEMPLATE_TEXT_MAX_CHARS = 700
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+_PARAMETER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
+
+
+def public_url(post: Post) -> str:
+    return f"{settings.PUBLIC_BASE_URL}/p/{post.public_id}/"
+
+
+def version_language(post_languages: set[str], citizen_language: str) -> str:
+    """The language version a citizen gets: theirs if the post has it, else German."""
+    language = (citizen_language or DEFAULT_LANGUAGE).split("-")[0].lower()
+    return language if language in post_languages else DEFAULT_LANGUAGE
+
+
+def _shortened(text: str, max_chars: int) -> str:
+    return text if len(text) <= max_chars else text[: max_chars - 1].rstrip() + "…"
+
+
+def free_text_body(version: PostVersion, url: str, max_chars: int) -> str:
+    head, tail = f"*{version.title}*\n\n", f"\n\n{url}"
+    return head + _shortened(version.text, max_chars - len(head) - len(tail)) + tail
+
+
+def template_parameter(value: str) -> str:
+    return re.sub(r"\s+", " ", value).strip()
+
+
+def template_message(
+    template: MessageTemplate, version: PostVersion, url: str, post: Post | None = None
+) -> outbound.Template:
+    """The template send, checked against the template's definition (TemplateNotSendable).
+
+    Body parameters in order: title, text (one line, shortened), public link — as many as
+    the template takes. A dynamic URL button ("Mehr lesen", ``…/p/{{1}}``) gets the post's
+    public id; an image or document header gets the post's attachment.
+    """
+    values = {
+        1: template_parameter(version.title),
+        2: _shortened(template_parameter(version.text), TEMPLATE_TEXT_MAX_CHARS),
+        3: url,
+    }
+    count = max((int(number) for number in _PARAMETER.findall(template.body)), default=0)
+    has_dynamic_url = any(
+        button.get("type") == "url" and _PARAMETER.search(button.get("url", ""))
+        for button in template.buttons
+    )
+    header_link = ""
+    if post is not None and post.attachment and template.header_format in ("image", "document"):
+        header_link = urljoin(f"{settings.PUBLIC_BASE_URL}/", post.attachment.url)
+    return template.to_outbound(
+        body_parameters=[values.get(number, "") or "-" for number in range(1, count + 1)],
+        url_suffix=post.public_id if has_dynamic_url and post is not None else "",
+        header_link=header_link,
+    )
+
+
+def free_text_message(post: Post, version: PostVersion, url: str) -> outbound.OutboundMessage:
+    if not post.attachment:
+        return outbound.Text(
+            free_text_body(version, url, outbound.TEXT_MAX_CHARS), preview_url=True
+        )
+    name = PurePosixPath(post.attachment.name or "").name
+    # MEDIA_URL may be relative ("media/") or absolute-path ("/media/").
+    link = urljoin(f"{settings.PUBLIC_BASE_URL}/", post.attachment.url)
+    caption = free_text_body(version, url, outbound.CAPTION_MAX_CHARS)
+    if PurePosixPath(name).suffix.lower() in IMAGE_SUFFIXES:
+        return outbound.Media("image", link=link, caption=caption)
+    return outbound.Media("document", link=link, caption=caption, filename=name)
+
+
+@dataclass(frozen=True)
+class PostSender:
+    """The post's messages, built once per fan-out: at most two per language."""
+
+    post: Post
+    versions: dict[str, PostVersion]
+    # Approved templates by language (the post's own and same-named ones in other languages).
+    templates: dict[str, MessageTemplate]
+    url: str
+
+    @classmethod
+    def for_post(cls, post: Post) -> PostSender:
+        versions = {version.language: version for version in post.versions.all()}
+        templates: dict[str, MessageTemplate] = {}
+        if post.template is not None and post.template.is_sendable:
+            for template in MessageTemplate.objects.filter(
+                name=post.template.name, status=MessageTemplate.Status.APPROVED
+            ):
+                templates.setdefault(template.language.split("_")[0].lower(), template)
+        return cls(post, versions, templates, public_url(post))
+
+    @property
+    def can_use_template(self) -> bool:
+        return bool(self.templates)
+
+    def choose(self, citizen_language: str, *, window_open: bool) -> tuple[str, bool] | None:
+        """(language version, as template) for a citizen; None = cannot be reached."""
+        language = version_language(set(self.versions), citizen_language)
+        if window_open:
+            return language, False
+        if not self.templates:
+            return None
+        if language not in self.templates:
+            language = DEFAULT_LANGUAGE
+            if language not in self.templates:
+                language = next(iter(self.templates))
+                if language not in self.versions:
+                    language = DEFAULT_LANGUAGE
+        return language, True
+
+    def message(self, language: str, *, as_template: bool) -> outbound.OutboundMessage:
+        version = self.versions[language]
+        if as_template:
+            template = self.templates.get(language) or next(iter(self.templates.values()))
+            return template_message(template, version, self.url, self.post)
+        return free_text_message(self.post, version, self.url)
+
+
+def message_for(
+    post: Post, *, language: str, window_open: bool, url: str
+) -> outbound.OutboundMessage:
+    """The message for a citizen of ``language`` (window open or not), following the rule
+    above. Raises ``ValueError`` when the citizen cannot be reached (closed window, no
+    approved template)."""
+    sender = PostSender.for_post(post)
+    sender = PostSender(sender.post, sender.versions, sender.templates, url)
+    choice = sender.choose(language, window_open=window_open)
+    if choice is None:
+        raise ValueError("the window is closed and the post has no approved template")
+    chosen_language, as_template = choice
+    return sender.message(chosen_language, as_template=as_template)
