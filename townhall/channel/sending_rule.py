@@ -18,11 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import PurePosixPath
-from urllib.parse import urljoin
 
-from django.conf import settings
+from django.urls import reverse
 
 from townhall.channel.models import Post, PostVersion
+from townhall.channel.public_queries import absolute_public_url, public_post_url
 from townhall.whatsapp import outbound, templates
 from townhall.whatsapp.models import MessageTemplate
 
@@ -36,7 +36,7 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 
 
 def public_url(post: Post) -> str:
-    return f"{settings.PUBLIC_BASE_URL}/p/{post.public_id}/"
+    return public_post_url(post.public_id)
 
 
 def version_language(post_languages: set[str], citizen_language: str) -> str:
@@ -99,8 +99,9 @@ def _attachment_kind(post: Post) -> str:
 
 
 def _attachment_link(post: Post) -> str:
-    # MEDIA_URL may be relative ("media/") or absolute-path ("/media/").
-    return urljoin(f"{settings.PUBLIC_BASE_URL}/", post.attachment.url)
+    # The archive's route serves the file while the post is published, which it is from
+    # the moment sending starts: Meta fetches it from there.
+    return absolute_public_url(reverse("channel_public:attachment", args=[post.public_id]))
 
 
 def free_text_message(post: Post, version: PostVersion, url: str) -> outbound.OutboundMessage:

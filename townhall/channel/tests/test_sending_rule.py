@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 from django.core.files.base import ContentFile
+from django.test import Client
 
 from townhall.channel.actions import do_fan_out_post, do_save_draft
 from townhall.channel.models import Post
@@ -17,6 +18,7 @@ from townhall.channel.tests.factories import (
     sending_post,
     topics,
 )
+from townhall.core import clock
 from townhall.whatsapp import outbound
 from townhall.whatsapp.actions import do_dispatch_batch
 from townhall.whatsapp.models import Message, MessageTemplate
@@ -81,7 +83,12 @@ def test_an_attachment_goes_as_image_or_document_with_the_post_as_caption(
     document = message_for(flyer, language="de", window_open=True, url=url)
 
     assert photo.type == "image"
-    assert photo.link == f"https://rathaus.example/media/{image.attachment.name}"
+    # Meta fetches the file from the archive's route, which serves it once the post is out
+    assert photo.link == f"https://rathaus.example/p/{image.public_id}/datei/"
+    Post.objects.filter(pk=image.pk).update(state=Post.State.SENDING, published_at=clock.now())
+    served = Client().get(photo.link.removeprefix("https://rathaus.example"))
+    assert served.status_code == 200
+    assert b"".join(served.streaming_content) == b"\x89PNG"
     assert photo.caption == f"*Stadtfest*\n\nAm Samstag\n\nauf dem   Marktplatz.\n\n{url}"
     assert (document.type, document.filename) == ("document", flyer.attachment.name.split("/")[-1])
 
