@@ -212,6 +212,10 @@ CITY = {
 }
 # Where citizens reach the public pages (subscribe, preferences, data export links).
 PUBLIC_BASE_URL = os.environ.get("TOWNHALL_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Uploads (post images and documents). Not served under MEDIA_URL: each file is served by
+# the route of the thing it belongs to, which decides who may see it (channel.public_views).
+MEDIA_ROOT = DATA_DIR / "media"
+MEDIA_URL = "/media/"
 # A message from a citizen who left the chat: False (default) answers with the subscription
 # hint; True puts it in the inbox with a visible "not subscribed" flag.
 INBOX_ACCEPT_UNSUBSCRIBED = env_bool("TOWNHALL_INBOX_ACCEPT_UNSUBSCRIBED", False)

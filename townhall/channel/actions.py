@@ -140,6 +140,7 @@ def _enqueue_on_commit(task_name: str, *args: Any) -> None:
 def _sync_refresh(post: Post, fresh: Post) -> Post:
     """Copy the locked row's fields onto the caller's instance, so it sees the change."""
     post.__dict__.update({k: v for k, v in fresh.__dict__.items() if not k.startswith("_")})
+    post._state.fields_cache.clear()  # related objects may have changed (approved_by …)
     return post
 
 
@@ -263,6 +264,19 @@ def _limit_refusal(post: Post) -> str | None:
     }
 
 
+def _require_sendable(post: Post) -> None:
+    """Build the post's messages once (every language, free text and template) so a post
+    that Meta would refuse is refused here, with the reason, not after it was queued."""
+    sender = PostSender.for_post(post)
+    try:
+        for language in sender.versions:
+            sender.message(language, as_template=False)
+            if sender.can_use_template:
+                sender.message(language, as_template=True)
+    except InvalidOutboundMessage as error:
+        raise PostActionRefused(str(error)) from error
+
+
 def clock_local(value: datetime | None) -> str:
     from django.utils import timezone
 
@@ -284,6 +298,7 @@ def do_approve(
             fresh, [Post.State.IN_REVIEW], _("Only posts waiting for approval can be approved.")
         )
         _require_four_eyes(actor, fresh.author)
+        _require_sendable(fresh)
         if fresh.kind == Post.Kind.NORMAL and not send_rest_after_limit:
             refusal = _limit_refusal(fresh)
             if refusal:
@@ -339,6 +354,7 @@ def do_send_urgent_now(post: Post, *, actor: Any) -> None:
         if fresh.kind != Post.Kind.URGENT:
             raise PostActionRefused(_("Only urgent alerts can be sent without approval."))
         _require_state(fresh, BEFORE_SENDING, _("This post has already been sent or cancelled."))
+        _require_sendable(fresh)
         fresh.needs_review_after = fresh.approved_by_id is None
         _record(fresh, PostEvent.Action.URGENT_SENT, actor)
         _start_sending(fresh)
@@ -396,6 +412,7 @@ def do_publish_post(
                 for language, (title, text) in cleaned.items()
             ]
         )
+        _require_sendable(post)
         _record(post, PostEvent.Action.DRAFTED, None, comment)
         _record(post, PostEvent.Action.APPROVED, None, comment)
         if kind == Post.Kind.URGENT:
@@ -428,7 +445,7 @@ def do_pause(post: Post, *, actor: Any) -> None:
         fresh.state = Post.State.PAUSED
         fresh.save(update_fields=["state"])
         held = do_hold_messages(_post_messages(fresh))
-        _record(fresh, PostEvent.Action.PAUSED, actor, f"{held}")
+        _record(fresh, PostEvent.Action.PAUSED, actor)
     logger.info("channel.paused post=%s held=%d", post.pk, held)
     _sync_refresh(post, fresh)
 
@@ -473,7 +490,7 @@ def do_cancel(post: Post, *, actor: Any) -> None:
         fresh.updated_at = now
         fresh.save(update_fields=["state", "finished_at", "updated_at"])
         cancelled = do_cancel_unsent_messages(_post_messages(fresh), "the post was cancelled")
-        _record(fresh, PostEvent.Action.CANCELLED, actor, f"{cancelled}" if cancelled else "")
+        _record(fresh, PostEvent.Action.CANCELLED, actor)
     logger.info("channel.cancelled post=%s messages=%d", post.pk, cancelled)
     _sync_refresh(post, fresh)
 
@@ -555,13 +572,20 @@ def do_fan_out_post(post_id: int, seconds: float = FAN_OUT_SLICE_SECONDS) -> boo
     at once: each chunk locks the post and continues after its cursor, and the unique
     (post, citizen) delivery makes a second message for anyone impossible."""
     deadline = time.monotonic() + seconds
+    is_first = True
     while time.monotonic() < deadline:
-        if not _fan_out_chunk(post_id):
+        # Dispatchers are started by the first and the last chunk of each run: started
+        # ones keep going while work is queued, so one start per chunk would only pile up
+        # dispatcher tasks.
+        if not _fan_out_chunk(post_id, start_dispatchers=is_first):
             return False
+        is_first = False
     return True
 
 
-def _fan_out_chunk(post_id: int, size: int = FAN_OUT_CHUNK) -> bool:
+def _fan_out_chunk(
+    post_id: int, size: int = FAN_OUT_CHUNK, *, start_dispatchers: bool = True
+) -> bool:
     """Decide and queue the next ``size`` citizens; False when nothing is left to do.
 
     Constant queries per chunk: lock, versions, templates, audience, consent (per topic),
@@ -641,7 +665,11 @@ def _fan_out_chunk(post_id: int, size: int = FAN_OUT_CHUNK) -> bool:
             Message.Priority.URGENT if post.kind == Post.Kind.URGENT else Message.Priority.BULK
         )
         ids = do_queue_prepared_messages(
-            prepared, purpose=Purpose.INFO, priority=priority, expires_at=expires_at
+            prepared,
+            purpose=Purpose.INFO,
+            priority=priority,
+            expires_at=expires_at,
+            start_dispatchers=start_dispatchers or len(rows) < size,
         )
         PostDelivery.objects.bulk_create(
             [

@@ -22,6 +22,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Max
 
 from townhall.channel.models import Post, PostDelivery, PostEvent, PostVersion
 from townhall.channel.public_formatting import whatsapp_to_plain
@@ -378,6 +379,7 @@ def _create_posts(
     now: datetime,
 ) -> dict[str, Post]:
     posts = {}
+    last_citizen_id = Citizen.objects.aggregate(last=Max("id"))["last"] or 0
     for demo in demos:
         at = now - demo.age
         is_published = _is_published(demo)
@@ -399,6 +401,9 @@ def _create_posts(
             sending_started_at=at if is_published else None,
             finished_at=at + timedelta(minutes=1) if is_published else None,
             published_at=at if is_published else None,
+            # Every citizen was decided within seconds (the fan-out walks them in id order).
+            fan_out_cursor=last_citizen_id if is_published else 0,
+            fan_out_finished_at=at + timedelta(seconds=30) if is_published else None,
         )
         if is_published and is_urgent:
             posts[demo.key].approved_at = at

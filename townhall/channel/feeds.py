@@ -15,14 +15,16 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import translation
 from django.utils.feedgenerator import Atom1Feed
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 
 from townhall.channel import public_queries as queries
+from townhall.channel import public_views
 from townhall.citizens.models import Topic
 
 # Feed readers poll; the newest entries are what they need.
@@ -54,7 +56,11 @@ class PostFeed(Feed):
         if wanted in dict(settings.LANGUAGES):
             feed.language = wanted
         with translation.override(feed.language):
-            response = super(PostFeed, feed).__call__(request, *args, **kwargs)
+            try:
+                response = super(PostFeed, feed).__call__(request, *args, **kwargs)
+            except Http404:
+                # No such topic; the archive's 404 sets no cookie, unlike the site-wide one.
+                return public_views.not_found(request)
         response["Cache-Control"] = "public, max-age=300"
         return response
 
@@ -108,7 +114,8 @@ class PostFeed(Feed):
         return item.title
 
     def item_description(self, item: queries.PublicPost) -> str:
-        return item.summary
+        # Atom1Feed marks the summary type="html": plain text must be escaped as HTML.
+        return escape(item.summary)
 
     def item_link(self, item: queries.PublicPost) -> str:
         return item.url

@@ -12,12 +12,13 @@ from collections.abc import Mapping
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.cache import cache_control
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from townhall.channel import public_queries as queries
 from townhall.citizens.models import Topic
@@ -60,12 +61,27 @@ def _render(
     return response
 
 
-@require_GET
+def not_found(request: HttpRequest) -> HttpResponse:
+    """404 in the archive's frame. The site-wide 404 page has the session-based language
+    form and would set a CSRF cookie; a link to a withdrawn post must not."""
+    language = requested_language(request)
+    context = {
+        "language": language,
+        "language_links": _language_links(request, language),
+        "feed_url": queries.absolute_public_url(_feed_path()),
+    }
+    response = _render(request, "channel/public/not_found.html", context, language)
+    response.status_code = 404
+    return response
+
+
+@require_safe
 @cache_control(public=True, max_age=PUBLIC_MAX_AGE_SECONDS)
 def post_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     post = queries.published_post(public_id)
     if post is None:
-        raise Http404("No published post with this id.")
+        # Never published, still in review, or withdrawn: the same answer for all.
+        return not_found(request)
     language = requested_language(request)
     public_post = queries.public_view(post, language)
     context = {
@@ -94,7 +110,7 @@ def _feed_path(topic: Topic | None = None) -> str:
     return reverse("channel_public:topic_feed", args=[topic.slug])
 
 
-@require_GET
+@require_safe
 @cache_control(public=True, max_age=PUBLIC_MAX_AGE_SECONDS)
 def post_list(request: HttpRequest) -> HttpResponse:
     language = requested_language(request)
@@ -133,19 +149,19 @@ def post_list(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 @cache_control(public=True, max_age=PUBLIC_MAX_AGE_SECONDS)
-def attachment(request: HttpRequest, public_id: str) -> FileResponse:
+def attachment(request: HttpRequest, public_id: str) -> HttpResponseBase:
     """The post's image or document, public only while the post is."""
     post = queries.published_post(public_id)
     if post is None or not post.attachment:
-        raise Http404("No attachment.")
+        return not_found(request)
     public_post = queries.public_view(post, queries.DEFAULT_LANGUAGE)
     try:
         file = post.attachment.open("rb")
-    except FileNotFoundError as error:
+    except FileNotFoundError:
         logger.error("channel.attachment_missing post=%s", post.pk)
-        raise Http404("Attachment file missing.") from error
+        return not_found(request)
     response = FileResponse(
         file,
         as_attachment=not public_post.is_image,

@@ -6,23 +6,24 @@
   post's public link; with an attachment, an image or document message with that caption.
 - The window is closed: the post's approved template (in the citizen's language if an
   approved one of the same name exists, else the German one with the German version), with
-  the post's content as parameters: {{1}} title, {{2}} text (one line, shortened),
-  {{3}} public link.
+  the post's content as parameters: {{1}} title, {{2}} text (one line, shortened so the
+  body stays within 1,024 characters), {{3}} public link; a text header's {{1}} is the
+  title, a dynamic link button ("Mehr lesen") gets the post's public id, a media header the
+  post's attachment when it is of the header's kind.
 - Closed window and no approved template: the citizen cannot be reached (skipped, counted).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import PurePosixPath
-from urllib.parse import urljoin
 
-from django.conf import settings
+from django.urls import reverse
 
 from townhall.channel.models import Post, PostVersion
-from townhall.whatsapp import outbound
+from townhall.channel.public_queries import absolute_public_url, public_post_url
+from townhall.whatsapp import outbound, templates
 from townhall.whatsapp.models import MessageTemplate
 
 DEFAULT_LANGUAGE = "de"
@@ -32,11 +33,10 @@ WINDOW_MARGIN = timedelta(minutes=10)
 # body of a template stays under 1,024 characters with a text parameter of this length.
 TEMPLATE_TEXT_MAX_CHARS = 700
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
-_PARAMETER = re.compile(r"\{\{\s*(\d+)\s*\}\}")
 
 
 def public_url(post: Post) -> str:
-    return f"{settings.PUBLIC_BASE_URL}/p/{post.public_id}/"
+    return public_post_url(post.public_id)
 
 
 def version_language(post_languages: set[str], citizen_language: str) -> str:
@@ -54,37 +54,54 @@ def free_text_body(version: PostVersion, url: str, max_chars: int) -> str:
     return head + _shortened(version.text, max_chars - len(head) - len(tail)) + tail
 
 
-def template_parameter(value: str) -> str:
-    return re.sub(r"\s+", " ", value).strip()
-
-
 def template_message(
-    template: MessageTemplate, version: PostVersion, url: str, post: Post | None = None
+    template: MessageTemplate, post: Post, version: PostVersion, url: str
 ) -> outbound.Template:
-    """The template send, checked against the template's definition (TemplateNotSendable).
-
-    Body parameters in order: title, text (one line, shortened), public link — as many as
-    the template takes. A dynamic URL button ("Mehr lesen", ``…/p/{{1}}``) gets the post's
-    public id; an image or document header gets the post's attachment.
-    """
-    values = {
-        1: template_parameter(version.title),
-        2: _shortened(template_parameter(version.text), TEMPLATE_TEXT_MAX_CHARS),
-        3: url,
-    }
-    count = max((int(number) for number in _PARAMETER.findall(template.body)), default=0)
-    has_dynamic_url = any(
-        button.get("type") == "url" and _PARAMETER.search(button.get("url", ""))
-        for button in template.buttons
-    )
+    """The template filled with the post: body {{1}} title, {{2}} text, {{3}} link (as many
+    as the body has); a text header's {{1}} the title; a dynamic "Mehr lesen" link button
+    gets the post's public id; an image/document header the post's attachment if it is of
+    that kind (else the template's own)."""
+    title = templates.parameter_text(version.title)
+    values = [title, "", url][: templates.parameter_count(template.body)]
+    if len(values) >= 2:
+        # The filled body must stay within Meta's 1,024 characters.
+        room = templates.BODY_MAX_CHARS - len(templates.fill_parameters(template.body, values))
+        values[1] = _shortened(
+            templates.parameter_text(version.text), min(TEMPLATE_TEXT_MAX_CHARS, room)
+        )
+    header_parameters = [title][: templates.parameter_count(template.header_text)]
+    if template.header_format != MessageTemplate.HeaderFormat.TEXT:
+        header_parameters = []
     header_link = ""
-    if post is not None and post.attachment and template.header_format in ("image", "document"):
-        header_link = urljoin(f"{settings.PUBLIC_BASE_URL}/", post.attachment.url)
+    if (
+        template.header_format
+        in (
+            MessageTemplate.HeaderFormat.IMAGE,
+            MessageTemplate.HeaderFormat.DOCUMENT,
+        )
+        and post.attachment
+    ):
+        kind = _attachment_kind(post)
+        if kind == template.header_format:
+            header_link = _attachment_link(post)
+    has_link_button = any(templates.url_button_is_dynamic(b) for b in template.buttons or [])
     return template.to_outbound(
-        body_parameters=[values.get(number, "") or "-" for number in range(1, count + 1)],
-        url_suffix=post.public_id if has_dynamic_url and post is not None else "",
+        body_parameters=[value or "-" for value in values],
+        header_parameters=header_parameters,
+        url_suffix=post.public_id if has_link_button else "",
         header_link=header_link,
     )
+
+
+def _attachment_kind(post: Post) -> str:
+    suffix = PurePosixPath(post.attachment.name or "").suffix.lower()
+    return "image" if suffix in IMAGE_SUFFIXES else "document"
+
+
+def _attachment_link(post: Post) -> str:
+    # The archive's route serves the file while the post is published, which it is from
+    # the moment sending starts: Meta fetches it from there.
+    return absolute_public_url(reverse("channel_public:attachment", args=[post.public_id]))
 
 
 def free_text_message(post: Post, version: PostVersion, url: str) -> outbound.OutboundMessage:
@@ -92,12 +109,11 @@ def free_text_message(post: Post, version: PostVersion, url: str) -> outbound.Ou
         return outbound.Text(
             free_text_body(version, url, outbound.TEXT_MAX_CHARS), preview_url=True
         )
-    name = PurePosixPath(post.attachment.name or "").name
-    # MEDIA_URL may be relative ("media/") or absolute-path ("/media/").
-    link = urljoin(f"{settings.PUBLIC_BASE_URL}/", post.attachment.url)
     caption = free_text_body(version, url, outbound.CAPTION_MAX_CHARS)
-    if PurePosixPath(name).suffix.lower() in IMAGE_SUFFIXES:
+    link = _attachment_link(post)
+    if _attachment_kind(post) == "image":
         return outbound.Media("image", link=link, caption=caption)
+    name = PurePosixPath(post.attachment.name or "").name
     return outbound.Media("document", link=link, caption=caption, filename=name)
 
 
@@ -145,7 +161,7 @@ class PostSender:
         version = self.versions[language]
         if as_template:
             template = self.templates.get(language) or next(iter(self.templates.values()))
-            return template_message(template, version, self.url, self.post)
+            return template_message(template, self.post, version, self.url)
         return free_text_message(self.post, version, self.url)
 
 

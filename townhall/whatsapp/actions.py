@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 STALE_AFTER = timedelta(minutes=2)
 # How long one dispatcher may take for its batch; dispatchers yield the worker thread after
 # it, so webhooks and inbound messages get their turn between broadcast slices.
-DISPATCH_SLICE_SECONDS = 2.0
+DISPATCH_SLICE_SECONDS = 0.5
 # Recipients checked for consent and inserted per round trip by do_queue_messages.
 QUEUE_CHUNK = 2000
 # Applying a batch of statuses again after a deadlock (see _apply_statuses).
@@ -561,7 +561,12 @@ def do_queue_message(
             topic=topic,
             priority=priority,
         )
-        _enqueue_on_commit("dispatch_messages")
+        if priority == Message.Priority.REPLY:
+            # Someone waits for it: its own task, ahead of the dispatch loops in the queue
+            # (they give their thread back every DISPATCH_SLICE_SECONDS).
+            _enqueue_on_commit("send_message", stored.pk)
+        else:
+            _enqueue_on_commit("dispatch_messages")
     logger.info(
         "whatsapp.queued message=%s type=%s to=%s user=%s",
         stored.pk,
@@ -649,6 +654,7 @@ def do_queue_prepared_messages(
     purpose: Purpose,
     priority: int = Message.Priority.BULK,
     expires_at: datetime | None = None,
+    start_dispatchers: bool = True,
 ) -> list[int | None]:
     """Store per-recipient messages in bulk; returns the new row ids in input order (None
     for a recipient the consent policy refuses; nothing is stored for them).
@@ -656,7 +662,9 @@ def do_queue_prepared_messages(
     For fan-outs that record their own rows beside the messages: the caller's transaction
     (if any) covers both, and the dispatchers start after it commits. Consent is asked once
     per topic in the batch here and again by the dispatcher right before sending.
-    At most ``QUEUE_CHUNK`` recipients per call: one bulk insert.
+    At most ``QUEUE_CHUNK`` recipients per call: one bulk insert. A fan-out calling this
+    chunk after chunk may start the dispatchers only now and then (``start_dispatchers``):
+    running dispatchers keep going while work is queued.
     """
     if len(prepared) > QUEUE_CHUNK:
         raise ValueError(f"at most {QUEUE_CHUNK} messages per call")
@@ -697,7 +705,8 @@ def do_queue_prepared_messages(
         positions.append(position)
     with transaction.atomic():
         created = Message.objects.bulk_create(rows, batch_size=QUEUE_CHUNK)
-        transaction.on_commit(_start_dispatchers)
+        if start_dispatchers:
+            transaction.on_commit(_start_dispatchers)
     ids: list[int | None] = [None] * len(prepared)
     for position, row in zip(positions, created, strict=True):
         ids[position] = row.pk
@@ -1102,11 +1111,17 @@ def do_requeue_stale_work(now: datetime | None = None) -> dict[str, int]:
         provider_id__isnull=True,
         status_updated_at__lt=now - timedelta(seconds=config["SEND_RECONCILE_SECONDS"]),
     ).update(status=Message.Status.QUEUED, next_attempt_at=None, status_updated_at=now)
-    counts["sends"] = Message.objects.filter(
-        direction=Message.Direction.OUTBOUND,
-        status=Message.Status.QUEUED,
-        status_updated_at__lt=now - STALE_AFTER,
-    ).count()
+    counts["sends"] = (
+        Message.objects.filter(
+            direction=Message.Direction.OUTBOUND,
+            status=Message.Status.QUEUED,
+            status_updated_at__lt=now - STALE_AFTER,
+        )
+        # Messages waiting for a later time (a broadcast's part over the messaging limit)
+        # are not lost work until they are due.
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .count()
+    )
     if counts["sends"] or counts["resent"]:
         _start_dispatchers()
     return counts

@@ -32,6 +32,15 @@ def handle_inbound_message(message_id: int) -> None:
     actions.do_handle_inbound_message(message_id)
 
 
+@db_task(priority=PRIORITY_INBOUND)
+def send_message(message_id: int) -> None:
+    """A chat reply or bot answer: sent on its own, not after a running broadcast's batch."""
+    delay = actions.do_send_queued_message(message_id)
+    if delay is not None:
+        # Held back (pair limit, retry after an error): the dispatchers send it when due.
+        dispatch_messages.schedule(delay=delay)
+
+
 @db_task(priority=PRIORITY_SEND)
 def dispatch_messages() -> None:
     if actions.do_dispatch():

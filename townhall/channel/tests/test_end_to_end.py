@@ -170,3 +170,65 @@ def test_publish_post_command_waits_and_prints_the_final_counts(daytime, live_st
     assert (result["failed"], result["queued"], result["sending"]) == (0, 0, 0)
     assert post.versions.count() == 2
     assert [e.action for e in post.events.all()][:2] == ["drafted", "approved"]
+
+
+def accepted_by_simulator(stack) -> int:
+    """How many sends the simulator (Meta) accepted so far."""
+    flush(stack)
+    response = httpx.get(f"{stack.simulator_url}/_sim/stats", timeout=10)
+    response.raise_for_status()
+    return response.json()["sends"]["accepted"]
+
+
+def test_pause_resume_and_cancel_mid_broadcast(daytime, live_stack, wait):
+    template = approved_template()
+    citizens(400, topic_slugs=["verkehr"])
+    operator = approver()
+    from townhall.channel.actions import do_cancel, do_pause, do_publish_post, do_resume
+
+    def publish() -> Post:
+        return do_publish_post(
+            kind=Post.Kind.URGENT,
+            topics=topics("verkehr"),
+            versions={"de": ("Sperrung", "Die Brücke ist gesperrt.")},
+            template=template,
+        )
+
+    # when: a broadcast to 400 (80 messages/s) is paused after the first 40 went out
+    post = publish()
+    wait(lambda: post_progress(post).handed_over >= 40, timeout=60, interval=0.05)
+    do_pause(post, actor=operator)
+
+    # then: what dispatchers had already claimed still goes (with retries of temporary
+    # errors such as Meta's throughput limit), then nothing more
+    def settled(post: Post) -> int | None:
+        progress = post_progress(post)
+        return progress.handed_over if progress.sending == progress.queued == 0 else None
+
+    paused_at = wait(
+        lambda: settled(post), timeout=30, what="in-flight sends of the paused post done"
+    )
+    assert 40 <= paused_at < 400
+    import time
+
+    time.sleep(3)
+    progress = post_progress(post)
+    assert (progress.handed_over, progress.held) == (paused_at, 400 - paused_at)
+    assert accepted_by_simulator(live_stack) == paused_at
+
+    # when: resumed, everyone gets it, each once
+    do_resume(post, actor=operator)
+    wait(lambda: post_progress(post).handed_over == 400, timeout=60, what="the rest sent")
+    assert accepted_by_simulator(live_stack) == 400
+    wait(lambda: Post.objects.get(pk=post.pk).state == Post.State.SENT, timeout=30, what="sent")
+
+    # when: a second broadcast is cancelled midway
+    second = publish()
+    wait(lambda: post_progress(second).handed_over >= 40, timeout=60, interval=0.05)
+    do_cancel(second, actor=operator)
+    cancelled_at = wait(lambda: settled(second), timeout=30, what="in-flight sends done")
+    time.sleep(3)
+    progress = post_progress(second)
+    assert progress.handed_over == cancelled_at < 400
+    assert progress.cancelled == 400 - cancelled_at
+    assert accepted_by_simulator(live_stack) == 400 + cancelled_at

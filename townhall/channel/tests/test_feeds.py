@@ -31,7 +31,7 @@ def fetch(client: Client, url: str) -> Any:
     response = client.get(url)
     assert response.status_code == 200
     assert response["Content-Type"] == "application/atom+xml; charset=utf-8"
-    assert "Set-Cookie" not in response.headers
+    assert dict(response.cookies) == {}
     feed = feedparser.parse(response.content)
     # feedparser sets bozo for XML that is not well-formed or not valid Atom.
     assert not feed.bozo, feed.bozo_exception
@@ -140,6 +140,8 @@ def test_feed_escapes_html_in_posts(client: Client) -> None:
     assert "<b>Titel</b>" not in body
     entry = feedparser.parse(response.content).entries[0]
     assert entry.title == "<b>Titel</b> & mehr"
+    # The summary is HTML (type="html"): the text's "<" arrives as "&lt;", not as a tag.
+    assert entry.summary == "Text &lt;script&gt;alert(1)&lt;/script&gt;"
     # The HTML content carries the text as text: escaped once inside the HTML.
     assert "Text &lt;script&gt;alert(1)&lt;/script&gt;" in body.replace("&amp;", "&")
 

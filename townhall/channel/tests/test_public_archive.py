@@ -191,7 +191,10 @@ def test_unpublished_posts_are_nowhere(client: Client, state: str) -> None:
     hidden = make_post("Noch geheim", "Entwurf der Pressestelle", state=state)
     visible = make_post("Öffentlich", "Schon versendet")
 
-    assert client.get(f"/p/{hidden.public_id}/").status_code == 404
+    not_found = client.get(f"/p/{hidden.public_id}/")
+    assert not_found.status_code == 404
+    assert "Meldung nicht gefunden" in not_found.content.decode()
+    assert "Noch geheim" not in not_found.content.decode()
     assert client.get(f"/p/{hidden.public_id}/?lang=en").status_code == 404
     list_html = page(client, "/meldungen/")
     assert "Öffentlich" in list_html
@@ -247,21 +250,31 @@ def test_text_and_title_are_escaped(client: Client) -> None:
 
 
 def test_public_pages_set_no_cookies(client: Client) -> None:
-    post = make_post(english=("Road closure", "Saturday"))
+    post = make_post(english=("Road closure", "Saturday"), attachment=("bild.png", PNG_BYTES))
+    draft = make_post(state=Post.State.DRAFT)
 
-    for url in (
-        f"/p/{post.public_id}/",
-        f"/p/{post.public_id}/?lang=en",
-        "/meldungen/",
-        "/meldungen/?thema=verkehr&q=bahnhof",
-        "/meldungen/feed/",
-        "/meldungen/feed/verkehr/",
+    for url, status in (
+        (f"/p/{post.public_id}/", 200),
+        (f"/p/{post.public_id}/?lang=en", 200),
+        (f"/p/{post.public_id}/datei/", 200),
+        ("/meldungen/", 200),
+        ("/meldungen/?thema=verkehr&q=bahnhof", 200),
+        ("/meldungen/feed/", 200),
+        ("/meldungen/feed/verkehr/", 200),
+        # Not found, in the archive's frame: the site-wide 404 page would set a CSRF cookie.
+        (f"/p/{draft.public_id}/", 404),
+        (f"/p/{draft.public_id}/datei/", 404),
+        ("/meldungen/?thema=gibtsnicht", 404),
+        ("/meldungen/feed/gibtsnicht/", 404),
     ):
         response = client.get(url, HTTP_ACCEPT_LANGUAGE="en")
-        assert response.status_code == 200, url
-        assert "Set-Cookie" not in response.headers, url
-        assert not response.cookies, url
-        assert "csrfmiddlewaretoken" not in response.content.decode(), url
+        assert response.status_code == status, url
+        # Django keeps cookies apart from the other headers until the WSGI handler adds
+        # them as Set-Cookie.
+        assert dict(response.cookies) == {}, url
+        assert b"csrfmiddlewaretoken" not in b"".join(
+            response.streaming_content if response.streaming else [response.content]
+        ), url
 
 
 def test_public_pages_reference_no_other_host(client: Client) -> None:
@@ -389,7 +402,6 @@ def test_image_of_a_published_post_is_served(client: Client) -> None:
     assert response["Content-Type"] == "image/png"
     assert b"".join(response.streaming_content) == PNG_BYTES
     assert "sandbox" in response["Content-Security-Policy"]
-    assert "Set-Cookie" not in response.headers
     html = page(client, f"/p/{post.public_id}/")
     assert f'<img src="/p/{post.public_id}/datei/"' in html
 
@@ -418,3 +430,10 @@ def test_dates_follow_berlin_time_across_midnight(client: Client) -> None:
         html = page(client, f"/p/{post.public_id}/")
 
     assert "1. Januar 2027, 00:30 Uhr" in html
+
+
+def test_link_preview_crawlers_may_ask_with_head(client: Client) -> None:
+    post = make_post()
+
+    assert client.head(f"/p/{post.public_id}/").status_code == 200
+    assert client.post(f"/p/{post.public_id}/").status_code == 405

@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 from django.core.files.base import ContentFile
+from django.test import Client
 
 from townhall.channel.actions import do_fan_out_post, do_save_draft
 from townhall.channel.models import Post
@@ -17,6 +18,7 @@ from townhall.channel.tests.factories import (
     sending_post,
     topics,
 )
+from townhall.core import clock
 from townhall.whatsapp import outbound
 from townhall.whatsapp.actions import do_dispatch_batch
 from townhall.whatsapp.models import Message, MessageTemplate
@@ -81,7 +83,12 @@ def test_an_attachment_goes_as_image_or_document_with_the_post_as_caption(
     document = message_for(flyer, language="de", window_open=True, url=url)
 
     assert photo.type == "image"
-    assert photo.link == f"https://rathaus.example/media/{image.attachment.name}"
+    # Meta fetches the file from the archive's route, which serves it once the post is out
+    assert photo.link == f"https://rathaus.example/p/{image.public_id}/datei/"
+    Post.objects.filter(pk=image.pk).update(state=Post.State.SENDING, published_at=clock.now())
+    served = Client().get(photo.link.removeprefix("https://rathaus.example"))
+    assert served.status_code == 200
+    assert b"".join(served.streaming_content) == b"\x89PNG"
     assert photo.caption == f"*Stadtfest*\n\nAm Samstag\n\nauf dem   Marktplatz.\n\n{url}"
     assert (document.type, document.filename) == ("document", flyer.attachment.name.split("/")[-1])
 
@@ -106,3 +113,71 @@ def test_an_urgent_alert_overtakes_a_running_broadcast(fake_cloud_api, settings)
         c.wa_id for c in alert_audience
     ]
     assert Message.objects.filter(priority=Message.Priority.URGENT).count() == 5
+
+
+def test_template_with_header_and_read_more_button_gets_title_and_public_id(settings):
+    settings.PUBLIC_BASE_URL = "https://rathaus.example"
+    template = MessageTemplate.objects.create(
+        name="info_kanal_mehr",
+        language="de",
+        header_format=MessageTemplate.HeaderFormat.TEXT,
+        header_text="{{1}}",
+        body="Neue Meldung der Stadt: {{1}}. {{2}}",
+        buttons=[{"type": "url", "text": "Mehr lesen", "url": "https://rathaus.example/p/{{1}}"}],
+        status=MessageTemplate.Status.APPROVED,
+    )
+    post = do_save_draft(
+        author=editor("lang"),
+        kind=Post.Kind.NORMAL,
+        topics=topics("stadt"),
+        versions={"de": ("Haushalt 2028", "Der Rat hat beschlossen. " * 100)},
+        template=template,
+    )
+
+    message = message_for(post, language="de", window_open=False, url=public_url(post))
+
+    components = message.to_payload()["template"]["components"]
+    assert components[0] == {
+        "type": "header",
+        "parameters": [{"type": "text", "text": "Haushalt 2028"}],
+    }
+    body = components[1]["parameters"]
+    assert body[0]["text"] == "Haushalt 2028"
+    assert body[1]["text"].endswith("…")
+    assert len(body[1]["text"]) == 700
+    assert components[2] == {
+        "type": "button",
+        "sub_type": "url",
+        "index": "0",
+        "parameters": [{"type": "text", "text": post.public_id}],
+    }
+
+
+def test_a_post_its_template_cannot_carry_is_refused_at_approval():
+    from townhall.channel.actions import PostActionRefused, do_approve, do_submit_for_approval
+    from townhall.channel.tests.factories import approver
+
+    # the template was changed after drafting: it now takes four values, the post has three
+    template = MessageTemplate.objects.create(
+        name="kaputt",
+        language="de",
+        body="{{1}}",
+        buttons=[{"type": "url", "text": "Mehr", "url": "https://x/{{1}}"}],
+        status=MessageTemplate.Status.APPROVED,
+    )
+    author = editor("autor")
+    post = do_save_draft(
+        author=author,
+        kind=Post.Kind.NORMAL,
+        topics=topics("stadt"),
+        versions={"de": ("Titel", "Text")},
+        template=template,
+    )
+    do_submit_for_approval(post, actor=author)
+    template.body = "{{1}} {{2}} {{3}} {{4}}"
+    template.save()
+
+    with pytest.raises(PostActionRefused, match="kaputt"):
+        do_approve(post, actor=approver())
+    post.refresh_from_db()
+    assert post.state == Post.State.IN_REVIEW
