@@ -27,7 +27,7 @@ def test_seed_demo_creates_the_simulators_approved_templates_once() -> None:
         urgent = approved_template("info_kanal_dringend", language)
         assert post is not None and urgent is not None
         assert post.buttons[0]["text"] == button
-        assert post.buttons[0]["url"] == "https://musterstadt.example/beitrag/{{1}}"
+        assert post.buttons[0]["url"] == "https://musterstadt.example/p/{{1}}"
         assert urgent.message_send_ttl_seconds == 7200
         # the channel's templates follow Meta's rules themselves
         assert check_template(post) == []
