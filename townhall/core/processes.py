@@ -53,6 +53,8 @@ class Stack:
     web_port: int = field(default_factory=free_port)
     simulator_port: int = field(default_factory=free_port)
     web_workers: int = 1
+    # granian's threads per worker; None: the default of run.sh.
+    web_threads: int | None = None
     worker_threads: int = 2
     processes: list[subprocess.Popen] = field(default_factory=list)
 
@@ -132,7 +134,7 @@ class Stack:
                 "--workers",
                 str(self.web_workers),
                 "--blocking-threads",
-                "4",
+                str(self.web_threads or 4),
                 "--log-level",
                 "warning",
                 "townhall.wsgi:application",
