@@ -350,6 +350,9 @@ def run_webhooks(args: argparse.Namespace) -> dict[str, Any]:
         ],
         batch_size=5000,
     )
+    def delivered_count() -> int:
+        return Message.objects.filter(direction="out", status="delivered").count()
+
     stack = Stack(
         env={
             "DATABASE_URL": DATABASE_URL,
@@ -390,13 +393,15 @@ def run_webhooks(args: argparse.Namespace) -> dict[str, Any]:
             pending = WebhookEvent.objects.filter(state="pending").count()
             if first_applied is None and pending < stored:
                 first_applied = (time.monotonic(), stored - pending)
-            if pending == 0:
+            # Done when every event is processed and every status applied (the worker
+            # applies a batch's statuses just after committing the batch's events).
+            if pending == 0 and delivered_count() >= stored:
                 break
             time.sleep(0.05)
         finished = time.monotonic()
         drained_s = finished - started
         worker_cpu = meter.used()
-        applied = Message.objects.filter(direction="out", status="delivered").count()
+        applied = delivered_count()
         steady = None
         if first_applied is not None and finished > first_applied[0]:
             steady = (stored - first_applied[1]) / (finished - first_applied[0])

@@ -60,52 +60,39 @@ SEND_ORDER_WINDOW = timedelta(minutes=30)
 # --- intake -------------------------------------------------------------------------------------
 
 
-def do_record_webhook_event(body: bytes, *, is_readable: bool = True) -> WebhookEvent | None:
-    """Store a signed webhook body durably; start its processing once committed.
+def do_record_webhook_event(body: bytes, *, is_readable: bool = True) -> int | None:
+    """Store a signed webhook body durably; start its processing once committed. Returns
+    the new event's id, or None when the identical body was stored before (Meta re-delivers
+    at least once). ``is_readable=False`` keeps an unreadable body for inspection without
+    processing it.
 
-    Returns None when the identical body was stored before (Meta re-delivers at least once).
-    ``is_readable=False`` keeps an unreadable body for inspection without processing it.
-    One statement, one round trip (it is the hot path of intake: ~3 status webhooks per
-    message sent); outside a transaction it commits by itself.
+    One statement, one round trip: this is the hot path of intake (~3 status webhooks per
+    message sent). Outside a transaction the statement commits by itself.
     """
-    now = clock.now()
-    state = WebhookEvent.State.PENDING if is_readable else WebhookEvent.State.REJECTED
-    event = WebhookEvent(
-        body_sha256=hashlib.sha256(body).hexdigest(),
-        # Meta sends UTF-8 JSON; an unreadable body is kept as best we can show it.
-        body=body.decode("utf-8", errors="replace"),
-        received_at=now,
-        state=state,
-        attempts=0,
-        error="" if is_readable else "body is not valid JSON",
-    )
     with connection.cursor() as cursor:
         cursor.execute(
             _INSERT_WEBHOOK_EVENT,
             [
-                event.body_sha256,
-                event.body,
-                connection.ops.adapt_datetimefield_value(now),
-                event.state,
-                event.attempts,
-                event.error,
+                hashlib.sha256(body).hexdigest(),
+                # Meta sends UTF-8 JSON; an unreadable body is kept as best we can show it.
+                body.decode("utf-8", errors="replace"),
+                connection.ops.adapt_datetimefield_value(clock.now()),
+                WebhookEvent.State.PENDING if is_readable else WebhookEvent.State.REJECTED,
+                "" if is_readable else "body is not valid JSON",
             ],
         )
         row = cursor.fetchone()
     if row is None:
         return None
-    event.pk = row[0]
-    event._state.adding = False
-    event._state.db = connection.alias
     if is_readable:
         transaction.on_commit(_webhook_trigger.poke)
-    return event
+    return int(row[0])
 
 
 _INSERT_WEBHOOK_EVENT = (
     f"INSERT INTO {WebhookEvent._meta.db_table}"
     " (body_sha256, body, received_at, state, attempts, error)"
-    " VALUES (%s, %s, %s, %s, %s, %s)"
+    " VALUES (%s, %s, %s, %s, 0, %s)"
     " ON CONFLICT (body_sha256) DO NOTHING RETURNING id"
 )
 

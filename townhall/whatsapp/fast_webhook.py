@@ -64,7 +64,7 @@ def answer_webhook_post(body: bytes, signature: str | None) -> tuple[int, str]:
     try:
         # Signed but unreadable: it came from Meta (or whoever holds our secret), so it is
         # kept for inspection.
-        event = do_record_webhook_event(body, is_readable=is_readable)
+        event_id = do_record_webhook_event(body, is_readable=is_readable)
     except DatabaseError as error:
         logger.error(
             "webhook.not_stored reason=database_error error=%s bytes=%d",
@@ -79,7 +79,7 @@ def answer_webhook_post(body: bytes, signature: str | None) -> tuple[int, str]:
     if not is_readable:
         logger.warning("webhook.rejected reason=invalid_json bytes=%d", len(body))
         return 400, "Body is not valid JSON"
-    if event is None:
+    if event_id is None:
         logger.info("webhook.duplicate bytes=%d", len(body))
     return 200, "OK"
 
