@@ -350,6 +350,7 @@ def run_webhooks(args: argparse.Namespace) -> dict[str, Any]:
         ],
         batch_size=5000,
     )
+
     def delivered_count() -> int:
         return Message.objects.filter(direction="out", status="delivered").count()
 

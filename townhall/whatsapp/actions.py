@@ -89,8 +89,9 @@ def do_record_webhook_event(body: bytes, *, is_readable: bool = True) -> int | N
     return int(row[0])
 
 
+# The table name is our model's; every value is a parameter.
 _INSERT_WEBHOOK_EVENT = (
-    f"INSERT INTO {WebhookEvent._meta.db_table}"
+    f"INSERT INTO {WebhookEvent._meta.db_table}"  # noqa: S608
     " (body_sha256, body, received_at, state, attempts, error)"
     " VALUES (%s, %s, %s, %s, 0, %s)"
     " ON CONFLICT (body_sha256) DO NOTHING RETURNING id"
