@@ -462,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     webhooks.add_argument("--workers", type=int, default=4)
     webhooks.add_argument("--connections", type=int, default=32, help="keep-alive connections")
     webhooks.add_argument("--web-workers", type=int, default=2, help="granian workers")
-    webhooks.add_argument("--web-threads", type=int, default=None, help="granian threads")
+    webhooks.add_argument("--web-threads", type=int, default=8, help="granian threads")
     webhooks.add_argument(
         "--max-rate", type=int, default=6000, help="distinct webhooks prepared per second"
     )

@@ -53,8 +53,9 @@ class Stack:
     web_port: int = field(default_factory=free_port)
     simulator_port: int = field(default_factory=free_port)
     web_workers: int = 1
-    # granian's threads per worker; None: the default of run.sh.
-    web_threads: int | None = None
+    # granian's threads per worker: each waits ~1-3 ms for its commit, so 4 left the CPU
+    # idle under webhook load (docs/benchmarks.md, "Webhook intake").
+    web_threads: int = 8
     worker_threads: int = 2
     processes: list[subprocess.Popen] = field(default_factory=list)
 
@@ -134,7 +135,7 @@ class Stack:
                 "--workers",
                 str(self.web_workers),
                 "--blocking-threads",
-                str(self.web_threads or 4),
+                str(self.web_threads),
                 "--log-level",
                 "warning",
                 "townhall.wsgi:application",
