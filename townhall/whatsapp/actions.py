@@ -74,8 +74,11 @@ def do_record_webhook_event(body: bytes, *, is_readable: bool = True) -> int | N
             _INSERT_WEBHOOK_EVENT,
             [
                 hashlib.sha256(body).hexdigest(),
-                # Meta sends UTF-8 JSON; an unreadable body is kept as best we can show it.
-                body.decode("utf-8", errors="replace"),
+                # Meta sends UTF-8 JSON; an unreadable body is kept as best we can show it
+                # (PostgreSQL text cannot hold NUL, which valid JSON never has unescaped).
+                body.decode("utf-8", errors="replace")
+                if is_readable
+                else body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
                 connection.ops.adapt_datetimefield_value(clock.now()),
                 WebhookEvent.State.PENDING if is_readable else WebhookEvent.State.REJECTED,
                 "" if is_readable else "body is not valid JSON",

@@ -194,6 +194,18 @@ def test_signed_malformed_json_is_kept_as_rejected_and_answered_400(caplog):
     assert "reason=invalid_json" in caplog.text
 
 
+@pytest.mark.django_db
+def test_signed_body_with_nul_bytes_is_kept_readably_as_rejected():
+    body = b'{"object": "whatsapp_business_account"\x00\xff}'
+
+    answer, _ = call(body)
+
+    assert answer.status_code == 400
+    event = WebhookEvent.objects.get()
+    assert event.state == WebhookEvent.State.REJECTED
+    assert event.body == '{"object": "whatsapp_business_account"\ufffd\ufffd}'
+
+
 @pytest.mark.django_db(transaction=True)
 def test_database_unavailable_is_503_so_meta_retries_and_later_bodies_are_stored(
     monkeypatch, caplog
