@@ -143,7 +143,7 @@ cmd_demo() {
     "$PY" manage.py run_huey --quiet &
     pids+=($!)
     "$VENV/bin/granian" --interface wsgi --host "$host" --port "$port" \
-        --workers "${TOWNHALL_WEB_WORKERS:-2}" --blocking-threads 4 --log-level warning \
+        --workers "${TOWNHALL_WEB_WORKERS:-2}" --blocking-threads "${TOWNHALL_WEB_THREADS:-8}" --log-level warning \
         townhall.wsgi:application &
     pids+=($!)
 

@@ -330,12 +330,13 @@ def _steady_rate(timeline: list[tuple[float, int]]) -> float | None:
 
 def run_webhooks(args: argparse.Namespace) -> dict[str, Any]:
     prepare_environment()
-    from bench.webhook_ingest import measure, status_body
+    from bench.webhook_ingest import measure, measure_raw, signed_requests, status_body
     from townhall.core.processes import Stack
     from townhall.whatsapp.models import Message, WebhookEvent
 
-    # Outbound messages the statuses belong to, so applying them does real updates.
-    count = int(args.seconds * 4000) + 10_000
+    # More distinct signed webhooks than the server can take in ``seconds`` (each is sent
+    # once), and an outbound message for every one of them, so applying does real updates.
+    count = int(args.seconds * args.max_rate) + WARM_UP_REQUESTS
     Message.objects.bulk_create(
         [
             Message(
@@ -349,6 +350,10 @@ def run_webhooks(args: argparse.Namespace) -> dict[str, Any]:
         ],
         batch_size=5000,
     )
+
+    def delivered_count() -> int:
+        return Message.objects.filter(direction="out", status="delivered").count()
+
     stack = Stack(
         env={
             "DATABASE_URL": DATABASE_URL,
@@ -357,36 +362,67 @@ def run_webhooks(args: argparse.Namespace) -> dict[str, Any]:
             "TOWNHALL_WORKERS": str(args.workers),
         },
         log_dir=Path(tempfile.mkdtemp(prefix="townhall-bench-logs-")),
-        web_workers=2,
+        web_workers=args.web_workers,
+        web_threads=args.web_threads,
         worker_threads=args.workers,
     )
     stack.start_simulator()
     stack.start_web()
     try:
-        meter = CpuMeter(stack)
-        meter.begin()
         port = stack.web_port
-        intake = measure(port, args.seconds, processes=2, connections=16, run_index=0)
+        if args.loader == "threads":
+            # The first loader: http.client in 2 processes x 16 threads (~0.5 ms CPU per
+            # request of its own, taken from the server on 2 cores).
+            meter = CpuMeter(stack)
+            meter.begin()
+            intake = measure(port, args.seconds, processes=2, connections=16, run_index=0)
+        else:
+            requests = signed_requests(port, count)
+            measure_raw(port, requests[:WARM_UP_REQUESTS], 2.0, 4)
+            meter = CpuMeter(stack)
+            meter.begin()
+            intake = measure_raw(port, requests[WARM_UP_REQUESTS:], args.seconds, args.connections)
+            del requests
         web_cpu = meter.used()
         stored = WebhookEvent.objects.filter(state="pending").count()
         meter.begin()
         started = time.monotonic()
         stack.start_worker()
+        first_applied = None
         deadline = started + 300
-        while time.monotonic() < deadline and WebhookEvent.objects.filter(state="pending").exists():
-            time.sleep(0.1)
-        drained_s = time.monotonic() - started
+        while time.monotonic() < deadline:
+            pending = WebhookEvent.objects.filter(state="pending").count()
+            if first_applied is None and pending < stored:
+                first_applied = (time.monotonic(), stored - pending)
+            # Done when every event is processed and every status applied (the worker
+            # applies a batch's statuses just after committing the batch's events).
+            if pending == 0 and delivered_count() >= stored:
+                break
+            time.sleep(0.05)
+        finished = time.monotonic()
+        drained_s = finished - started
         worker_cpu = meter.used()
-        applied = Message.objects.filter(direction="out", status="delivered").count()
+        applied = delivered_count()
+        steady = None
+        if first_applied is not None and finished > first_applied[0]:
+            steady = (stored - first_applied[1]) / (finished - first_applied[0])
         return {
             "scenario": "webhooks",
             "seconds": args.seconds,
+            "loader": args.loader,
+            "connections": args.connections if args.loader == "raw" else 32,
+            "web_workers": args.web_workers,
+            "web_threads": args.web_threads,
             "accepted_per_s": round(intake["rps"], 1),
             "errors": intake["errors"],
+            "loader_exhausted": intake.get("exhausted", False),
             "p50_ms": round(intake["p50_ms"], 1),
             "p99_ms": round(intake["p99_ms"], 1),
+            "loader_cpu_ms_per_request": round(intake.get("loader_cpu_ms_per_request", 0), 3)
+            or None,
             "stored": stored,
             "applied_per_s": round(stored / drained_s, 1) if drained_s else None,
+            "applied_per_s_after_worker_start": round(steady, 1) if steady else None,
             "drain_s_including_worker_start": round(drained_s, 2),
             "messages_updated": applied,
             "cpu_ms_per_webhook": {
@@ -400,6 +436,10 @@ def run_webhooks(args: argparse.Namespace) -> dict[str, Any]:
         }
     finally:
         stack.stop()
+
+
+# Requests sent before the clock starts (first requests import lazily loaded code).
+WARM_UP_REQUESTS = 500
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -420,6 +460,18 @@ def main(argv: list[str] | None = None) -> int:
     webhooks = commands.add_parser("webhooks", help="signed status webhooks: intake and apply")
     webhooks.add_argument("--seconds", type=float, default=10)
     webhooks.add_argument("--workers", type=int, default=4)
+    webhooks.add_argument("--connections", type=int, default=32, help="keep-alive connections")
+    webhooks.add_argument("--web-workers", type=int, default=2, help="granian workers")
+    webhooks.add_argument("--web-threads", type=int, default=8, help="granian threads")
+    webhooks.add_argument(
+        "--max-rate", type=int, default=6000, help="distinct webhooks prepared per second"
+    )
+    webhooks.add_argument(
+        "--loader",
+        choices=["raw", "threads"],
+        default="raw",
+        help="raw asyncio HTTP/1.1 (default) or the first http.client loader",
+    )
     webhooks.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     result = run_broadcast(args) if args.command == "broadcast" else run_webhooks(args)

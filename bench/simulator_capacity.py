@@ -87,8 +87,10 @@ def _response_end(buffer: bytearray | bytes) -> tuple[int, int] | None:
 class _LoadRun:
     """Shared state of one measurement: requests to send, outcomes, the deadline."""
 
-    def __init__(self, requests: list[bytes], seconds: float) -> None:
+    def __init__(self, requests: list[bytes], seconds: float, *, cycle: bool = True) -> None:
         self.requests = requests
+        # False: each request is sent once (distinct webhooks must not repeat).
+        self.cycle = cycle
         self.next_index = 0
         self.deadline = time.perf_counter() + seconds
         self.ok = 0
@@ -100,6 +102,8 @@ class _LoadRun:
 
     def next_request(self) -> bytes | None:
         if time.perf_counter() >= self.deadline:
+            return None
+        if not self.cycle and self.next_index >= len(self.requests):
             return None
         request = self.requests[self.next_index % len(self.requests)]
         self.next_index += 1
@@ -170,10 +174,16 @@ class _ClientConnection(asyncio.Protocol):
 
 
 async def _hammer(
-    host: str, port: int, requests: list[bytes], seconds: float, concurrency: int
+    host: str,
+    port: int,
+    requests: list[bytes],
+    seconds: float,
+    concurrency: int,
+    *,
+    cycle: bool = True,
 ) -> _LoadRun:
     loop = asyncio.get_running_loop()
-    run = _LoadRun(requests, seconds)
+    run = _LoadRun(requests, seconds, cycle=cycle)
     run.open_connections = concurrency
     for _ in range(concurrency):
         await loop.create_connection(lambda: _ClientConnection(run), host, port)

@@ -53,6 +53,9 @@ class Stack:
     web_port: int = field(default_factory=free_port)
     simulator_port: int = field(default_factory=free_port)
     web_workers: int = 1
+    # granian's threads per worker: each waits ~1-3 ms for its commit, so 4 left the CPU
+    # idle under webhook load (docs/benchmarks.md, "Webhook intake").
+    web_threads: int = 8
     worker_threads: int = 2
     processes: list[subprocess.Popen] = field(default_factory=list)
     worker: subprocess.Popen | None = None
@@ -133,7 +136,7 @@ class Stack:
                 "--workers",
                 str(self.web_workers),
                 "--blocking-threads",
-                "4",
+                str(self.web_threads),
                 "--log-level",
                 "warning",
                 "townhall.wsgi:application",

@@ -76,9 +76,9 @@ def receive_text(wa_id: str, name: str, body: str, at: datetime, message_id: str
             }
         ],
     }
-    event = do_record_webhook_event(orjson.dumps(envelope))
-    assert event is not None
-    do_process_webhook_event(event.pk)
+    event_id = do_record_webhook_event(orjson.dumps(envelope))
+    assert event_id is not None
+    do_process_webhook_event(event_id)
 
 
 @pytest.fixture

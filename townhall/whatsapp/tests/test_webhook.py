@@ -333,6 +333,28 @@ def test_failed_status_records_error_as_typed_class(deliver):
 
 
 @pytest.mark.django_db
+def test_status_history_keeps_time_recipient_pricing_and_errors(deliver):
+    outbound_message("wamid.out-4")
+
+    deliver(status_body("status_delivered", "wamid.out-4"))
+    deliver(status_body("status_failed", "wamid.out-4"))
+
+    delivered, failed = (
+        MessageStatusEvent.objects.get(provider_message_id="wamid.out-4", status=status)
+        for status in ("delivered", "failed")
+    )
+    assert delivered.occurred_at == datetime.fromtimestamp(1750240805, UTC)
+    assert delivered.recipient_wa_id == "4915112345678"
+    assert delivered.pricing == {"billable": True, "pricing_model": "CBP", "category": "utility"}
+    assert delivered.errors == []
+    assert delivered.received_at >= FIXTURES_DELIVERED_AT
+    assert failed.occurred_at == datetime.fromtimestamp(1750241100, UTC)
+    assert failed.errors[0]["code"] == 131047
+    assert failed.errors[0]["title"] == "Re-engagement message"
+    assert failed.pricing == {}
+
+
+@pytest.mark.django_db
 def test_duplicate_status_is_stored_once(deliver):
     outbound_message("wamid.out-3")
 
