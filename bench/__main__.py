@@ -220,6 +220,10 @@ def run_broadcast(args: argparse.Namespace) -> dict[str, Any]:
     settings.WHATSAPP["API_BASE_URL"] = stack.simulator_url
     control = httpx.Client(base_url=stack.simulator_url, timeout=60)
     try:
+        # Nothing listens for webhooks until Townhall starts below: the simulator drops the
+        # statuses of the capacity and naive runs at once instead of retrying them for minutes.
+        retries = control.get("/_sim/config").json()["webhook_max_attempts"]
+        control.post("/_sim/config", json={"webhook_max_attempts": 1})
         capacity = measure_capacity(
             stack.simulator_url,
             phone_number_id=settings.WHATSAPP["PHONE_NUMBER_ID"],
@@ -233,7 +237,11 @@ def run_broadcast(args: argparse.Namespace) -> dict[str, Any]:
         # the rate gets 130429, so only our limiter keeps us under it.
         control.post(
             "/_sim/config",
-            json={"throughput_per_second": args.rate, "status_sample_rate": args.status_sample},
+            json={
+                "throughput_per_second": args.rate,
+                "status_sample_rate": args.status_sample,
+                "webhook_max_attempts": retries,
+            },
         )
         stack.start_web()
         stack.start_worker()
