@@ -69,7 +69,7 @@ def template_message(
         values[1] = _shortened(
             templates.parameter_text(version.text), min(TEMPLATE_TEXT_MAX_CHARS, room)
         )
-    header_parameters = [title][: templates.parameter_count(template.header_text)]
+    header_parameters = [title or "-"][: templates.parameter_count(template.header_text)]
     if template.header_format != MessageTemplate.HeaderFormat.TEXT:
         header_parameters = []
     header_link = ""

@@ -263,9 +263,8 @@ def _phone_previews(form: PostForm, post: Post | None) -> list[PhonePreview]:
         template_body = None
         template_counters: tuple[Counter, ...] = ()
         if template is not None:
-            message = sending_rule.template_message(
-                template, post or Post(public_id="…"), version, url
-            )
+            # An unsaved post stands in for a new one (its public id, no attachment yet).
+            message = sending_rule.template_message(template, post or Post(), version, url)
             body = _template_body(template, message.body_parameters)
             template_body = format_whatsapp(body)
             template_counters = (
