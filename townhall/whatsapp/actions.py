@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils.module_loading import import_string
 
 from townhall.core import clock
@@ -48,6 +48,8 @@ STALE_AFTER = timedelta(minutes=2)
 # How long one dispatcher may take for its batch; dispatchers yield the worker thread after
 # it, so webhooks and inbound messages get their turn between broadcast slices.
 DISPATCH_SLICE_SECONDS = 0.5
+# How much sending one claim covers (see do_dispatch_batch).
+CLAIM_SECONDS = 0.5
 # Recipients checked for consent and inserted per round trip by do_queue_messages.
 QUEUE_CHUNK = 2000
 # Applying a batch of statuses again after a deadlock (see _apply_statuses).
@@ -145,14 +147,17 @@ class _Trigger:
         _enqueue(self.task_name)
 
 
-_webhook_trigger = _Trigger("process_webhook_events", interval=0.02)
+_webhook_trigger = _Trigger("process_webhook_events", interval=0.1)
 
 
 def do_process_webhook_events(seconds: float = DISPATCH_SLICE_SECONDS) -> bool:
     """Process pending webhooks batch after batch for about ``seconds``; True if work is left."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if do_process_pending_webhook_events() == 0:
+        # Less than a full batch: caught up. The next webhook's trigger starts a new task;
+        # looping on here would keep a worker thread (which the dispatchers need) for a
+        # trickle of small batches.
+        if do_process_pending_webhook_events() < WEBHOOK_BATCH_SIZE:
             return False
     return True
 
@@ -423,8 +428,10 @@ def _apply_best_statuses(best: dict[str, str], errors: dict[str, list[dict[str, 
 
 
 def _reconcile_unconfirmed(callbacks: dict[str, str]) -> None:
-    """A status naming our callback data proves that an unconfirmed send reached Meta:
-    store the id Meta gave it, so it is never sent again."""
+    """A status naming our callback data proves that a send whose answer we have not
+    stored (unconfirmed, or still "sending" because its worker died or is still busy with
+    the batch) reached Meta: store the id Meta gave it, so it is never sent again. One
+    query finds such rows, one UPDATE stores all their ids."""
     wanted: dict[int, str] = {}
     for provider_id, data in callbacks.items():
         message_pk = message_pk_from_callback(data)
@@ -432,26 +439,32 @@ def _reconcile_unconfirmed(callbacks: dict[str, str]) -> None:
             wanted[message_pk] = provider_id
     if not wanted:
         return
-    known = set(
-        Message.objects.filter(provider_id__in=wanted.values()).values_list(
+    unanswered = Message.objects.filter(
+        pk__in=list(wanted),
+        direction=Message.Direction.OUTBOUND,
+        status__in=[Message.Status.UNCONFIRMED, Message.Status.SENDING],
+        provider_id__isnull=True,
+    )
+    pending = {pk: wanted[pk] for pk in unanswered.values_list("pk", flat=True)}
+    if not pending:
+        return
+    # An id already on another row belongs to a copy that was sent again; leave this one.
+    taken = set(
+        Message.objects.filter(provider_id__in=pending.values()).values_list(
             "provider_id", flat=True
         )
     )
-    for message_pk, provider_id in wanted.items():
-        if provider_id in known:
-            continue
-        reconciled = Message.objects.filter(
-            pk=message_pk,
-            direction=Message.Direction.OUTBOUND,
-            status__in=[Message.Status.UNCONFIRMED, Message.Status.SENDING],
-            provider_id__isnull=True,
-        ).update(
-            status=Message.Status.ACCEPTED, provider_id=provider_id, status_updated_at=clock.now()
-        )
-        if reconciled:
-            logger.info("whatsapp.send_reconciled message=%s", message_pk)
-        else:
-            logger.warning("whatsapp.status_for_resent_message message=%s", message_pk)
+    for message_pk in [pk for pk, provider_id in pending.items() if provider_id in taken]:
+        logger.warning("whatsapp.status_for_resent_message message=%s", message_pk)
+        del pending[message_pk]
+    if not pending:
+        return
+    reconciled = unanswered.filter(pk__in=list(pending)).update(
+        status=Message.Status.ACCEPTED,
+        provider_id=Case(*(When(pk=pk, then=Value(pid)) for pk, pid in pending.items())),
+        status_updated_at=clock.now(),
+    )
+    logger.info("whatsapp.sends_reconciled count=%d", reconciled)
 
 
 CALLBACK_PREFIX = "townhall:"
@@ -859,20 +872,25 @@ def do_dispatch_batch(
     *, limit: int | None = None, message_ids: list[int] | None = None
 ) -> DispatchReport:
     """Claim due messages (priority order, per-citizen order kept), check consent and the
-    pair limit for all of them at once, send them with many requests in flight and record
-    the outcomes in bulk."""
+    pair limit for all of them at once, send them with many requests in flight, paced by
+    the shared rate limit, and record the outcomes in bulk.
+
+    The claim is bigger than the limiter's burst (a twentieth of a second's messages, see
+    rate_limit.py): one claim, one consent check and one bulk update serve about half a
+    second of sending, shared by the dispatchers, instead of a round trip per burst."""
     limiter = get_limiter()
-    grant = limiter.take(limit or settings.WHATSAPP["SEND_BATCH_SIZE"])
+    wanted = limit or _claim_size()
+    grant = limiter.take(wanted)
     if grant.granted == 0:
         return DispatchReport(wait=grant.retry_after)
-    claimed = _claim_due_messages(grant.granted, message_ids)
-    unused = grant.granted - len(claimed)
+    claimed = _claim_due_messages(wanted, message_ids)
     if not claimed:
-        limiter.refund(unused)
+        limiter.refund(grant.granted)
         return DispatchReport()
     sendable = _drop_refused(_drop_expired(claimed))
     sendable = _hold_back_pair_limited(sendable, limiter)
-    limiter.refund(unused + len(claimed) - len(sendable))
+    tokens = min(grant.granted, len(sendable))
+    limiter.refund(grant.granted - tokens)
     if not sendable:
         return DispatchReport(claimed=len(claimed))
     requests = [
@@ -884,18 +902,47 @@ def do_dispatch_batch(
         )
         for row in sendable
     ]
-    client = get_client()
-    if len(requests) == 1:
-        # One message (a chat reply) goes on the calling thread: no hop to the I/O loop.
-        outcomes: list[SendResult | CloudAPIError] = []
-        try:
-            outcomes.append(client.send_raw(**_as_kwargs(requests[0])))
-        except CloudAPIError as error:
-            outcomes.append(error)
-    else:
-        outcomes = client.send_many(requests)
+    outcomes = _send_paced(requests, tokens, limiter)
     accepted = _record_outcomes(sendable, outcomes, limiter)
     return DispatchReport(claimed=len(claimed), accepted=accepted)
+
+
+def _claim_size() -> int:
+    """About half a second of the number's messages, split between the dispatchers."""
+    config = settings.WHATSAPP
+    consumer: dict[str, Any] = dict(settings.HUEY.get("consumer") or {})  # type: ignore[call-overload]
+    dispatchers = max(1, int(consumer.get("workers", 1)))
+    share = float(config["SEND_RATE_PER_SECOND"]) * CLAIM_SECONDS / dispatchers
+    return max(1, min(int(config["SEND_BATCH_SIZE"]), int(share)))
+
+
+def _send_paced(
+    requests: list[SendRequest], tokens: int, limiter: RateLimiter
+) -> list[SendResult | CloudAPIError]:
+    """Send ``requests`` in order, each part as soon as the limiter grants it."""
+    client = get_client()
+    if len(requests) == 1 and tokens == 1:
+        # One message (a chat reply) goes on the calling thread: no hop to the I/O loop.
+        try:
+            return [client.send_raw(**_as_kwargs(requests[0]))]
+        except CloudAPIError as error:
+            return [error]
+    outcomes: list[SendResult | CloudAPIError] = []
+    while len(outcomes) < len(requests):
+        if tokens == 0:
+            grant = limiter.take(len(requests) - len(outcomes))
+            if grant.granted == 0:
+                time.sleep(grant.retry_after)
+                continue
+            tokens = grant.granted
+        part = requests[len(outcomes) : len(outcomes) + tokens]
+        results = client.send_many(part)
+        outcomes.extend(results)
+        tokens = 0
+        if any(isinstance(result, ThroughputLimited) for result in results):
+            # Meta says we are too fast: everyone waits, this batch included.
+            limiter.pause(settings.WHATSAPP["THROUGHPUT_BACKOFF_SECONDS"])
+    return outcomes
 
 
 def _as_kwargs(request: SendRequest) -> dict[str, Any]:
