@@ -25,10 +25,9 @@ from django.db import transaction
 from django.db.models import Max
 
 from townhall.channel.models import Post, PostDelivery, PostEvent, PostVersion
-from townhall.channel.public_formatting import whatsapp_to_plain
 from townhall.channel.public_queries import public_post_url
 from townhall.citizens.models import Citizen, Offering, Subscription, Topic
-from townhall.whatsapp import outbound
+from townhall.whatsapp import formatting, outbound
 from townhall.whatsapp.models import Message, MessageStatusEvent, MessageTemplate
 from townhall.whatsapp.policy import Purpose, refusals
 from townhall.whatsapp.service_window import is_within_service_window
@@ -567,7 +566,7 @@ def _demo_message(
     title, body = (demo.title_en, demo.text_en) if language == "en" else (demo.title, demo.text)
     content: outbound.Text | outbound.Template
     if as_template:
-        text = parameter_text(whatsapp_to_plain(body))
+        text = parameter_text(formatting.to_plain(body))
         if len(text) > TEMPLATE_TEXT_MAX_CHARS:
             text = text[: TEMPLATE_TEXT_MAX_CHARS - 1].rsplit(" ", 1)[0] + "…"
         content = templates[demo.kind, language].to_outbound(

@@ -21,8 +21,8 @@ from django.urls import reverse
 from django.utils.safestring import SafeString
 
 from townhall.channel.models import Post, PostVersion
-from townhall.channel.public_formatting import excerpt, whatsapp_to_html
 from townhall.citizens.models import Topic
+from townhall.whatsapp import formatting
 
 PUBLIC_STATES = (Post.State.SENDING, Post.State.PAUSED, Post.State.SENT)
 DEFAULT_LANGUAGE = "de"
@@ -117,11 +117,11 @@ class PublicPost:
 
     @property
     def html(self) -> SafeString:
-        return whatsapp_to_html(self.text)
+        return formatting.to_html(self.text)
 
     @property
     def summary(self) -> str:
-        return excerpt(self.text)
+        return formatting.excerpt(self.text)
 
     @property
     def path(self) -> str:

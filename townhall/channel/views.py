@@ -42,12 +42,11 @@ from townhall.channel.access import (
     can_send_urgent,
     has_permission,
 )
-from townhall.channel.formatting import format_whatsapp
 from townhall.channel.forms import POST_LANGUAGES, CommentForm, PostForm
 from townhall.channel.models import Post, PostEvent, PostVersion
 from townhall.core import clock
 from townhall.staff.views import HtmxHttpRequest, staff_login_required
-from townhall.whatsapp import outbound
+from townhall.whatsapp import formatting, outbound
 from townhall.whatsapp.models import MessageTemplate
 
 # States in which the detail page polls the progress.
@@ -266,7 +265,7 @@ def _phone_previews(form: PostForm, post: Post | None) -> list[PhonePreview]:
             # An unsaved post stands in for a new one (its public id, no attachment yet).
             message = sending_rule.template_message(template, post or Post(), version, url)
             body = _template_body(template, message.body_parameters)
-            template_body = format_whatsapp(body)
+            template_body = formatting.to_html(body)
             template_counters = (
                 Counter(_("Template text"), len(body), outbound.INTERACTIVE_BODY_MAX_CHARS),
             )
@@ -274,7 +273,7 @@ def _phone_previews(form: PostForm, post: Post | None) -> list[PhonePreview]:
             PhonePreview(
                 language=language,
                 language_label=str(label),
-                free_text=format_whatsapp(free_text),
+                free_text=formatting.to_html(free_text),
                 free_text_counter=Counter(
                     _("Caption") if has_attachment else _("Message"), typed_length, limit
                 ),

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
 from django import template
-from django.utils.safestring import SafeString
 from django.utils.translation import ngettext
 
 from townhall.channel import queries
-from townhall.channel.formatting import format_whatsapp
 from townhall.channel.models import Post
 
 register = template.Library()
@@ -14,12 +12,6 @@ register = template.Library()
 @register.filter
 def post_title(post: Post) -> str:
     return queries.title_of(post)
-
-
-@register.filter
-def whatsapp(text: str) -> SafeString:
-    """WhatsApp formatting (*bold*, _italic_, ~strike~, ```mono```, links) as safe HTML."""
-    return format_whatsapp(text or "")
 
 
 @register.filter

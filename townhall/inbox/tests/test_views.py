@@ -562,9 +562,23 @@ def test_preview_fills_placeholders_and_adds_the_signature(
 
     assert response.status_code == 200
     assert response.content.decode() == (
-        f"<p>Danke Klaus Becker, Maria Schulz hier.<br><br>{SIGNATURE}</p>"
+        f"<p>Danke Klaus Becker, Maria Schulz hier.</p><p>{SIGNATURE}</p>"
     )
     assert staff_client.post(url("preview", conversation), {"text": ""}).content == b""
+
+
+@pytest.mark.django_db
+def test_preview_shows_whatsapp_formatting_like_the_phone(
+    staff_client: Client, conversation
+) -> None:
+    response = staff_client.post(
+        url("preview", conversation), {"text": "*Wichtig:* _morgen_ <i>zu</i>\n> Ihre Frage"}
+    )
+
+    assert response.content.decode() == (
+        "<p><strong>Wichtig:</strong> <em>morgen</em> &lt;i&gt;zu&lt;/i&gt;</p>"
+        f"<blockquote><p>Ihre Frage</p></blockquote><p>{SIGNATURE}</p>"
+    )
 
 
 # --- replying -----------------------------------------------------------------------------------

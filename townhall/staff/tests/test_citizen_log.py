@@ -319,3 +319,25 @@ def test_too_long_reply_shows_an_error_and_keeps_the_text(staff_client: Client, 
     assert 'aria-invalid="true"' in html
     assert body.strip() in html
     assert Message.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_bubbles_show_whatsapp_formatting_like_the_phone(staff_client: Client, citizen) -> None:
+    question = make_outbound(citizen, "Ist die *Laterne* repariert?\n- ja\n- nein", at=BASE_TIME)
+    make_inbound(
+        citizen,
+        "_Leider_ nicht <b>Bitte</b> https://musterstadt.de/x",
+        at=BASE_TIME + timedelta(minutes=3),
+        context_provider_id=question.provider_id,
+    )
+
+    html = staff_client.get(page_url()).content.decode()
+
+    # Both sides are rendered: WhatsApp formats the city's and the citizen's messages alike.
+    assert (
+        "Ist die <strong>Laterne</strong> repariert?</p><ul><li>ja</li><li>nein</li></ul>" in html
+    )
+    assert "<em>Leider</em> nicht &lt;b&gt;Bitte&lt;/b&gt;" in html
+    assert 'rel="nofollow noopener noreferrer" target="_blank">https://musterstadt.de/x</a>' in html
+    # The quote of the question is a link itself: its text loses the markers instead.
+    assert "Ist die Laterne repariert? ja nein" in html
