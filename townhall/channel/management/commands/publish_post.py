@@ -117,7 +117,6 @@ class Command(BaseCommand):
         while True:
             do_finish_post_if_handed_over(post.pk)
             post.refresh_from_db()
-            progress = post_progress(post)
             finished = post.state in (Post.State.SENT, Post.State.CANCELLED) and not (
                 post.state == Post.State.SENT and _statuses_pending(post)
             )
@@ -127,6 +126,8 @@ class Command(BaseCommand):
                 timed_out = True
                 break
             time.sleep(POLL_SECONDS)
+        # Counted after the check above: statuses that came in while it ran are included.
+        progress = post_progress(post)
         result = {
             "post": post.pk,
             "public_id": post.public_id,
