@@ -65,6 +65,11 @@ def install_defaults(request: pytest.FixtureRequest) -> None:
         "townhall.citizens.migrations.0003_default_topics_and_consent_text"
     )
     migration.create_defaults(django_apps, None)
+    if "transactional_db" in request.fixturenames:
+        # The flush took the roles of the staff app's data migration with it.
+        from townhall.staff.roles import ensure_roles
+
+        ensure_roles(django_apps)
 
 
 @pytest.fixture(autouse=True)

@@ -13,6 +13,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils.module_loading import import_string
 
+from townhall.audit.actions import Action as AuditAction
+from townhall.audit.actions import do_audit
 from townhall.citizens import queries
 from townhall.citizens.models import (
     BotSession,
@@ -336,6 +338,13 @@ def do_update_preferences(
 
 def do_record_data_export(citizen: Citizen, *, channel: str, acting_user: Any = None) -> None:
     _record(citizen, ConsentRecord.Kind.DATA_EXPORTED, channel=channel, acting_user=acting_user)
+    do_audit(
+        AuditAction.DATA_EXPORTED,
+        acting_user=acting_user,
+        target=citizen,
+        details={"channel": channel},
+        actor_name="" if acting_user is not None else "citizen",
+    )
 
 
 def do_request_erasure(citizen: Citizen, *, channel: str, acting_user: Any = None) -> None:
@@ -421,3 +430,10 @@ def do_erase_citizen(citizen: Citizen, *, channel: str, acting_user: Any = None)
         citizen.erased_at = clock.now()
         citizen.save(update_fields=["wa_id", "profile_name", "erased_at"])
         _record(citizen, ConsentRecord.Kind.ERASED, channel=channel, acting_user=acting_user)
+        do_audit(
+            AuditAction.CITIZEN_ERASED,
+            acting_user=acting_user,
+            target=citizen,
+            details={"channel": channel},
+            actor_name="" if acting_user is not None else "citizen",
+        )

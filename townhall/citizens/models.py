@@ -46,6 +46,7 @@ class Citizen(models.Model):
             ("search_by_number", "Can search citizens by phone number"),
             ("export_citizen_data", "Can export a citizen's data on request"),
             ("erase_citizen", "Can erase a citizen's data on request"),
+            ("view_subscriber_statistics", "Can see the anonymous subscriber numbers"),
         ]
 
     def __str__(self) -> str:

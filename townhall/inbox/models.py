@@ -84,6 +84,10 @@ class Conversation(models.Model):
     auto_replied_period = models.CharField(max_length=40, blank=True)
 
     class Meta:
+        permissions = [
+            ("use_inbox", _("Can read and answer the conversations of the inbox")),
+            ("view_metrics", _("Can see the inbox statistics")),
+        ]
         # The lists show "everything but resolved" by default: about a tenth of the table
         # in a city that has used the inbox for years. Partial indexes over that tenth let
         # each default filter read only its page (see bench/README.md for the measurements).

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.http import HttpRequest
+
+from townhall.audit.actions import Action, do_audit, mask_number
+from townhall.citizens.models import Citizen
+from townhall.staff.subscribers import is_searchable, search_by_number
 
 
 def do_set_up_superuser(
@@ -26,3 +33,19 @@ def do_set_up_superuser(
         user.set_password(password)
         user.save(update_fields=["is_active", "is_staff", "is_superuser", "password"])
     return user, created
+
+
+def do_search_by_number(
+    query: str, *, acting_user: Any, request: HttpRequest | None = None
+) -> tuple[list[Citizen], bool]:
+    """Find citizens by phone number, and record in the audit log that someone did: a number
+    search singles out a person. The log keeps the query masked, never the number."""
+    results, has_more = search_by_number(query)
+    if is_searchable(query):
+        do_audit(
+            Action.NUMBER_SEARCHED,
+            acting_user=acting_user,
+            details={"query": mask_number(query), "results": len(results)},
+            request=request,
+        )
+    return results, has_more

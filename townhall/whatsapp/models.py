@@ -120,6 +120,10 @@ class Message(models.Model):
     status_updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        permissions = [
+            ("view_message_log", _("Can read the message log")),
+            ("retry_inbound_message", _("Can retry the handling of a failed inbound message")),
+        ]
         indexes = [
             models.Index(fields=["wa_id", "created_at"]),
             models.Index(fields=["direction", "status"]),

@@ -1,0 +1,98 @@
+"""Session rules of the staff app: sessions end after inactivity, and a role that requires
+two-factor login gets no page before its code was entered."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django_htmx.http import HttpResponseClientRedirect
+
+from townhall.core import clock
+from townhall.staff.two_factor import has_two_factor_device, requires_two_factor
+
+LAST_ACTIVITY_KEY = "townhall_last_activity"
+# Sent by pages' background polls (hx-headers): a poll is not the person being active.
+BACKGROUND_HEADER = "X-Townhall-Background"
+# Pages a signed-in user reaches before the second factor: logging in and out, the second
+# factor itself, password reset, language switch; and the citizens' public pages.
+OPEN_URL_NAMES = {
+    "staff:login",
+    "staff:logout",
+    "staff:two_factor_verify",
+    "staff:two_factor_setup",
+    "staff:password_reset",
+    "staff:password_reset_done",
+    "staff:password_reset_confirm",
+    "staff:password_reset_complete",
+    "set_language",
+}
+PUBLIC_NAMESPACES = {"citizens", "channel_public", "whatsapp"}
+
+
+class IdleSessionMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            now = clock.now().timestamp()
+            last_activity = request.session.get(LAST_ACTIVITY_KEY)
+            idle_seconds = settings.SESSION_IDLE_TIMEOUT.total_seconds()
+            if last_activity is not None and now - last_activity > idle_seconds:
+                # Tells the audit log's logout record why the session ended.
+                request.townhall_session_expired = True  # type: ignore[attr-defined]
+                logout(request)
+                messages.info(
+                    request,
+                    _(
+                        "You were logged out after %(minutes)d minutes without activity. "
+                        "Please log in again."
+                    )
+                    % {"minutes": round(idle_seconds / 60)},
+                )
+            elif request.headers.get(BACKGROUND_HEADER) != "1" or last_activity is None:
+                request.session[LAST_ACTIVITY_KEY] = now
+        return self.get_response(request)
+
+
+class TwoFactorMiddleware:
+    """Sends a signed-in user who has not entered their code to the second step: to enter
+    it when they have an authenticator, to set one up when their role requires it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self, request: HttpRequest, view: Any, args: Any, kwargs: Any
+    ) -> HttpResponse | None:
+        user = request.user
+        if not user.is_authenticated or user.is_verified():  # type: ignore[union-attr]
+            return None
+        match = request.resolver_match
+        if match is not None and (
+            match.view_name in OPEN_URL_NAMES or match.namespace in PUBLIC_NAMESPACES
+        ):
+            return None
+        if has_two_factor_device(user):
+            step = "staff:two_factor_verify"
+        elif requires_two_factor(user):
+            step = "staff:two_factor_setup"
+        else:
+            return None
+        htmx = getattr(request, "htmx", None)
+        current = (htmx.current_url_abs_path if htmx else None) or request.get_full_path()
+        url = f"{reverse(step)}?{urlencode({'next': current})}"
+        if htmx:
+            return HttpResponseClientRedirect(url)
+        return HttpResponseRedirect(url)
