@@ -146,7 +146,12 @@ def _locked(post: Post) -> Post:
 def _is_sole_approver(actor: Any) -> bool:
     others = (
         get_user_model()
-        .objects.with_perm("channel.approve_post", is_active=True)  # type: ignore[attr-defined]
+        .objects.with_perm(  # type: ignore[attr-defined]
+            "channel.approve_post",
+            is_active=True,
+            # The backend that knows roles (django-axes' backend only throttles logins).
+            backend="django.contrib.auth.backends.ModelBackend",
+        )
         .exclude(pk=actor.pk)
     )
     return not others.exists()
