@@ -32,9 +32,7 @@ def new_public_id() -> str:
 def new_referral_code() -> str:
     """The code of a post's invitation link ("START <code>"), as the bot reads it."""
     while True:
-        code = "".join(
-            secrets.choice(REFERRAL_ALPHABET) for _ in range(REFERRAL_CODE_LENGTH)
-        )
+        code = "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(REFERRAL_CODE_LENGTH))
         if any(character.isdigit() for character in code):
             return code
 

@@ -547,7 +547,7 @@ def _interpret_verb(verb: Command, segments: Sequence[_Phrase]) -> Match | None:
 REFERRAL_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 REFERRAL_CODE_LENGTH = 6
 _REFERRAL_PATTERN = re.compile(
-    r"^\s*(?:start|starten)[\s:]+([A-Za-z0-9]{%d})\s*[.!]?\s*$" % REFERRAL_CODE_LENGTH,
+    rf"^\s*(?:start|starten)[\s:]+([A-Za-z0-9]{{{REFERRAL_CODE_LENGTH}}})\s*[.!]?\s*$",
     re.IGNORECASE,
 )
 

@@ -174,7 +174,9 @@ REACTION_CHOICES = ("👍", "❤️", "🙏", "✅", "😊", "😮")
 STAFF_CHOICE_PREFIX = "staff:"
 
 
-def do_react(conversation: Conversation, message: Message, emoji: str, *, acting_user: Any) -> Message:
+def do_react(
+    conversation: Conversation, message: Message, emoji: str, *, acting_user: Any
+) -> Message:
     """Put the city's reaction on a citizen's message (an empty ``emoji`` removes it).
 
     Sent as WhatsApp's ``reaction`` message, so only inside the 24-hour window (raises
@@ -237,7 +239,9 @@ def do_send_choices(
     ids = [f"{STAFF_CHOICE_PREFIX}{index}" for index in range(1, len(choices) + 1)]
     message: outbound.OutboundMessage
     if as_list:
-        rows = tuple(outbound.ListRow(id=i, title=title) for i, title in zip(ids, choices, strict=True))
+        rows = tuple(
+            outbound.ListRow(id=i, title=title) for i, title in zip(ids, choices, strict=True)
+        )
         message = outbound.ListMessage(body, list_button, (outbound.ListSection("", rows),))
     else:
         message = outbound.ReplyButtons(body, tuple(zip(ids, choices, strict=True)))

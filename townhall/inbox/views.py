@@ -20,11 +20,11 @@ from django.views.decorators.http import require_GET, require_POST
 from townhall.inbox import queries
 from townhall.inbox.access import access_conversation, access_inbox
 from townhall.inbox.actions import (
+    REACTION_CHOICES,
     InvalidInboxInput,
     OutsideServiceWindow,
     do_add_note,
     do_assign,
-    REACTION_CHOICES,
     do_mark_read,
     do_react,
     do_reply,

@@ -30,7 +30,9 @@ def message_log_for(wa_id: str, *, limit: int | None = None) -> list[LoggedMessa
     Three queries whatever the number of messages.
     """
     messages = (
-        Message.objects.filter(wa_id=wa_id).exclude(type=REACTION_TYPE).order_by("-created_at", "-id")
+        Message.objects.filter(wa_id=wa_id)
+        .exclude(type=REACTION_TYPE)
+        .order_by("-created_at", "-id")
     )
     if limit is not None:
         messages = messages[:limit]
@@ -51,9 +53,7 @@ def message_log_for(wa_id: str, *, limit: int | None = None) -> list[LoggedMessa
     ]
 
 
-def reactions_by_message(
-    wa_id: str, provider_ids: list[str]
-) -> dict[str, list[MessageReaction]]:
+def reactions_by_message(wa_id: str, provider_ids: list[str]) -> dict[str, list[MessageReaction]]:
     """The current (not removed) reactions in ``wa_id``'s chat on the given messages, the
     citizen's first; one query."""
     found: dict[str, list[MessageReaction]] = defaultdict(list)

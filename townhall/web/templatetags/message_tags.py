@@ -164,6 +164,8 @@ def interactive_choices(message: Any) -> list[str]:
     for section in action.get("sections", []):
         if isinstance(section, dict):
             titles.extend(
-                str(row.get("title", "")) for row in section.get("rows", []) if isinstance(row, dict)
+                str(row.get("title", ""))
+                for row in section.get("rows", [])
+                if isinstance(row, dict)
             )
     return [title for title in titles if title]
