@@ -152,6 +152,7 @@ def timeline(post: Post) -> Timeline:
     if span["first"] is None:
         return Timeline()
     length = span["last"] - span["first"]
+    trunc: type[TruncMinute] | type[TruncHour] | type[TruncDay]
     if length <= timedelta(minutes=MAX_CHART_POINTS):
         trunc, step, bucket = TruncMinute, timedelta(minutes=1), "minute"
     elif length <= timedelta(hours=MAX_CHART_POINTS):

@@ -112,14 +112,15 @@ def compare(request: HtmxHttpRequest) -> HttpResponse:
                 "aria_sort": ("descending" if descending else "ascending") if is_current else "",
             }
         )
+    rows = report.compare_rows(sort)
+    if request.GET.get("format") == "csv":
+        return _csv(rows)
     context = {
-        "rows": report.compare_rows(sort),
+        "rows": rows,
         "headers": headers,
         "sort": sort,
         "csv_url": f"?sort={sort}&format=csv",
     }
-    if request.GET.get("format") == "csv":
-        return _csv(context["rows"])
     return render(request, "channel/compare.html", context)
 
 

@@ -155,7 +155,8 @@ def interactive_choices(message: Any) -> list[str]:
     interactive = payload.get("interactive")
     if not isinstance(interactive, dict):
         return []
-    action = interactive.get("action") if isinstance(interactive.get("action"), dict) else {}
+    found = interactive.get("action")
+    action: dict[str, Any] = found if isinstance(found, dict) else {}
     titles = [
         str(button.get("reply", {}).get("title", ""))
         for button in action.get("buttons", [])
