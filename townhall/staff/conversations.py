@@ -135,11 +135,13 @@ def history_version(citizen: Citizen) -> str:
 def citizen_history(citizen: Citizen) -> list[HistoryEntry]:
     """All messages with ``citizen`` in the order they were written, with status histories
     and the reactions on each (four queries)."""
-    messages = list(
-        Message.objects.filter(wa_id=citizen.wa_id)
-        .exclude(type=REACTION_TYPE)
-        .order_by("created_at", "id")
-    )
+    messages = list(Message.objects.filter(wa_id=citizen.wa_id).order_by("created_at", "id"))
+    shown = {m.provider_id for m in messages if m.provider_id and m.type != REACTION_TYPE}
+    # A reaction shows as a badge on its message; only one whose message is not in this
+    # history (never ours, or erased) stays a bubble of its own, so nothing is hidden.
+    messages = [
+        m for m in messages if m.type != REACTION_TYPE or _referred_provider_id(m) not in shown
+    ]
     reactions = reactions_by_message(
         citizen.wa_id, [message.provider_id for message in messages if message.provider_id]
     )
