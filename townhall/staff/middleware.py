@@ -19,6 +19,10 @@ from townhall.core import clock
 from townhall.staff.two_factor import has_two_factor_device, requires_two_factor
 
 LAST_ACTIVITY_KEY = "townhall_last_activity"
+# Activity is written at most this often: a session write per click would cost a query.
+ACTIVITY_RESOLUTION_SECONDS = 60
+# Set once per login when the user needs no second factor, so pages skip the two queries.
+NO_SECOND_FACTOR_KEY = "townhall_no_second_factor"
 # Sent by pages' background polls (hx-headers): a poll is not the person being active.
 BACKGROUND_HEADER = "X-Townhall-Background"
 # Pages a signed-in user reaches before the second factor: logging in and out, the second
@@ -58,7 +62,10 @@ class IdleSessionMiddleware:
                     )
                     % {"minutes": round(idle_seconds / 60)},
                 )
-            elif request.headers.get(BACKGROUND_HEADER) != "1" or last_activity is None:
+            elif last_activity is None or (
+                request.headers.get(BACKGROUND_HEADER) != "1"
+                and now - last_activity >= ACTIVITY_RESOLUTION_SECONDS
+            ):
                 request.session[LAST_ACTIVITY_KEY] = now
         return self.get_response(request)
 
@@ -79,6 +86,8 @@ class TwoFactorMiddleware:
         user = request.user
         if not user.is_authenticated or user.is_verified():  # type: ignore[union-attr]
             return None
+        if request.session.get(NO_SECOND_FACTOR_KEY):
+            return None
         match = request.resolver_match
         if match is not None and (
             match.view_name in OPEN_URL_NAMES or match.namespace in PUBLIC_NAMESPACES
@@ -89,6 +98,8 @@ class TwoFactorMiddleware:
         elif requires_two_factor(user):
             step = "staff:two_factor_setup"
         else:
+            # Decided for this login: a role made stricter applies from the next login on.
+            request.session[NO_SECOND_FACTOR_KEY] = True
             return None
         htmx = getattr(request, "htmx", None)
         current = (htmx.current_url_abs_path if htmx else None) or request.get_full_path()
@@ -96,3 +107,14 @@ class TwoFactorMiddleware:
         if htmx:
             return HttpResponseClientRedirect(url)
         return HttpResponseRedirect(url)
+
+
+def on_logged_in(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
+    """Start the idle clock and decide once whether this login needs a second factor (so
+    pages cost no extra queries); connected in ``StaffConfig.ready``."""
+    session = getattr(request, "session", None)
+    if session is None:
+        return
+    session[LAST_ACTIVITY_KEY] = clock.now().timestamp()
+    if not has_two_factor_device(user) and not requires_two_factor(user):
+        session[NO_SECOND_FACTOR_KEY] = True

@@ -407,9 +407,10 @@ def make_many(count: int, staff: Any) -> None:
         do_set_labels(conversation, labels, acting_user=staff)
 
 
-# Session, user, count, rows, labels, the navigation's unread total, sidebar counts, teams,
-# labels of the sidebar. The poll's version needs no query of its own.
-LIST_QUERIES = 9
+# Session, user, the user's rights (own and roles'), count, rows, labels, the navigation's
+# unread total, sidebar counts, teams, labels of the sidebar. The poll's version needs no
+# query of its own.
+LIST_QUERIES = 11
 
 
 @pytest.mark.django_db
@@ -432,10 +433,10 @@ def test_list_query_count_does_not_grow_with_conversations(
     assert count_queries(staff_client, LIST_URL) == LIST_QUERIES
 
 
-# Session, user, conversation, mark read, version (3), messages, status events, reactions, notes,
+# Session, user, the user's rights (2), conversation, mark read, version (3), messages, status events, reactions, notes,
 # canned responses, users, teams, labels, the conversation's labels, the citizen's
 # subscriptions and topics.
-CONVERSATION_QUERIES = 19
+CONVERSATION_QUERIES = 21
 
 
 @pytest.mark.django_db
