@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -23,7 +25,8 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args, actor_names: list[str], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["actor_name"].choices = [
+        actor_field = cast(forms.ChoiceField, self.fields["actor_name"])
+        actor_field.choices = [
             ("", _("Everyone")),
             *((name, name) for name in actor_names),
         ]

@@ -51,7 +51,7 @@ class _Echo:
 
 @staff_login_required
 @require_GET
-def audit_log_export(request: HtmxHttpRequest) -> HttpResponse | StreamingHttpResponse:
+def audit_log_export(request: HtmxHttpRequest) -> StreamingHttpResponse:
     """The filtered entries as CSV (UTF-8 with BOM, which spreadsheet programs expect)."""
     access_audit_log(request.user)
     form = _filter_form(request)

@@ -84,7 +84,7 @@ class TwoFactorMiddleware:
         self, request: HttpRequest, view: Any, args: Any, kwargs: Any
     ) -> HttpResponse | None:
         user = request.user
-        if not user.is_authenticated or user.is_verified():  # type: ignore[union-attr]
+        if not user.is_authenticated or user.is_verified():  # type: ignore[union-attr,attr-defined]
             return None
         if request.session.get(NO_SECOND_FACTOR_KEY):
             return None

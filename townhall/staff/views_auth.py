@@ -97,7 +97,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
         return redirect("staff:login")
     if not has_two_factor_device(user):
         return redirect(f"{reverse('staff:two_factor_setup')}?next={_next_url(request)}")
-    if user.is_verified():  # type: ignore[union-attr]
+    if user.is_verified():  # type: ignore[union-attr,attr-defined]
         return HttpResponseRedirect(_next_url(request))
     form = TwoFactorCodeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -121,7 +121,7 @@ def two_factor_setup(request: HttpRequest) -> HttpResponse:
     if not user.is_authenticated:
         return redirect("staff:login")
     if has_two_factor_device(user):
-        if not user.is_verified():  # type: ignore[union-attr]
+        if not user.is_verified():  # type: ignore[union-attr,attr-defined]
             return redirect(f"{reverse('staff:two_factor_verify')}?next={_next_url(request)}")
         return render(request, "staff/two_factor_active.html", {"next": _next_url(request)})
     device = pending_device(user)
