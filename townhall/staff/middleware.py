@@ -12,15 +12,17 @@ from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.translation import gettext as _
 from django_htmx.http import HttpResponseClientRedirect
 
 from townhall.core import clock
 from townhall.staff.two_factor import has_two_factor_device, requires_two_factor
 
-LAST_ACTIVITY_KEY = "townhall_last_activity"
-# Activity is written at most this often: a session write per click would cost a query.
-ACTIVITY_RESOLUTION_SECONDS = 60
+# The time of the last activity travels in a signed cookie bound to the session, so
+# tracking it costs no database write per page.
+ACTIVITY_COOKIE = "townhall_activity"
+ACTIVITY_SALT = "townhall.staff.activity"
 # Set once per login when the user needs no second factor, so pages skip the two queries.
 NO_SECOND_FACTOR_KEY = "townhall_no_second_factor"
 # Sent by pages' background polls (hx-headers): a poll is not the person being active.
@@ -41,14 +43,35 @@ OPEN_URL_NAMES = {
 PUBLIC_NAMESPACES = {"citizens", "channel_public", "whatsapp"}
 
 
+def _session_mark(request: HttpRequest) -> str:
+    return salted_hmac(ACTIVITY_SALT, request.session.session_key or "").hexdigest()[:16]
+
+
+def _last_activity(request: HttpRequest) -> float | None:
+    value = request.get_signed_cookie(ACTIVITY_COOKIE, default=None, salt=ACTIVITY_SALT)
+    if not value or ":" not in value:
+        return None
+    mark, _separator, timestamp = value.partition(":")
+    if not constant_time_compare(mark, _session_mark(request)):
+        return None  # another session's (a new login starts the clock afresh)
+    try:
+        return float(timestamp)
+    except ValueError:
+        return None
+
+
 class IdleSessionMiddleware:
+    """Ends a staff session after ``SESSION_IDLE_TIMEOUT`` without activity; background
+    polls (``X-Townhall-Background: 1``) do not count as activity."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        record_activity = False
+        now = clock.now().timestamp()
         if request.user.is_authenticated:
-            now = clock.now().timestamp()
-            last_activity = request.session.get(LAST_ACTIVITY_KEY)
+            last_activity = _last_activity(request)
             idle_seconds = settings.SESSION_IDLE_TIMEOUT.total_seconds()
             if last_activity is not None and now - last_activity > idle_seconds:
                 # Tells the audit log's logout record why the session ended.
@@ -62,12 +85,23 @@ class IdleSessionMiddleware:
                     )
                     % {"minutes": round(idle_seconds / 60)},
                 )
-            elif last_activity is None or (
-                request.headers.get(BACKGROUND_HEADER) != "1"
-                and now - last_activity >= ACTIVITY_RESOLUTION_SECONDS
-            ):
-                request.session[LAST_ACTIVITY_KEY] = now
-        return self.get_response(request)
+            else:
+                record_activity = (
+                    last_activity is None or request.headers.get(BACKGROUND_HEADER) != "1"
+                )
+        response = self.get_response(request)
+        if request.user.is_authenticated and (record_activity or _last_activity(request) is None):
+            response.set_signed_cookie(
+                ACTIVITY_COOKIE,
+                f"{_session_mark(request)}:{now}",
+                salt=ACTIVITY_SALT,
+                httponly=True,
+                samesite="Lax",
+                secure=settings.SESSION_COOKIE_SECURE,
+            )
+        elif not request.user.is_authenticated and ACTIVITY_COOKIE in request.COOKIES:
+            response.delete_cookie(ACTIVITY_COOKIE, samesite="Lax")
+        return response
 
 
 class TwoFactorMiddleware:
@@ -110,11 +144,10 @@ class TwoFactorMiddleware:
 
 
 def on_logged_in(sender: Any, request: HttpRequest, user: Any, **kwargs: Any) -> None:
-    """Start the idle clock and decide once whether this login needs a second factor (so
-    pages cost no extra queries); connected in ``StaffConfig.ready``."""
+    """Decide once per login whether it needs a second factor (so pages cost no extra
+    queries); connected in ``StaffConfig.ready``."""
     session = getattr(request, "session", None)
     if session is None:
         return
-    session[LAST_ACTIVITY_KEY] = clock.now().timestamp()
     if not has_two_factor_device(user) and not requires_two_factor(user):
         session[NO_SECOND_FACTOR_KEY] = True
