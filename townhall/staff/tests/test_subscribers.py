@@ -86,6 +86,16 @@ def grant(user: User, *codenames: str) -> User:
     return User.objects.get(pk=user.pk)
 
 
+@pytest.fixture
+def staff_user(db: None) -> User:
+    """Reads subscriber numbers and consent histories, but may neither search by number nor
+    export nor erase: tests grant those rights one by one."""
+    user = User.objects.create_user(
+        "sachbearbeitung", password="Rathaus-Test-2025", is_staff=True, first_name="Maria"
+    )
+    return grant(user, "view_subscriber_statistics", "view_citizen")
+
+
 def logged_in(client: Client, user: User) -> Client:
     client.force_login(user)
     return client
@@ -723,7 +733,10 @@ def test_users_without_staff_rights_are_refused(
 def test_navigation_links_to_the_subscribers(staff_client: Client) -> None:
     html = staff_client.get(OVERVIEW_URL, **ENGLISH).content.decode()
 
-    assert f'<a href="{OVERVIEW_URL}" aria-current="page">Subscribers</a>' in html
+    assert (
+        f'<a href="{OVERVIEW_URL}" data-testid="nav-subscribers" aria-current="page">'
+        "Subscribers</a>"
+    ) in html
 
 
 def make_town(size: int, start: int = 0) -> None:
@@ -745,8 +758,8 @@ def test_overview_runs_a_constant_number_of_queries(
     client = logged_in(client, grant(staff_user, "search_by_number"))
 
     # when / then: session, user, permissions (2), counts, topics, history (2), search,
-    # and the navigation's inbox unread total
-    with django_assert_max_num_queries(10):
+    # the search's audit entry and the navigation's inbox unread total
+    with django_assert_max_num_queries(11):
         response = client.get(OVERVIEW_URL, {"number": "0151 0000"})
 
     assert response.status_code == 200
