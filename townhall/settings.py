@@ -14,6 +14,7 @@ import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
 from townhall.core import clock
+from townhall.core.deployment import SIMULATOR_CREDENTIALS, is_loopback_url
 
 # End-to-end test processes run on the test's clock (a no-op without the variable).
 clock.follow_test_clock()
@@ -53,6 +54,41 @@ CSRF_TRUSTED_ORIGINS = [
     if origin.strip()
 ]
 
+# --- HTTPS (production, behind a TLS-terminating proxy) -------------------------------------------
+# TOWNHALL_HTTPS=1 turns on everything a public install needs; each part can be tuned.
+HTTPS = env_bool("TOWNHALL_HTTPS", False)
+SESSION_COOKIE_SECURE = env_bool("TOWNHALL_SECURE_COOKIES", HTTPS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("TOWNHALL_SSL_REDIRECT", HTTPS)
+SECURE_HSTS_SECONDS = int(os.environ.get("TOWNHALL_HSTS_SECONDS", "31536000" if HTTPS else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("TOWNHALL_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("TOWNHALL_HSTS_PRELOAD", HTTPS)
+# The header a trusted reverse proxy sets to say the client used HTTPS, e.g.
+# "X-Forwarded-Proto" (the proxy must overwrite a client's own). Empty: no proxy header.
+_PROXY_SSL_HEADER = os.environ.get("TOWNHALL_PROXY_SSL_HEADER", "").strip()
+if _PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
+# Staff pages hold personal data: no referrer leaves the site, no framing.
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# A strict Content-Security-Policy: scripts only from our static files (no inline scripts,
+# no event handler attributes, no eval; htmx runs with allowEval off). Styles may be inline
+# (<style> blocks of some pages, htmx's indicator style); they cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -62,6 +98,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "csp",
     "huey.contrib.djhuey",
     "townhall.core",
     "townhall.whatsapp",
@@ -74,6 +111,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -159,15 +197,25 @@ else:
 
 # --- WhatsApp Cloud API -------------------------------------------------------------------------
 # The base URL points at Meta in production and at the simulator for demo, tests and benchmarks.
+WHATSAPP_API_BASE_URL = os.environ.get("WHATSAPP_API_BASE_URL", "http://127.0.0.1:8001").rstrip("/")
+
+
+def _credential(variable: str) -> str:
+    """The simulator's public credential is a default only for the loopback simulator;
+    anywhere else a missing variable stays empty (and core.checks refuses to start)."""
+    default = SIMULATOR_CREDENTIALS[variable] if is_loopback_url(WHATSAPP_API_BASE_URL) else ""
+    return os.environ.get(variable, default)
+
+
 WHATSAPP: dict[str, Any] = {
-    "API_BASE_URL": os.environ.get("WHATSAPP_API_BASE_URL", "http://127.0.0.1:8001").rstrip("/"),
+    "API_BASE_URL": WHATSAPP_API_BASE_URL,
     "API_VERSION": os.environ.get("WHATSAPP_API_VERSION", "v21.0"),
     "PHONE_NUMBER_ID": os.environ.get("WHATSAPP_PHONE_NUMBER_ID", "100000000000001"),
     "DISPLAY_PHONE_NUMBER": os.environ.get("WHATSAPP_DISPLAY_PHONE_NUMBER", "4929321000000"),
     "BUSINESS_ACCOUNT_ID": os.environ.get("WHATSAPP_BUSINESS_ACCOUNT_ID", "200000000000001"),
-    "ACCESS_TOKEN": os.environ.get("WHATSAPP_ACCESS_TOKEN", "simulator-access-token"),
-    "APP_SECRET": os.environ.get("WHATSAPP_APP_SECRET", "simulator-app-secret"),
-    "VERIFY_TOKEN": os.environ.get("WHATSAPP_VERIFY_TOKEN", "simulator-verify-token"),
+    "ACCESS_TOKEN": _credential("WHATSAPP_ACCESS_TOKEN"),
+    "APP_SECRET": _credential("WHATSAPP_APP_SECRET"),
+    "VERIFY_TOKEN": _credential("WHATSAPP_VERIFY_TOKEN"),
     "HTTP_TIMEOUT_SECONDS": float(os.environ.get("WHATSAPP_HTTP_TIMEOUT_SECONDS", "10")),
     # Meta documents webhook payloads of up to ~3 MB; anything far above is not Meta.
     "WEBHOOK_MAX_BODY_BYTES": int(
