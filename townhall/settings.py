@@ -334,9 +334,21 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Signed-link tokens are credentials: removed from request paths in log lines, on the
+    # loggers that log paths and on the handler for anything else.
+    "filters": {"redact_link_tokens": {"()": "townhall.core.logging.RedactLinkTokensFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_link_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("TOWNHALL_LOG_LEVEL", "INFO")},
     "loggers": {
+        "django.request": {"filters": ["redact_link_tokens"]},
+        "django.server": {"filters": ["redact_link_tokens"]},
+        "granian.access": {"filters": ["redact_link_tokens"]},
         "django.db.backends": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
