@@ -21,7 +21,27 @@ clock.follow_test_clock()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("TOWNHALL_DATA_DIR", BASE_DIR / "data")).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def _owner_only(path: Path, mode: int) -> None:
+    """Personal data at rest: the data folder and its files are the service user's alone.
+    A folder we do not own (shared by an administrator on purpose) is left as it is."""
+    try:
+        path.chmod(mode)
+    except PermissionError:
+        pass
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 before SQLite opens it (SQLite gives its -wal and
+    -shm files the database file's mode; an empty file is an empty database)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    _owner_only(path, 0o600)
+
+
+_owner_only(DATA_DIR, 0o700)
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -155,11 +175,17 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web server, worker and tests share one file: WAL lets readers run beside the single
     # writer, IMMEDIATE transactions avoid "database is locked" on lock upgrades.
+    # secure_delete: deleted and overwritten content is zeroed on disk, on every build of
+    # SQLite (erasure must leave no readable copy; see core.storage for the WAL file).
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;"
+        ),
     }
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        _private_file(Path(DATABASES["default"]["NAME"]))
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["TEST"] = {
         # A file, not memory: end-to-end tests run the web server and worker as separate
@@ -184,10 +210,12 @@ if REDIS_URL:
         },
     }
 else:
+    HUEY_FILE = os.environ.get("TOWNHALL_HUEY_FILE", str(DATA_DIR / "huey.sqlite3"))
+    _private_file(Path(HUEY_FILE))
     HUEY = {
         "huey_class": "huey.SqliteHuey",
         "name": HUEY_NAME,
-        "filename": os.environ.get("TOWNHALL_HUEY_FILE", str(DATA_DIR / "huey.sqlite3")),
+        "filename": HUEY_FILE,
         "immediate": TASKS_IMMEDIATE,
         "consumer": {
             "workers": int(os.environ.get("TOWNHALL_WORKERS", "2")),
@@ -264,6 +292,8 @@ PUBLIC_BASE_URL = os.environ.get("TOWNHALL_PUBLIC_URL", "http://127.0.0.1:8000")
 # the route of the thing it belongs to, which decides who may see it (channel.public_views).
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "/media/"
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 # A message from a citizen who left the chat: False (default) answers with the subscription
 # hint; True puts it in the inbox with a visible "not subscribed" flag.
 INBOX_ACCEPT_UNSUBSCRIBED = env_bool("TOWNHALL_INBOX_ACCEPT_UNSUBSCRIBED", False)

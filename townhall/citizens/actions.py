@@ -26,6 +26,7 @@ from townhall.citizens.models import (
     TopicSubscription,
 )
 from townhall.core import clock
+from townhall.core.storage import scrub_deleted_data
 from townhall.core.phone_numbers import is_valid_wa_id
 
 PROFILE_NAME_MAX_CHARS = Citizen._meta.get_field("profile_name").max_length or 255
@@ -423,6 +424,11 @@ def do_erase_due_citizens(now: datetime | None = None) -> int:
     return count
 
 
+def _scrub_after_erasure() -> None:
+    if not transaction.get_connection().in_atomic_block:
+        scrub_deleted_data()
+
+
 def do_erase_citizen(citizen: Citizen, *, channel: str, acting_user: Any = None) -> None:
     """Irreversibly anonymise everything personal about ``citizen`` (DSGVO Art. 17).
 
@@ -450,3 +456,5 @@ def do_erase_citizen(citizen: Citizen, *, channel: str, acting_user: Any = None)
         citizen.link_generation += 1
         citizen.save(update_fields=["wa_id", "profile_name", "erased_at", "link_generation"])
         _record(citizen, ConsentRecord.Kind.ERASED, channel=channel, acting_user=acting_user)
+        # After the commit: no readable copy left in SQLite's write-ahead log either.
+        transaction.on_commit(_scrub_after_erasure)
