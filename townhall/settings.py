@@ -5,6 +5,7 @@ environment variables. Without any, Townhall runs embedded: SQLite in ``data/``,
 Huey's SQLite storage, the Cloud API pointed at the built-in simulator.
 """
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -27,10 +28,8 @@ DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
 def _owner_only(path: Path, mode: int) -> None:
     """Personal data at rest: the data folder and its files are the service user's alone.
     A folder we do not own (shared by an administrator on purpose) is left as it is."""
-    try:
+    with contextlib.suppress(PermissionError):
         path.chmod(mode)
-    except PermissionError:
-        pass
 
 
 def _private_file(path: Path) -> None:

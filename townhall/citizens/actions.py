@@ -26,8 +26,8 @@ from townhall.citizens.models import (
     TopicSubscription,
 )
 from townhall.core import clock
-from townhall.core.storage import scrub_deleted_data
 from townhall.core.phone_numbers import is_valid_wa_id
+from townhall.core.storage import scrub_deleted_data
 
 PROFILE_NAME_MAX_CHARS = Citizen._meta.get_field("profile_name").max_length or 255
 
