@@ -311,6 +311,27 @@ CITIZEN_ERASURE_HANDLERS = ["townhall.inbox.actions.do_erase_conversation"]
 # Seconds between a confirmed LÖSCHEN and the erasure, so the goodbye message is sent first.
 ERASURE_DELAY_SECONDS = float(os.environ.get("TOWNHALL_ERASURE_DELAY_SECONDS", "30"))
 
+# --- Retention ----------------------------------------------------------------------------------
+# How long personal data is kept, in days (defaults documented in README, "Retention"). Nightly
+# Huey tasks apply it; processed webhook bodies: WHATSAPP["WEBHOOK_RETENTION_DAYS"].
+RETENTION = {
+    # Signed webhook bodies we could not read or process (kept for inspection).
+    "REJECTED_WEBHOOK_DAYS": int(os.environ.get("TOWNHALL_RETENTION_REJECTED_WEBHOOK_DAYS", "30")),
+    # Message texts (and notes, preview) of conversations resolved this long ago; the rows
+    # stay, empty, for the statistics.
+    "RESOLVED_CONVERSATION_DAYS": int(
+        os.environ.get("TOWNHALL_RETENTION_RESOLVED_CONVERSATION_DAYS", "90")
+    ),
+    # Bot sessions (a pending confirmation, the answers of the sign-up dialogue) this long
+    # after they expired.
+    "BOT_SESSION_DAYS": int(os.environ.get("TOWNHALL_RETENTION_BOT_SESSION_DAYS", "1")),
+    # Entries of an audit log of staff actions (none exists yet; see staff.tasks).
+    "AUDIT_DAYS": int(os.environ.get("TOWNHALL_RETENTION_AUDIT_DAYS", "365")),
+}
+# Staff logins expire after this many seconds (Django's default: two weeks); expired
+# sessions are deleted nightly.
+SESSION_COOKIE_AGE = int(os.environ.get("TOWNHALL_SESSION_AGE_SECONDS", str(14 * 24 * 3600)))
+
 # --- Info channel -------------------------------------------------------------------------------
 CHANNEL: dict[str, Any] = {
     # Meta's messaging limit: unique citizens reached with templates in a rolling 24 hours,

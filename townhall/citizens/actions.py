@@ -424,6 +424,15 @@ def do_erase_due_citizens(now: datetime | None = None) -> int:
     return count
 
 
+def do_purge_bot_sessions(now: datetime | None = None) -> int:
+    """Delete bot sessions expired more than ``settings.RETENTION["BOT_SESSION_DAYS"]`` ago
+    (their data holds a citizen's answers of an unfinished dialogue)."""
+    now = now or clock.now()
+    cutoff = now - timedelta(days=settings.RETENTION["BOT_SESSION_DAYS"])
+    deleted, _ = BotSession.objects.filter(expires_at__lt=cutoff).delete()
+    return deleted
+
+
 def _scrub_after_erasure() -> None:
     if not transaction.get_connection().in_atomic_block:
         scrub_deleted_data()
