@@ -125,6 +125,7 @@ INSTALLED_APPS = [
     "townhall.inbox",
     "townhall.channel",
     "townhall.staff",
+    "townhall.web",
     "townhall.simulator",
 ]
 

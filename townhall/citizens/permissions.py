@@ -4,7 +4,7 @@ A number identifies a person directly, so two rights of the ``Citizen`` model gu
 every screen: ``search_by_number`` (finding a citizen by typing digits: message log, inbox,
 subscribers) and ``view_phone_number`` (the full number and a ``tel:`` link; everyone else
 sees it masked, e.g. ``+49 151 •••• 5601``). Templates ask ``perms.citizens.view_phone_number``
-through ``staff/_citizen_number.html``.
+through ``web/_citizen_number.html``.
 """
 
 from __future__ import annotations
