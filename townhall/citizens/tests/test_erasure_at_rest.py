@@ -16,8 +16,8 @@ from django.db import connection
 from townhall.citizens.actions import do_erase_citizen, do_record_inbound_contact
 from townhall.citizens.models import ConsentRecord
 from townhall.core import clock
-from townhall.staff.tests.factories import make_inbound
 from townhall.whatsapp.actions import do_record_webhook_event
+from townhall.whatsapp.tests.factories import make_inbound
 
 WA_ID = "4917698765432"
 NAME = "Xaver Quellmalz"
