@@ -241,10 +241,11 @@ def export(request: HttpRequest, token: str) -> HttpResponse:
     link = links.claims(token, "export")
     if citizen is None or link is None:
         return _invalid_link(request, token, "export")
-    # Each export link works once: used up before the data leaves.
+    data = queries.citizen_export(citizen)
+    # Each export link works once: used up (atomically) before the data leaves; the file
+    # shows the state before this download.
     if not do_redeem_export_link(citizen, export_downloads=link.export_downloads):
         return _invalid_link(request, token, "export")
-    data = queries.citizen_export(citizen)
     response = HttpResponse(
         orjson.dumps(data, option=orjson.OPT_INDENT_2), content_type="application/json"
     )
