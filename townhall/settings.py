@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "huey.contrib.djhuey",
     "townhall.core",
+    "townhall.citysettings",
     "townhall.whatsapp",
     "townhall.citizens",
     "townhall.inbox",

@@ -35,6 +35,7 @@ from townhall.citizens.actions import (
 )
 from townhall.citizens.forms import PreferencesForm
 from townhall.citizens.models import ConsentRecord
+from townhall.citysettings import config
 from townhall.core import clock
 from townhall.core.phone_numbers import format_wa_id, mask_wa_id
 
@@ -54,7 +55,7 @@ SUPERVISORY_AUTHORITIES = {
 
 
 def _city_wa_id() -> str:
-    return re.sub(r"\D", "", settings.WHATSAPP["DISPLAY_PHONE_NUMBER"])
+    return re.sub(r"\D", "", config.whatsapp_setting("DISPLAY_PHONE_NUMBER"))
 
 
 def click_to_chat_url(text: str) -> str:
@@ -105,7 +106,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     language = get_language()
     url = click_to_chat_url(SUBSCRIBE_KEYWORD)
     qr_title = _("QR code: opens WhatsApp with the message START to the City of %(city)s") % {
-        "city": settings.CITY["NAME"]
+        "city": config.city_name()
     }
     context = {
         "click_to_chat_url": url,
@@ -127,7 +128,9 @@ def privacy(request: HttpRequest) -> HttpResponse:
         "consent_text": consent_text,
         "consent_text_body": consent_text.text(get_language()),
         "webhook_retention_days": settings.WHATSAPP["WEBHOOK_RETENTION_DAYS"],
-        "supervisory_authority": SUPERVISORY_AUTHORITIES.get(settings.CITY["STATE"], ""),
+        "supervisory_authority": SUPERVISORY_AUTHORITIES.get(config.city_state(), ""),
+        "controller_contact": config.controller_contact(),
+        "dpo_contact": config.dpo_contact(),
         "subscribe_url": click_to_chat_url(SUBSCRIBE_KEYWORD),
     }
     return render(request, "citizens/privacy.html", context)

@@ -24,6 +24,7 @@ from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
 from django.db import DatabaseError, connection
 
+from townhall.citysettings.config import whatsapp_setting
 from townhall.whatsapp.actions import do_record_webhook_event
 from townhall.whatsapp.signatures import is_valid_signature
 
@@ -53,7 +54,7 @@ def answer_webhook_post(body: bytes, signature: str | None) -> tuple[int, str]:
     if not signature:
         logger.warning("webhook.rejected reason=missing_signature bytes=%d", len(body))
         return 401, "Missing X-Hub-Signature-256"
-    if not is_valid_signature(body, signature, settings.WHATSAPP["APP_SECRET"]):
+    if not is_valid_signature(body, signature, whatsapp_setting("APP_SECRET")):
         logger.warning("webhook.rejected reason=bad_signature bytes=%d", len(body))
         return 403, "Invalid signature"
     try:

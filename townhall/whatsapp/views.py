@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from townhall.citysettings.config import whatsapp_setting
 from townhall.whatsapp.fast_webhook import answer_webhook_post, too_large_answer
 from townhall.whatsapp.signatures import SIGNATURE_HEADER
 
@@ -28,7 +29,7 @@ def _verify_subscription(request: HttpRequest) -> HttpResponse:
     mode = request.GET.get("hub.mode", "")
     token = request.GET.get("hub.verify_token", "")
     challenge = request.GET.get("hub.challenge", "")
-    expected = settings.WHATSAPP["VERIFY_TOKEN"]
+    expected = whatsapp_setting("VERIFY_TOKEN")
     if mode == "subscribe" and expected and hmac.compare_digest(token, expected) and challenge:
         return HttpResponse(challenge, content_type="text/plain")
     logger.warning("webhook.verify_refused mode=%s", mode[:20])
