@@ -103,6 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "townhall.core.context_processors.city",
                 "townhall.inbox.context_processors.inbox",
+                "townhall.web.context_processors.navigation",
             ],
         },
     },
@@ -258,7 +259,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "staff:login"
-LOGIN_REDIRECT_URL = "staff:message_log"
+LOGIN_REDIRECT_URL = "staff:home"
 LOGOUT_REDIRECT_URL = "staff:login"
 
 LANGUAGE_CODE = "de"

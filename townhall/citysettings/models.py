@@ -1,4 +1,4 @@
-"""What the city's administrators set on the settings pages (``/einstellungen/``).
+"""What the city's administrators set on the settings pages (``/konfiguration/``).
 
 One ``CitySettings`` row (pk 1) and one ``CitizenText`` row per changed text and language.
 An empty field means "the default": the environment variable / ``settings.py`` value, so a

@@ -1,4 +1,4 @@
-"""The settings pages under /einstellungen/: parse, check access, call one action, render."""
+"""The settings pages under /konfiguration/ (/einstellungen/<token>/ is the citizens' preferences page): parse, check access, call one action, render."""
 
 from __future__ import annotations
 
