@@ -76,7 +76,9 @@ def prime(snapshot: Snapshot | None = None, *, keep: bool = False) -> None:
 def current() -> Snapshot:
     global _cached
     cached = _cached
-    if cached is not None and (cached[0] == math.inf or time.monotonic() - cached[0] < CACHE_SECONDS):
+    if cached is not None and (
+        cached[0] == math.inf or time.monotonic() - cached[0] < CACHE_SECONDS
+    ):
         return cached[1]
     snapshot = _load()
     with _lock:
@@ -105,7 +107,7 @@ def _load() -> Snapshot:
     }
     return Snapshot(
         city_name=row.city_name,
-        logo_name=row.logo.name if row.logo else "",
+        logo_name=(row.logo.name or "") if row.logo else "",
         brand_color=row.brand_color,
         state=row.state,
         observes_holidays=row.observes_holidays,
@@ -159,7 +161,7 @@ def dpo_contact() -> str:
 
 
 def quiet_hours_spec() -> str:
-    """"HH:MM-HH:MM" or "" (none): the settings page's value, else the environment's."""
+    """ "HH:MM-HH:MM" or "" (none): the settings page's value, else the environment's."""
     value = current().quiet_hours
     if value == "off":
         return ""

@@ -52,9 +52,7 @@ class CitySettings(models.Model):
         _("colour"), max_length=7, blank=True, validators=[color_validator]
     )
     state = models.CharField(_("federal state"), max_length=2, choices=STATES, blank=True)
-    observes_holidays = models.BooleanField(
-        _("closed on public holidays"), null=True, blank=True
-    )
+    observes_holidays = models.BooleanField(_("closed on public holidays"), null=True, blank=True)
     # --- privacy notice -------------------------------------------------------------------
     controller_contact = models.TextField(_("controller (GDPR)"), blank=True)
     dpo_contact = models.TextField(_("data protection officer"), blank=True)
@@ -108,7 +106,9 @@ class CitizenText(models.Model):
         verbose_name = _("citizen text")
         verbose_name_plural = _("citizen texts")
         constraints = [
-            models.UniqueConstraint(fields=["key", "language"], name="one_citizen_text_per_language")
+            models.UniqueConstraint(
+                fields=["key", "language"], name="one_citizen_text_per_language"
+            )
         ]
 
     def __str__(self) -> str:

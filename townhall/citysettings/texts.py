@@ -14,9 +14,8 @@ import re
 from dataclasses import dataclass
 
 from django.utils.functional import Promise
-from django.utils.translation import get_language, gettext
+from django.utils.translation import get_language, gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import gettext_noop as N_
 
 from townhall.citysettings import config
 
@@ -40,7 +39,7 @@ CITIZEN_TEXTS: tuple[CitizenTextSpec, ...] = (
     CitizenTextSpec(
         "welcome",
         _("Welcome (after START)"),
-        N_(
+        gettext_noop(
             "Welcome to the WhatsApp service of the City of %(city)s!\n\n"
             "• Info channel: news, events and urgent alerts\n"
             "• Chat with the mayor's office: your questions, ideas and concerns\n\n"
@@ -50,7 +49,7 @@ CITIZEN_TEXTS: tuple[CitizenTextSpec, ...] = (
     CitizenTextSpec(
         "stranger",
         _("Message from someone not registered"),
-        N_(
+        gettext_noop(
             "Hello! This is the WhatsApp service of the City of %(city)s. To write with the "
             "mayor's office or to receive news, please register first."
         ),
@@ -58,7 +57,7 @@ CITIZEN_TEXTS: tuple[CitizenTextSpec, ...] = (
     CitizenTextSpec(
         "info_only",
         _("Message from an info channel subscriber without the chat"),
-        N_(
+        gettext_noop(
             "Thank you for your message. You receive the info channel, but messages to the "
             "mayor's office need the chat. Send CHAT to add it."
         ),
@@ -66,19 +65,21 @@ CITIZEN_TEXTS: tuple[CitizenTextSpec, ...] = (
     CitizenTextSpec(
         "consent_question",
         _("Consent question"),
-        N_(
+        gettext_noop(
             "You chose: %(names)s.\n\n%(consent)s\n\nPrivacy notice: %(privacy_url)s\n\nDo you agree?"
         ),
     ),
     CitizenTextSpec(
         "declined",
         _("Consent declined"),
-        N_("All right, you have not subscribed to anything. Send START if you change your mind."),
+        gettext_noop(
+            "All right, you have not subscribed to anything. Send START if you change your mind."
+        ),
     ),
     CitizenTextSpec(
         "chat_confirmed",
         _("Chat confirmed"),
-        N_(
+        gettext_noop(
             "Thank you! You can now write to the mayor's office here. We answer during "
             "office hours. In an emergency call 110 (police) or 112 (fire brigade, ambulance)."
         ),
@@ -86,7 +87,7 @@ CITIZEN_TEXTS: tuple[CitizenTextSpec, ...] = (
     CitizenTextSpec(
         "topics_done",
         _("Topics chosen"),
-        N_(
+        gettext_noop(
             "Done. You receive: %(names)s.\n\nTHEMEN changes your topics, STOP ends a "
             "subscription, HILFE shows all commands."
         ),
@@ -94,7 +95,7 @@ CITIZEN_TEXTS: tuple[CitizenTextSpec, ...] = (
     CitizenTextSpec(
         "unsubscribed_all",
         _("Unsubscribed from everything"),
-        N_(
+        gettext_noop(
             "You have unsubscribed from: %(names)s. You will receive no more messages from us. "
             "Send START to register again, LÖSCHEN to erase your data."
         ),
@@ -102,7 +103,7 @@ CITIZEN_TEXTS: tuple[CitizenTextSpec, ...] = (
     CitizenTextSpec(
         "help",
         _("Help (HILFE)"),
-        N_(
+        gettext_noop(
             "Commands:\n"
             "START – register\n"
             "INFO / CHAT – subscribe to the info channel / the chat\n"
@@ -117,12 +118,12 @@ CITIZEN_TEXTS: tuple[CitizenTextSpec, ...] = (
     CitizenTextSpec(
         "goodbye",
         _("Goodbye before erasure"),
-        N_("Your data will be erased in a moment. This is our last message. Goodbye!"),
+        gettext_noop("Your data will be erased in a moment. This is our last message. Goodbye!"),
     ),
     CitizenTextSpec(
         "auto_reply",
         _("Auto-reply outside office hours"),
-        N_(
+        gettext_noop(
             "Thank you for your message! The mayor's office is closed right now. We will "
             "answer from %(when)s. In an emergency please call 110 (police) or 112 (fire "
             "brigade, ambulance)."

@@ -84,7 +84,11 @@ def city(request: HtmxHttpRequest) -> HttpResponse:
             }
         )
     return _page(
-        request, "city.html", "city", form=form, effective_name=config.city_name(),
+        request,
+        "city.html",
+        "city",
+        form=form,
+        effective_name=config.city_name(),
         has_logo=bool(snapshot.logo_name),
     )
 
@@ -218,7 +222,10 @@ def channel(request: HtmxHttpRequest) -> HttpResponse:
             }
         )
     return _page(
-        request, "channel.html", "channel", form=form,
+        request,
+        "channel.html",
+        "channel",
+        form=form,
         effective_limit=config.messaging_limit_spec(),
         effective_rate=config.whatsapp_setting("SEND_RATE_PER_SECOND"),
     )
@@ -242,7 +249,8 @@ def whatsapp(request: HtmxHttpRequest) -> HttpResponse:
                         "APP_SECRET": data["app_secret"],
                         "VERIFY_TOKEN": data["verify_token"],
                     },
-                    clear_secrets=frozenset(request.POST.getlist("clear")) & set(actions.SECRET_KEYS),
+                    clear_secrets=frozenset(request.POST.getlist("clear"))
+                    & set(actions.SECRET_KEYS),
                     acting_user=request.user,
                 )
             except InvalidSettings as error:
@@ -264,7 +272,11 @@ def whatsapp(request: HtmxHttpRequest) -> HttpResponse:
         for key in actions.SECRET_KEYS
     ]
     return _page(
-        request, "whatsapp.html", "whatsapp", form=form, secrets=secrets,
+        request,
+        "whatsapp.html",
+        "whatsapp",
+        form=form,
+        secrets=secrets,
         defaults={
             key: config.whatsapp_setting(key)
             for key in ("PHONE_NUMBER_ID", "BUSINESS_ACCOUNT_ID", "DISPLAY_PHONE_NUMBER")
@@ -321,7 +333,7 @@ def citizen_text_save(request: HtmxHttpRequest, key: str, language: str) -> Http
 
 @require_GET
 @cache_control(public=True, max_age=3600)
-def logo(request: HtmxHttpRequest) -> HttpResponse:
+def logo(request: HtmxHttpRequest) -> HttpResponse | FileResponse:
     name = config.logo_name()
     if not name or not default_storage.exists(name):
         raise Http404

@@ -314,14 +314,12 @@ def do_erase_conversation(citizen: Citizen, pseudonym: str) -> None:
 # --- office hours -------------------------------------------------------------------------------
 
 
-def do_set_office_hours(
-    hours: dict[int, list[tuple[time, time]]], *, acting_user: Any
-) -> None:
+def do_set_office_hours(hours: dict[int, list[tuple[time, time]]], *, acting_user: Any) -> None:
     """Replace the weekly hours (weekday 0 = Monday → opening spans). A weekday without
     spans is closed. The auto-reply and the response times use them from now on."""
     rows = []
     for weekday, spans in sorted(hours.items()):
-        if not 0 <= weekday <= 6:  # noqa: PLR2004
+        if not 0 <= weekday <= 6:
             raise InvalidInboxInput(_("Unknown weekday."))
         ordered = sorted(spans)
         for index, (opens, closes) in enumerate(ordered):
@@ -337,7 +335,9 @@ def do_set_office_hours(
     with transaction.atomic():
         WeeklyHours.objects.all().delete()
         WeeklyHours.objects.bulk_create(rows)
-    logger.info("inbox.office_hours_changed spans=%s user=%s", len(rows), getattr(acting_user, "pk", None))
+    logger.info(
+        "inbox.office_hours_changed spans=%s user=%s", len(rows), getattr(acting_user, "pk", None)
+    )
 
 
 def do_add_closed_day(day: date, reason: str, *, acting_user: Any) -> ClosedDay:

@@ -164,7 +164,7 @@ def messages_per_day(today: date | None = None, days: int = DAYS) -> DailySeries
             outbound=Count("id", filter=Q(direction=Message.Direction.OUTBOUND)),
         )
     )
-    per_day = {row["day"]: row for row in rows}
+    per_day: dict[date, Any] = {row["day"]: row for row in rows}
     return DailySeries(
         days=day_list,
         values={
@@ -192,7 +192,7 @@ def last_post_rates(limit: int = LAST_POSTS) -> list[PostRates]:
         PostRates(
             post_id=row["pk"],
             title=row["title_text"] or "",
-            published_at=row["published_at"],
+            published_at=row["published_at"] or clock.now(),
             audience=row["audience"],
             delivered=row["delivered"],
             read=row["read"],

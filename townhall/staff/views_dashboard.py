@@ -49,15 +49,22 @@ def _percent(value: float | None) -> str:
 
 
 def _daily_chart(
-    chart_id: str, title: str, description: str, series: dashboard.DailySeries,
-    labels: dict[str, str], y_label: str,
+    chart_id: str,
+    title: str,
+    description: str,
+    series: dashboard.DailySeries,
+    labels: dict[str, str],
+    y_label: str,
 ) -> SafeString:
     return charts.line_chart(
         chart_id=chart_id,
         title=title,
         description=description,
         x_labels=[date_format(day, "MONTH_DAY_FORMAT") for day in series.days],
-        series=[charts.Series(labels.get(name, name), tuple(values)) for name, values in series.values.items()],
+        series=[
+            charts.Series(labels.get(name, name), tuple(values))
+            for name, values in series.values.items()
+        ],
         x_axis_label=_("Day"),
         y_axis_label=y_label,
     )
@@ -99,7 +106,9 @@ def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
         )
         if topics.values
         else None,
-        "topics_now": [(name, values[-1], values[-1] - values[0]) for name, values in topics.values.items()],
+        "topics_now": [
+            (name, values[-1], values[-1] - values[0]) for name, values in topics.values.items()
+        ],
         "weeks_chart": charts.line_chart(
             chart_id="joins-and-leaves",
             title=_("Joins and leaves per week"),
@@ -122,7 +131,8 @@ def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
             _("Messages"),
         ),
         "traffic_totals": [
-            (direction_labels[name], sum(values), values[-1]) for name, values in traffic.values.items()
+            (direction_labels[name], sum(values), values[-1])
+            for name, values in traffic.values.items()
         ],
         "posts": posts,
         "posts_chart": charts.bar_chart(
@@ -133,7 +143,9 @@ def dashboard_view(request: HtmxHttpRequest) -> HttpResponse:
                 % {"title": post.title, "read": post.read, "audience": post.audience}
                 for post in posts
             ),
-            bars=[charts.Bar(post.title or "–", round((post.read_rate or 0) * 100)) for post in posts],
+            bars=[
+                charts.Bar(post.title or "–", round((post.read_rate or 0) * 100)) for post in posts
+            ],
             value_axis_label=_("Read (percent of the audience)"),
         )
         if posts

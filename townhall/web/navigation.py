@@ -40,34 +40,54 @@ STATISTICS = "citysettings.view_statistics"
 SETTINGS = "citysettings.change_citysettings"
 
 NAVIGATION: tuple[NavEntry, ...] = (
-    NavEntry("dashboard", _("Dashboard"), "staff:dashboard", (STATISTICS,), url_names=("dashboard",)),
+    NavEntry(
+        "dashboard", _("Dashboard"), "staff:dashboard", (STATISTICS,), url_names=("dashboard",)
+    ),
     NavEntry("inbox", _("Inbox"), "inbox:list", namespaces=("inbox",)),
     NavEntry("channel", _("Info channel"), "channel:posts", namespaces=("channel",)),
     NavEntry(
-        "templates", _("Templates"), "staff:templates",
+        "templates",
+        _("Templates"),
+        "staff:templates",
         url_names=("templates", "template_detail", "template_new"),
     ),
     NavEntry(
-        "subscribers", _("Subscribers"), "staff:subscribers",
+        "subscribers",
+        _("Subscribers"),
+        "staff:subscribers",
         url_names=("subscribers", "subscriber", "subscriber_erase"),
     ),
     NavEntry(
-        "statistics", _("Statistics"), "inbox_metrics:overview", (STATISTICS,),
+        "statistics",
+        _("Statistics"),
+        "inbox_metrics:overview",
+        (STATISTICS,),
         namespaces=("inbox_metrics",),
     ),
     NavEntry(
         "messages", _("Messages"), "staff:message_log", url_names=("message_log", "citizen_log")
     ),
     NavEntry(
-        "office_hours", _("Office hours"), "citysettings:office_hours", hidden_with=SETTINGS,
+        "office_hours",
+        _("Office hours"),
+        "citysettings:office_hours",
+        hidden_with=SETTINGS,
         namespaces=("citysettings",),
     ),
-    NavEntry("settings", _("Settings"), "citysettings:index", (SETTINGS,), namespaces=("citysettings",)),
     NavEntry(
-        "audit", _("Audit log"), "audit:log", ("audit.view_auditentry",), namespaces=("audit",),
+        "settings", _("Settings"), "citysettings:index", (SETTINGS,), namespaces=("citysettings",)
+    ),
+    NavEntry(
+        "audit",
+        _("Audit log"),
+        "audit:log",
+        ("audit.view_auditentry",),
+        namespaces=("audit",),
         app_label="audit",
     ),
-    NavEntry("admin", _("Administration"), "admin:index", superuser_only=True, namespaces=("admin",)),
+    NavEntry(
+        "admin", _("Administration"), "admin:index", superuser_only=True, namespaces=("admin",)
+    ),
 )
 
 

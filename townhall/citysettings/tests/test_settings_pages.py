@@ -60,7 +60,9 @@ def _texts(sent: list[dict]) -> list[str]:
 
 
 @pytest.mark.django_db
-def test_changed_office_hours_are_quoted_by_the_auto_reply(admin_client, chat_citizen, deliver_inbound):
+def test_changed_office_hours_are_quoted_by_the_auto_reply(
+    admin_client, chat_citizen, deliver_inbound
+):
     # given: the office now also opens on Monday evenings until 21:00, on Tuesday from 10:00
     response = admin_client.post(
         reverse("citysettings:office_hours"),
@@ -130,16 +132,12 @@ def test_changed_bot_text_is_sent_by_the_bot_and_reset_restores_the_default(
     )
     assert response.status_code == 302
 
-    sent = deliver_inbound(
-        {"type": "text", "text": {"body": "HILFE"}}, wa_id=WA_ID, name="Anna"
-    )
+    sent = deliver_inbound({"type": "text", "text": {"body": "HILFE"}}, wa_id=WA_ID, name="Anna")
     assert _texts(sent)[-1].startswith("So geht's: START, STOP. Datenschutz: http")
 
     admin_client.post(url, {"reset": "1"})
     assert CitizenText.objects.count() == 0
-    sent = deliver_inbound(
-        {"type": "text", "text": {"body": "HILFE"}}, wa_id=WA_ID, name="Anna"
-    )
+    sent = deliver_inbound({"type": "text", "text": {"body": "HILFE"}}, wa_id=WA_ID, name="Anna")
     assert _texts(sent)[-1].startswith("Befehle:")
 
 
@@ -271,7 +269,12 @@ def test_whatsapp_secrets_are_encrypted_never_shown_and_used_by_the_transport(ad
 def test_city_name_colour_and_privacy_contacts_reach_the_public_pages(admin_client, client):
     admin_client.post(
         reverse("citysettings:city"),
-        {"city_name": "Beispielheim", "brand_color": "#7a1f2b", "state": "BY", "observes_holidays": ""},
+        {
+            "city_name": "Beispielheim",
+            "brand_color": "#7a1f2b",
+            "state": "BY",
+            "observes_holidays": "",
+        },
     )
     admin_client.post(
         reverse("citysettings:privacy"),
@@ -323,7 +326,9 @@ def test_the_logo_is_uploaded_and_served(admin_client, client, settings, tmp_pat
         {
             "city_name": "",
             "use_default_color": "on",
-            "logo": SimpleUploadedFile("x.svg", b"<svg><script/></svg>", content_type="image/svg+xml"),
+            "logo": SimpleUploadedFile(
+                "x.svg", b"<svg><script/></svg>", content_type="image/svg+xml"
+            ),
         },
     )
     assert refused.status_code == 200
