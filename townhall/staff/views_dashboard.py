@@ -44,6 +44,16 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     return redirect(entries[0].url)
 
 
+# Characters of a post title that fit the bar chart's label column.
+BAR_LABEL_CHARS = 24
+
+
+def _short(title: str) -> str:
+    if not title:
+        return "–"
+    return title if len(title) <= BAR_LABEL_CHARS else title[: BAR_LABEL_CHARS - 1] + "…"
+
+
 def _percent(value: float | None) -> str:
     return "–" if value is None else f"{round(value * 100)} %"
 
