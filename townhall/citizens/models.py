@@ -241,6 +241,11 @@ class ConsentRecord(models.Model):
     created_at = models.DateTimeField(
         verbose_name=_("created at"), default=timezone.now, db_index=True
     )
+    # A consent given after "START <code>" from a shared post's invitation: the post's code
+    # (channel.Post.referral_code), so sign-ups are counted per post. Nothing about who shared.
+    referral_code = models.CharField(
+        verbose_name=_("referral code"), max_length=8, blank=True, db_index=True
+    )
 
     class Meta:
         verbose_name = _("consent record")
