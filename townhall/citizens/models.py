@@ -15,6 +15,17 @@ class ConsentChannel(models.TextChoices):
     STAFF = "staff", _("Staff on request")
 
 
+class NotificationMode(models.TextChoices):
+    """How an info-channel subscriber wants to be told about normal posts ("the bell").
+
+    Urgent alerts always come at once, whatever the mode.
+    """
+
+    ALL = "all", _("Every post at once")
+    URGENT_ONLY = "urgent_only", _("Urgent alerts only")
+    DIGEST = "digest", _("Daily summary")
+
+
 class Citizen(models.Model):
     """A person behind one WhatsApp id.
 
@@ -40,6 +51,12 @@ class Citizen(models.Model):
     erasure_requested_channel = models.CharField(
         max_length=20, choices=ConsentChannel.choices, blank=True, default=""
     )
+    # The bell: every post, urgent alerts only, or a daily summary of the normal posts.
+    notification_mode = models.CharField(
+        max_length=12, choices=NotificationMode.choices, default=NotificationMode.ALL
+    )
+    # When the citizen last chose; empty = never chose (the default applies).
+    notification_mode_changed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         permissions = [
@@ -168,6 +185,7 @@ class ConsentRecord(models.Model):
         TOPIC_REMOVED = "topic_removed", _("Topic removed")
         DATA_EXPORTED = "data_exported", _("Data exported")
         ERASED = "erased", _("Personal data erased")
+        NOTIFICATIONS_CHANGED = "notifications", _("Notifications changed")
 
     # Defined above Citizen, which stores it too; callers keep saying ConsentRecord.Channel.
     Channel = ConsentChannel
@@ -180,6 +198,10 @@ class ConsentRecord(models.Model):
     )
     consent_text = models.ForeignKey(
         ConsentText, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # The mode chosen, for NOTIFICATIONS_CHANGED records.
+    notification_mode = models.CharField(
+        max_length=12, choices=NotificationMode.choices, blank=True, default=""
     )
     channel = models.CharField(max_length=20, choices=Channel.choices)
     acting_user = models.ForeignKey(
