@@ -407,8 +407,8 @@ def _build_phrases() -> dict[tuple[str, ...], _Phrase]:
                 ),
             )
     for phrase in _ALL_OFFERINGS_PHRASES:
-        command = Command.NOTIFY_ALL if phrase in _NOTIFY_ALL_WORDS else None
-        add(phrase, _Phrase(command=command, names_all_offerings=True))
+        alone = Command.NOTIFY_ALL if phrase in _NOTIFY_ALL_WORDS else None
+        add(phrase, _Phrase(command=alone, names_all_offerings=True))
     for verb, particles in _PARTICLES.items():
         for particle in particles:
             add(particle, _Phrase(verb=verb))
