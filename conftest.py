@@ -26,6 +26,7 @@ import pytest
 import time_machine
 from django.apps import apps as django_apps
 from django.conf import settings
+from django.utils import translation
 from huey.contrib.djhuey import HUEY
 
 from townhall.core import clock
@@ -65,6 +66,15 @@ def install_defaults(request: pytest.FixtureRequest) -> None:
         "townhall.citizens.migrations.0003_default_topics_and_consent_text"
     )
     migration.create_defaults(django_apps, None)
+
+
+@pytest.fixture(autouse=True)
+def default_language() -> Iterator[None]:
+    """Each test ends in the default language: a test client request (LocaleMiddleware)
+    leaves the language it negotiated active in the thread, and the next test's German
+    messages would come out in English."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
