@@ -28,7 +28,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -41,6 +41,7 @@ from townhall.channel.models import (
     Post,
     PostDelivery,
     PostEvent,
+    PostLinkOpen,
     PostVersion,
 )
 from townhall.channel.schedule import quiet_hours_end
@@ -923,3 +924,22 @@ def _digest_chunk(
         skipped,
     )
     return len(rows) == size
+
+
+# --- sharing ------------------------------------------------------------------------------------
+
+_COUNT_LINK_OPEN = (
+    f"INSERT INTO {PostLinkOpen._meta.db_table} (post_id, day, count)"  # noqa: S608
+    " VALUES (%s, %s, 1)"
+    " ON CONFLICT (post_id, day) DO UPDATE SET"
+    f" count = {PostLinkOpen._meta.db_table}.count + 1"
+)
+
+
+def do_count_link_open(post: Post) -> None:
+    """One more person opened the post's public page today (city time). A counter only:
+    nothing about the visitor is stored. One statement, safe under concurrent requests."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _COUNT_LINK_OPEN, [post.pk, connection.ops.adapt_datefield_value(clock.today())]
+        )

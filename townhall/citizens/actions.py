@@ -84,6 +84,7 @@ def _record(
     topic: Topic | None = None,
     consent_text: ConsentText | None = None,
     acting_user: Any = None,
+    referral_code: str = "",
 ) -> ConsentRecord:
     return ConsentRecord.objects.create(
         citizen=citizen,
@@ -92,6 +93,7 @@ def _record(
         topic=topic,
         consent_text=consent_text,
         channel=channel,
+        referral_code=referral_code,
         acting_user=acting_user if getattr(acting_user, "pk", None) else None,
     )
 
@@ -137,11 +139,13 @@ def do_request_subscription(
 
 
 def do_confirm_subscriptions(
-    citizen: Citizen, *, channel: str, acting_user: Any = None
+    citizen: Citizen, *, channel: str, acting_user: Any = None, referral_code: str = ""
 ) -> list[str]:
     """Second step of the double opt-in: the citizen agreed to the current consent text.
 
     Activates every waiting offering and records the consent with the text's version.
+    ``referral_code``: the shared post's code the sign-up started from ("START <code>"); kept
+    on the consent record only, so sign-ups can be counted per post (never who shared it).
     """
     consent_text = current_consent_text()
     now = clock.now()
@@ -162,6 +166,7 @@ def do_confirm_subscriptions(
                 offering=subscription.offering,
                 consent_text=consent_text,
                 acting_user=acting_user,
+                referral_code=referral_code,
             )
             confirmed.append(subscription.offering)
     return confirmed

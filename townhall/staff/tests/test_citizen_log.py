@@ -9,6 +9,7 @@ from django.urls import reverse
 from townhall.citizens.actions import do_subscribe_directly
 from townhall.citizens.models import Citizen, ConsentRecord, Offering
 from townhall.inbox.actions import do_receive_chat_message
+from townhall.whatsapp.actions import ReactionChange, do_record_reactions
 from townhall.whatsapp.models import Message, MessageStatusEvent
 from townhall.whatsapp.tests.factories import BASE_TIME, make_citizen, make_inbound, make_outbound
 
@@ -153,24 +154,40 @@ def test_non_text_messages_get_a_type_badge(staff_client: Client, citizen) -> No
         content={"type": "button_reply", "button_reply": {"id": "yes", "title": "Ja, danke"}},
         context_provider_id=question.provider_id,
     )
-    make_inbound(
+    reaction = make_inbound(
         citizen,
         "👍",
         at=BASE_TIME + timedelta(minutes=4),
         type="reaction",
         content={"message_id": question.provider_id, "emoji": "👍"},
     )
+    do_record_reactions(
+        [
+            ReactionChange(
+                message_provider_id=question.provider_id,
+                wa_id=citizen.wa_id,
+                from_business=False,
+                emoji="👍",
+                reacted_at=reaction.created_at,
+                reaction_message_id=reaction.pk,
+            )
+        ]
+    )
 
     html = staff_client.get(page_url()).content.decode()
 
-    for badge in ["Bild", "Standort", "Antwort per Button", "Reaktion"]:
+    for badge in ["Bild", "Standort", "Antwort per Button"]:
         assert f'<span class="badge">{badge}</span>' in html
     assert "image/jpeg" in html
     assert "51.51783, 7.46218" in html
     assert "https://www.openstreetmap.org/?mlat=51.517830&amp;mlon=7.462180" in html
-    assert '<p class="bubble__emoji">👍</p>' in html
-    # The button reply and the reaction quote the message they refer to.
-    assert html.count(f'href="#message-{question.pk}"') == 2
+    # The reaction is no bubble of its own: it sits on the question as a badge.
+    assert '<span class="badge">Reaktion</span>' not in html
+    assert f'id="message-{reaction.pk}"' not in html
+    question_bubble = html.split(f'id="message-{question.pk}"')[1].split("</article>")[0]
+    assert 'data-emoji="👍"' in question_bubble
+    # The button reply quotes the message it refers to.
+    assert html.count(f'href="#message-{question.pk}"') == 1
 
 
 @pytest.mark.django_db
