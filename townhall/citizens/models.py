@@ -58,9 +58,16 @@ class Citizen(models.Model):
     # When the citizen last chose; empty = never chose (the default applies).
     notification_mode_changed_at = models.DateTimeField(null=True, blank=True)
 
+    # Raised to revoke every signed link given out so far (erasure, or on request): links
+    # carry the value they were made with (citizens.links).
+    link_generation = models.PositiveIntegerField(default=0)
+    # Export links carry this count; a download raises it, so each export link works once.
+    export_downloads = models.PositiveIntegerField(default=0)
+
     class Meta:
         permissions = [
             ("search_by_number", "Can search citizens by phone number"),
+            ("view_phone_number", "Can see citizens' full phone numbers"),
             ("export_citizen_data", "Can export a citizen's data on request"),
             ("erase_citizen", "Can erase a citizen's data on request"),
         ]
@@ -186,6 +193,7 @@ class ConsentRecord(models.Model):
         DATA_EXPORTED = "data_exported", _("Data exported")
         ERASED = "erased", _("Personal data erased")
         NOTIFICATIONS_CHANGED = "notifications", _("Notifications changed")
+        LINKS_REVOKED = "links_revoked", _("Links revoked")
 
     # Defined above Citizen, which stores it too; callers keep saying ConsentRecord.Channel.
     Channel = ConsentChannel
