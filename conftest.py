@@ -26,6 +26,7 @@ import pytest
 import time_machine
 from django.apps import apps as django_apps
 from django.conf import settings
+from django.utils import translation
 from huey.contrib.djhuey import HUEY
 
 from townhall.citysettings import config as city_config
@@ -75,6 +76,15 @@ def install_defaults(request: pytest.FixtureRequest) -> Iterator[None]:
     city_config.prime()
     yield
     city_config.invalidate()
+
+
+@pytest.fixture(autouse=True)
+def default_language() -> Iterator[None]:
+    """Each test ends in the default language: a test client request (LocaleMiddleware)
+    leaves the language it negotiated active in the thread, and the next test's German
+    messages would come out in English."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)

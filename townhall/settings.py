@@ -347,6 +347,10 @@ CHANNEL: dict[str, Any] = {
     # The approved template for citizens whose 24-hour window is closed, when a post names
     # none (the publish_post command, official warnings).
     "DEFAULT_TEMPLATE": os.environ.get("TOWNHALL_CHANNEL_DEFAULT_TEMPLATE", "info_kanal_meldung"),
+    # When citizens who chose the daily summary get it (city time, "HH:MM", wall clock).
+    "DIGEST_TIME": os.environ.get("TOWNHALL_CHANNEL_DIGEST_TIME", "18:00"),
+    # The approved template of the daily summary for citizens whose 24-hour window is closed.
+    "DIGEST_TEMPLATE": os.environ.get("TOWNHALL_CHANNEL_DIGEST_TEMPLATE", "tageszusammenfassung"),
 }
 
 # --- Auth, i18n, static -------------------------------------------------------------------------

@@ -310,3 +310,51 @@ class MessagePrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category} {self.country or '*'} {self.price} {self.currency}"
+
+
+class Digest(models.Model):
+    """The daily summary of one city date: the normal posts published in its period go, as
+    one message each, to the citizens who chose the summary. One row per day (unique), so a
+    second run of the periodic task, or a restarted worker, continues it instead of
+    starting another; citizens are taken in id order after ``cursor``."""
+
+    day = models.DateField(unique=True)
+    # Posts published in (period_start, period_end]: from the previous day's summary time
+    # to this day's, so every post is in exactly one summary.
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    started_at = models.DateTimeField(default=timezone.now)
+    cursor = models.BigIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    post_count = models.PositiveIntegerField(default=0)
+    # Window closed and no approved summary template: they got nothing.
+    skipped_without_template = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"Digest {self.day}"
+
+
+class DigestDelivery(models.Model):
+    """The summary of one day queued for one citizen: at most one per (digest, citizen)."""
+
+    digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="deliveries")
+    citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="digest_deliveries")
+    message = models.OneToOneField(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="digest_delivery"
+    )
+    # The posts the summary listed, in order.
+    post_ids = models.JSONField(default=list)
+    language = models.CharField(max_length=8)
+    as_template = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["digest", "citizen"], name="unique_digest_delivery")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.digest_id} → {self.citizen_id}"

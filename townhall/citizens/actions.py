@@ -20,6 +20,7 @@ from townhall.citizens.models import (
     Citizen,
     ConsentRecord,
     ConsentText,
+    NotificationMode,
     Offering,
     Subscription,
     Topic,
@@ -271,6 +272,40 @@ def do_set_topics(
     return added, removed
 
 
+def do_set_notification_mode(
+    citizen: Citizen, mode: str, *, channel: str, acting_user: Any = None
+) -> bool:
+    """Make ``mode`` (``NotificationMode``) how the citizen is told about normal posts;
+    urgent alerts always come at once. Records the choice with its time; True if it changed.
+
+    Takes the citizen's row lock, like erasure: nothing changes once erasure was requested.
+    """
+    if mode not in NotificationMode.values:
+        raise ValueError(f"Unknown notification mode: {mode}")
+    with transaction.atomic():
+        locked = Citizen.objects.select_for_update().get(pk=citizen.pk)
+        if locked.erasure_requested_at is not None or locked.erased_at is not None:
+            return False
+        if locked.notification_mode == mode and locked.notification_mode_changed_at is not None:
+            return False
+        now = clock.now()
+        locked.notification_mode = mode
+        locked.notification_mode_changed_at = now
+        locked.save(update_fields=["notification_mode", "notification_mode_changed_at"])
+        ConsentRecord.objects.create(
+            citizen=locked,
+            kind=ConsentRecord.Kind.NOTIFICATIONS_CHANGED,
+            offering=Offering.INFO,
+            notification_mode=mode,
+            channel=channel,
+            acting_user=acting_user if getattr(acting_user, "pk", None) else None,
+            created_at=now,
+        )
+    citizen.notification_mode = mode
+    citizen.notification_mode_changed_at = now
+    return True
+
+
 class ConsentMissing(Exception):
     """Adding an offering needs the citizen's consent to the current text (DSGVO Art. 7)."""
 
@@ -283,6 +318,7 @@ class PreferencesUpdate:
     removed_offerings: list[str]
     added_topics: list[str]
     removed_topics: list[str]
+    notification_mode_changed: bool = False
 
     @property
     def has_changes(self) -> bool:
@@ -291,6 +327,7 @@ class PreferencesUpdate:
             or self.removed_offerings
             or self.added_topics
             or self.removed_topics
+            or self.notification_mode_changed
         )
 
 
@@ -301,10 +338,12 @@ def do_update_preferences(
     topic_slugs: Iterable[str],
     has_consented: bool,
     channel: str,
+    notification_mode: str | None = None,
     acting_user: Any = None,
 ) -> PreferencesUpdate:
     """Make ``offerings`` the citizen's active offerings and, while the info channel is
-    wanted, ``topic_slugs`` their topics; all in one transaction.
+    wanted, ``topic_slugs`` their topics and ``notification_mode`` (if given) how they are
+    told about normal posts; all in one transaction.
 
     Offerings not active yet need ``has_consented`` (the consent box on the preferences
     page): they are requested and confirmed at once. Without it ConsentMissing is raised
@@ -334,11 +373,16 @@ def do_update_preferences(
             do_withdraw_subscriptions(citizen, removed, channel=channel, acting_user=acting_user)
         added_topics: list[str] = []
         removed_topics: list[str] = []
+        mode_changed = False
         if Offering.INFO in wanted:
             added_topics, removed_topics = do_set_topics(
                 citizen, topic_slugs, channel=channel, acting_user=acting_user
             )
-    return PreferencesUpdate(added, removed, added_topics, removed_topics)
+            if notification_mode is not None and notification_mode != locked.notification_mode:
+                mode_changed = do_set_notification_mode(
+                    citizen, notification_mode, channel=channel, acting_user=acting_user
+                )
+    return PreferencesUpdate(added, removed, added_topics, removed_topics, mode_changed)
 
 
 def do_record_data_export(citizen: Citizen, *, channel: str, acting_user: Any = None) -> None:

@@ -6,7 +6,8 @@ list row) and the citizen's ``BotSession`` what to do, calls the actions, and an
 service replies through the sending layer.
 
 Interactive ids are ``<kind>:<value>``: ``offer:info|chat|both``, ``consent:yes|no``,
-``topic:<slug>|all|done``, ``erase:yes|no``, ``cmd:start|help``.
+``topic:<slug>|all|done``, ``erase:yes|no``, ``cmd:start|help``,
+``notify:all|urgent_only|digest`` (the bell: how normal posts reach the citizen).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from townhall.citizens.models import (
     BotSession,
     Citizen,
     ConsentRecord,
+    NotificationMode,
     Offering,
     Subscription,
     Topic,
@@ -49,7 +51,23 @@ ERASURE_TIMEOUT = timedelta(minutes=15)
 
 # Commands typed in English switch the bot's language to English.
 _ENGLISH_WORDS = frozenset(
-    {"help", "subscribe", "unsubscribe", "topics", "delete", "settings", "my", "data", "yes"}
+    {
+        "help",
+        "subscribe",
+        "unsubscribe",
+        "topics",
+        "delete",
+        "settings",
+        "my",
+        "data",
+        "yes",
+        "everything",
+        "urgent",
+        "only",
+        "digest",
+        "summary",
+        "notifications",
+    }
 )
 
 _GERMAN_WORDS = frozenset(
@@ -66,8 +84,21 @@ _GERMAN_WORDS = frozenset(
         "nein",
         "stopp",
         "beides",
+        "alles",
+        "nur",
+        "dringend",
+        "zusammenfassung",
+        "benachrichtigungen",
+        "glocke",
     }
 )
+
+# What each bell keyword chooses.
+_NOTIFY_COMMANDS = {
+    Command.NOTIFY_ALL: NotificationMode.ALL,
+    Command.NOTIFY_URGENT_ONLY: NotificationMode.URGENT_ONLY,
+    Command.NOTIFY_DIGEST: NotificationMode.DIGEST,
+}
 
 Channel = ConsentRecord.Channel
 
@@ -129,6 +160,10 @@ def _on_choice(citizen: Citizen, session: BotSession | None, reply_id: str) -> N
             _end_session(citizen)
             _reply(citizen, outbound.Text(_("Good, nothing was deleted.")))
         return
+    elif kind == "notify":
+        if value in NotificationMode.values:
+            _set_notification_mode(citizen, value, channel=Channel.WHATSAPP_BUTTON)
+            return
     elif kind == "cmd":
         if value == "start":
             _send_welcome(citizen)
@@ -192,6 +227,10 @@ def _on_command(citizen: Citizen, session: BotSession | None, match: Match) -> N
         )
     elif command == Command.DELETE:
         _ask_erasure(citizen)
+    elif command in _NOTIFY_COMMANDS:
+        _set_notification_mode(citizen, _NOTIFY_COMMANDS[command], channel=Channel.WHATSAPP_KEYWORD)
+    elif command == Command.NOTIFICATIONS:
+        _send_notification_choice(citizen)
 
 
 def _on_free_message(citizen: Citizen, session: BotSession | None) -> None:
@@ -357,10 +396,66 @@ def _confirm_topics(citizen: Citizen, chosen: set[str]) -> None:
     names = ", ".join(
         t.name(citizen.language) for t in Topic.objects.filter(slug__in=chosen, is_active=True)
     )
+    # The bell's question rides along with the confirmation: one message, three buttons.
+    body = citizen_text("topics_done", names=names) + "\n\n" + _notification_question(citizen)
+    _reply(citizen, outbound.ReplyButtons(body, _notification_buttons()))
+
+
+def _notification_question(citizen: Citizen) -> str:
+    return _(
+        "How should we notify you? Now: %(mode)s. Urgent alerts always come at once; "
+        "the daily summary lists the other posts once a day at %(time)s."
+    ) % {"mode": _mode_name(citizen.notification_mode), "time": _digest_time()}
+
+
+def _notification_buttons() -> tuple[tuple[str, str], ...]:
+    # Button titles: at most 20 characters.
+    return (
+        (f"notify:{NotificationMode.ALL}", _("Every post")),
+        (f"notify:{NotificationMode.URGENT_ONLY}", _("Urgent only")),
+        (f"notify:{NotificationMode.DIGEST}", _("Daily summary")),
+    )
+
+
+def _send_notification_choice(citizen: Citizen) -> None:
+    if not _is_active(citizen, Offering.INFO):
+        _reply(citizen, outbound.Text(_("Send INFO to subscribe to the info channel first.")))
+        return
     _reply(
         citizen,
-        outbound.Text(citizen_text("topics_done", names=names)),
+        outbound.ReplyButtons(_notification_question(citizen), _notification_buttons()),
     )
+
+
+def _set_notification_mode(citizen: Citizen, mode: str, *, channel: str) -> None:
+    if not _is_active(citizen, Offering.INFO):
+        _reply(citizen, outbound.Text(_("Send INFO to subscribe to the info channel first.")))
+        return
+    actions.do_set_notification_mode(citizen, mode, channel=channel)
+    if mode == NotificationMode.URGENT_ONLY:
+        text = _(
+            "Done: from now on you only receive urgent alerts. ALLES brings every post again, "
+            "ZUSAMMENFASSUNG a daily summary."
+        )
+    elif mode == NotificationMode.DIGEST:
+        text = _(
+            "Done: you receive one summary of the day's posts at %(time)s (only on days with "
+            "posts). Urgent alerts still come at once. ALLES brings every post at once again."
+        ) % {"time": _digest_time()}
+    else:
+        text = _(
+            "Done: you receive every post of your topics at once. NUR DRINGEND limits it to "
+            "urgent alerts, ZUSAMMENFASSUNG sends a daily summary instead."
+        )
+    _reply(citizen, outbound.Text(text))
+
+
+def _mode_name(mode: str) -> str:
+    return str(NotificationMode(mode).label)
+
+
+def _digest_time() -> str:
+    return str(settings.CHANNEL["DIGEST_TIME"])
 
 
 def _stop(citizen: Citizen, offering: str | None) -> None:

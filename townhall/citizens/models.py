@@ -15,6 +15,17 @@ class ConsentChannel(models.TextChoices):
     STAFF = "staff", _("Staff on request")
 
 
+class NotificationMode(models.TextChoices):
+    """How an info-channel subscriber wants to be told about normal posts ("the bell").
+
+    Urgent alerts always come at once, whatever the mode.
+    """
+
+    ALL = "all", _("Every post at once")
+    URGENT_ONLY = "urgent_only", _("Urgent alerts only")
+    DIGEST = "digest", _("Daily summary")
+
+
 class Citizen(models.Model):
     """A person behind one WhatsApp id.
 
@@ -47,6 +58,17 @@ class Citizen(models.Model):
         choices=ConsentChannel.choices,
         blank=True,
         default="",
+    )
+    # The bell: every post, urgent alerts only, or a daily summary of the normal posts.
+    notification_mode = models.CharField(
+        verbose_name=_("notifications"),
+        max_length=12,
+        choices=NotificationMode.choices,
+        default=NotificationMode.ALL,
+    )
+    # When the citizen last chose; empty = never chose (the default applies).
+    notification_mode_changed_at = models.DateTimeField(
+        verbose_name=_("notifications chosen at"), null=True, blank=True
     )
 
     # Raised to revoke every signed link given out so far (erasure, or on request): links
@@ -209,6 +231,7 @@ class ConsentRecord(models.Model):
         TOPIC_REMOVED = "topic_removed", _("Topic removed")
         DATA_EXPORTED = "data_exported", _("Data exported")
         ERASED = "erased", _("Personal data erased")
+        NOTIFICATIONS_CHANGED = "notifications", _("Notifications changed")
         LINKS_REVOKED = "links_revoked", _("Links revoked")
 
     # Defined above Citizen, which stores it too; callers keep saying ConsentRecord.Channel.
@@ -236,6 +259,14 @@ class ConsentRecord(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         verbose_name=_("consent text"),
+    )
+    # The mode chosen, for NOTIFICATIONS_CHANGED records.
+    notification_mode = models.CharField(
+        verbose_name=_("notifications"),
+        max_length=12,
+        choices=NotificationMode.choices,
+        blank=True,
+        default="",
     )
     channel = models.CharField(verbose_name=_("channel"), max_length=20, choices=Channel.choices)
     acting_user = models.ForeignKey(

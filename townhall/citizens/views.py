@@ -159,6 +159,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                     offerings=form.wanted_offerings(),
                     topic_slugs=form.wanted_topics(),
                     has_consented=form.cleaned_data["consent"],
+                    notification_mode=form.wanted_notification_mode(),
                     channel=WEB_FORM,
                 )
             except ConsentMissing:
@@ -176,6 +177,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
             initial={
                 "offerings": sorted(active),
                 "topics": sorted(queries.chosen_topic_slugs(citizen)),
+                "notification_mode": citizen.notification_mode,
             },
             active_offerings=active,
             topics=topics,

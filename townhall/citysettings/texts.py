@@ -108,6 +108,8 @@ CITIZEN_TEXTS: tuple[CitizenTextSpec, ...] = (
             "START – register\n"
             "INFO / CHAT – subscribe to the info channel / the chat\n"
             "THEMEN – change your topics\n"
+            "ALLES / NUR DRINGEND / ZUSAMMENFASSUNG – every post, urgent alerts only, or "
+            "a daily summary\n"
             "STOP – unsubscribe (STOP INFO or STOP CHAT for one of them)\n"
             "EINSTELLUNGEN – change everything on a web page\n"
             "MEINE DATEN – what we store about you\n"
