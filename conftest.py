@@ -65,6 +65,9 @@ def install_defaults(request: pytest.FixtureRequest) -> None:
         "townhall.citizens.migrations.0003_default_topics_and_consent_text"
     )
     migration.create_defaults(django_apps, None)
+    importlib.import_module(
+        "townhall.citizens.migrations.0007_consent_text_with_age"
+    ).create_consent_text(django_apps, None)
 
 
 @pytest.fixture(autouse=True)

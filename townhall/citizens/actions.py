@@ -82,6 +82,7 @@ def _record(
     offering: str = "",
     topic: Topic | None = None,
     consent_text: ConsentText | None = None,
+    age_confirmed: bool | None = None,
     acting_user: Any = None,
 ) -> ConsentRecord:
     return ConsentRecord.objects.create(
@@ -91,6 +92,7 @@ def _record(
         topic=topic,
         consent_text=consent_text,
         channel=channel,
+        age_confirmed=age_confirmed,
         acting_user=acting_user if getattr(acting_user, "pk", None) else None,
     )
 
@@ -136,11 +138,17 @@ def do_request_subscription(
 
 
 def do_confirm_subscriptions(
-    citizen: Citizen, *, channel: str, acting_user: Any = None
+    citizen: Citizen,
+    *,
+    channel: str,
+    age_confirmed: bool | None = None,
+    acting_user: Any = None,
 ) -> list[str]:
     """Second step of the double opt-in: the citizen agreed to the current consent text.
 
-    Activates every waiting offering and records the consent with the text's version.
+    Activates every waiting offering and records the consent with the text's version and
+    ``age_confirmed`` (True: the citizen confirmed being 16 or older, DSGVO Art. 8; None: not
+    asked, e.g. staff recording a written consent).
     """
     consent_text = current_consent_text()
     now = clock.now()
@@ -160,20 +168,57 @@ def do_confirm_subscriptions(
                 channel=channel,
                 offering=subscription.offering,
                 consent_text=consent_text,
+                age_confirmed=age_confirmed,
                 acting_user=acting_user,
             )
             confirmed.append(subscription.offering)
     return confirmed
 
 
+def do_decline_under_age(citizen: Citizen, *, channel: str, acting_user: Any = None) -> list[str]:
+    """The citizen said they are under 16 (DSGVO Art. 8): their own consent does not count.
+
+    Ends every waiting offering without activating it and records, per offering, that the
+    consent was refused for age (with the text's version). Returns those offerings.
+    """
+    consent_text = current_consent_text()
+    now = clock.now()
+    declined = []
+    with transaction.atomic():
+        for subscription in Subscription.objects.select_for_update().filter(
+            citizen=citizen, state=Subscription.State.PENDING
+        ):
+            subscription.state = Subscription.State.ENDED
+            subscription.ended_at = now
+            subscription.save(update_fields=["state", "ended_at"])
+            _record(
+                citizen,
+                ConsentRecord.Kind.UNDER_AGE,
+                channel=channel,
+                offering=subscription.offering,
+                consent_text=consent_text,
+                age_confirmed=False,
+                acting_user=acting_user,
+            )
+            declined.append(subscription.offering)
+    return declined
+
+
 def do_subscribe_directly(
-    citizen: Citizen, offerings: Iterable[str], *, channel: str, acting_user: Any = None
+    citizen: Citizen,
+    offerings: Iterable[str],
+    *,
+    channel: str,
+    age_confirmed: bool | None = None,
+    acting_user: Any = None,
 ) -> list[str]:
     """Request and confirm in one step, for paths where the citizen has just agreed to the
     consent text on screen (the web form) or staff record a consent given in writing."""
     with transaction.atomic():
         do_request_subscription(citizen, offerings, channel=channel, acting_user=acting_user)
-        return do_confirm_subscriptions(citizen, channel=channel, acting_user=acting_user)
+        return do_confirm_subscriptions(
+            citizen, channel=channel, age_confirmed=age_confirmed, acting_user=acting_user
+        )
 
 
 def do_withdraw_subscriptions(
@@ -294,14 +339,15 @@ def do_update_preferences(
     topic_slugs: Iterable[str],
     has_consented: bool,
     channel: str,
+    is_16_or_older: bool = False,
     acting_user: Any = None,
 ) -> PreferencesUpdate:
     """Make ``offerings`` the citizen's active offerings and, while the info channel is
     wanted, ``topic_slugs`` their topics; all in one transaction.
 
     Offerings not active yet need ``has_consented`` (the consent box on the preferences
-    page): they are requested and confirmed at once. Without it ConsentMissing is raised
-    and nothing changes. Topics stay untouched when the info channel is not wanted, so a
+    page) and ``is_16_or_older`` (DSGVO Art. 8): they are requested and confirmed at once.
+    Without both ConsentMissing is raised and nothing changes. Topics stay untouched when the info channel is not wanted, so a
     citizen who leaves it finds their topics again on return (as with STOP in WhatsApp).
     Nothing changes once erasure has been requested.
     """
@@ -319,10 +365,12 @@ def do_update_preferences(
         active = queries.active_offerings(citizen)
         added = [offering for offering in Offering.values if offering in wanted - active]
         removed = [offering for offering in Offering.values if offering in active - wanted]
-        if added and not has_consented:
+        if added and not (has_consented and is_16_or_older):
             raise ConsentMissing
         if added:
-            do_subscribe_directly(citizen, added, channel=channel, acting_user=acting_user)
+            do_subscribe_directly(
+                citizen, added, channel=channel, age_confirmed=True, acting_user=acting_user
+            )
         if removed:
             do_withdraw_subscriptions(citizen, removed, channel=channel, acting_user=acting_user)
         added_topics: list[str] = []

@@ -5,7 +5,7 @@ that marks the message handled. It decides from the message (a keyword, a tapped
 list row) and the citizen's ``BotSession`` what to do, calls the actions, and answers with
 service replies through the sending layer.
 
-Interactive ids are ``<kind>:<value>``: ``offer:info|chat|both``, ``consent:yes|no``,
+Interactive ids are ``<kind>:<value>``: ``offer:info|chat|both``, ``consent:yes|under16|no`` (yes also confirms being 16 or older),
 ``topic:<slug>|all|done``, ``erase:yes|no``, ``cmd:start|help``.
 """
 
@@ -100,7 +100,10 @@ def _on_choice(citizen: Citizen, session: BotSession | None, reply_id: str) -> N
             return
     elif kind == "consent":
         if session is not None and session.step == BotSession.Step.CONFIRM_CONSENT:
-            _answer_consent(citizen, value == "yes", channel=Channel.WHATSAPP_BUTTON)
+            if value == "under16":
+                _answer_under_age(citizen, channel=Channel.WHATSAPP_BUTTON)
+            else:
+                _answer_consent(citizen, value == "yes", channel=Channel.WHATSAPP_BUTTON)
         else:
             _reply(citizen, outbound.Text(_expired_text()))
         return
@@ -251,7 +254,8 @@ def _ask_consent(citizen: Citizen, offerings: list[str], *, channel: str) -> Non
     consent_text = actions.current_consent_text()
     names = _(" and ").join(_offering_name(o) for o in waiting)
     body = _(
-        "You chose: %(names)s.\n\n%(consent)s\n\nPrivacy notice: %(privacy_url)s\n\nDo you agree?"
+        "You chose: %(names)s.\n\n%(consent)s\n\nPrivacy notice: %(privacy_url)s\n\n"
+        "Do you agree? Tap “Yes, I agree” only if you are 16 or older."
     ) % {
         "names": names,
         "consent": consent_text.text(citizen.language),
@@ -281,7 +285,8 @@ def _answer_consent(citizen: Citizen, agreed: bool, *, channel: str) -> None:
             ),
         )
         return
-    confirmed = actions.do_confirm_subscriptions(citizen, channel=channel)
+    # The question and the consent text say that agreeing confirms being 16 or older.
+    confirmed = actions.do_confirm_subscriptions(citizen, channel=channel, age_confirmed=True)
     _end_session(citizen)
     if Offering.CHAT in confirmed:
         _reply(
@@ -297,6 +302,28 @@ def _answer_consent(citizen: Citizen, agreed: bool, *, channel: str) -> None:
         _send_topic_list(
             citizen, intro=_("Thank you! Which topics would you like in the info channel?")
         )
+
+
+def _answer_under_age(citizen: Citizen, *, channel: str) -> None:
+    """Under 16 the citizen's own consent does not count (DSGVO Art. 8, § 16 in Germany):
+    nothing is subscribed, and we say how a parent can agree for them."""
+    actions.do_decline_under_age(citizen, channel=channel)
+    _end_session(citizen)
+    _reply(
+        citizen,
+        outbound.Text(
+            _(
+                "Thank you for telling us. As you are under 16, a parent or guardian has to "
+                "agree before we may send you messages (Art. 8 GDPR). You have not subscribed "
+                "to anything.\n\n"
+                "What to do: ask a parent or guardian to contact the City of %(city)s with "
+                "you (citizens' office or the contact in the privacy notice: "
+                "%(privacy_url)s). With their written consent the city registers you. "
+                "Once you are 16, you can send START yourself."
+            )
+            % {"city": settings.CITY["NAME"], "privacy_url": _privacy_url()}
+        ),
+    )
 
 
 def _send_topic_list(citizen: Citizen, intro: str = "") -> None:
@@ -488,7 +515,11 @@ def _reply(citizen: Citizen, message: outbound.OutboundMessage) -> None:
 
 
 def _consent_buttons() -> tuple[tuple[str, str], ...]:
-    return (("consent:yes", _("Yes, I agree")), ("consent:no", _("No, thanks")))
+    return (
+        ("consent:yes", _("Yes, I agree")),
+        ("consent:under16", _("I am under 16")),
+        ("consent:no", _("No, thanks")),
+    )
 
 
 def _offering_name(offering: str) -> str:

@@ -80,6 +80,7 @@ def citizen_export(citizen: Citizen) -> dict[str, Any]:
             "topic": record.topic.slug if record.topic else None,
             "channel": record.channel,
             "consent_text_version": record.consent_text.version if record.consent_text else None,
+            "age_confirmed": record.age_confirmed,
             "created_at": _iso(record.created_at),
         }
         for record in ConsentRecord.objects.filter(citizen=citizen)

@@ -176,6 +176,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                     offerings=form.wanted_offerings(),
                     topic_slugs=form.wanted_topics(),
                     has_consented=form.cleaned_data["consent"],
+                    is_16_or_older=form.cleaned_data["is_16_or_older"],
                     channel=WEB_FORM,
                 )
             except ConsentMissing:

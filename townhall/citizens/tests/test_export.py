@@ -128,7 +128,7 @@ def test_export_holds_everything_stored_about_the_citizen(client: Client, citize
             {
                 "offering": "info",
                 "state": "active",
-                "consent_text_version": "2026-11",
+                "consent_text_version": "2026-12",
                 "requested_at": iso(info.requested_at),
                 "confirmed_at": iso(info.confirmed_at),
                 "ended_at": None,
@@ -136,7 +136,7 @@ def test_export_holds_everything_stored_about_the_citizen(client: Client, citize
             {
                 "offering": "chat",
                 "state": "ended",
-                "consent_text_version": "2026-11",
+                "consent_text_version": "2026-12",
                 "requested_at": iso(chat.requested_at),
                 "confirmed_at": iso(chat.confirmed_at),
                 "ended_at": iso(chat.ended_at),
@@ -150,15 +150,16 @@ def test_export_holds_everything_stored_about_the_citizen(client: Client, citize
                 "topic": topic_slug,
                 "channel": channel,
                 "consent_text_version": version,
+                "age_confirmed": None,
                 "created_at": iso(record.created_at),
             }
             for record, (kind, offering, topic_slug, channel, version) in zip(
                 records,
                 [
                     ("requested", "info", None, "whatsapp_button", None),
-                    ("granted", "info", None, "whatsapp_button", "2026-11"),
+                    ("granted", "info", None, "whatsapp_button", "2026-12"),
                     ("requested", "chat", None, "whatsapp_button", None),
-                    ("granted", "chat", None, "whatsapp_button", "2026-11"),
+                    ("granted", "chat", None, "whatsapp_button", "2026-12"),
                     ("topic_added", "info", "verkehr", "whatsapp_button", None),
                     ("withdrawn", "chat", None, "whatsapp_keyword", None),
                 ],
