@@ -38,7 +38,7 @@ from townhall.channel.audience import plan_audience
 from townhall.channel.models import Post, PostDelivery, PostEvent, PostVersion
 from townhall.channel.schedule import quiet_hours_end
 from townhall.channel.sending_rule import WINDOW_MARGIN, PostSender
-from townhall.citizens.models import Topic, TopicSubscription
+from townhall.citizens.models import Citizen, Topic, TopicSubscription
 from townhall.citizens.policy import info_recipients
 from townhall.core import clock
 from townhall.whatsapp.actions import (
@@ -763,3 +763,13 @@ def do_finish_handed_over_posts() -> int:
         for post_id in Post.objects.filter(state=Post.State.SENDING).values_list("pk", flat=True)
         if do_finish_post_if_handed_over(post_id)
     )
+
+
+def do_merge_post_deliveries(citizen: Citizen, stranger: Citizen | None) -> None:
+    """Number change (``CITIZEN_NUMBER_CHANGE_HANDLERS``): deliveries of the row that already
+    had the new number become the citizen's, except for posts the citizen got already."""
+    if stranger is None:
+        return
+    already = PostDelivery.objects.filter(citizen=citizen).values("post_id")
+    PostDelivery.objects.filter(citizen=stranger, post_id__in=already).delete()
+    PostDelivery.objects.filter(citizen=stranger).update(citizen=citizen)

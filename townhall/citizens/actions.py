@@ -17,6 +17,7 @@ from townhall.citizens import queries
 from townhall.citizens.models import (
     BotSession,
     Citizen,
+    ConsentChannel,
     ConsentRecord,
     ConsentText,
     Offering,
@@ -408,6 +409,91 @@ def do_request_erasure(citizen: Citizen, *, channel: str, acting_user: Any = Non
                 (citizen_id, channel), delay=settings.ERASURE_DELAY_SECONDS
             )
         )
+
+
+# --- number changes ------------------------------------------------------------------------------
+
+
+NUMBER_CHANGE_KINDS = frozenset({"user_changed_number", "customer_changed_number"})
+
+
+def do_change_number(old_wa_id: str, new_wa_id: str) -> Citizen | None:
+    """WhatsApp reported that the person behind ``old_wa_id`` now uses ``new_wa_id``
+    (system message ``user_changed_number``): subscriptions, topics, consent history, the
+    conversation and the message log move to the new number, a consent record says so, and
+    no row keeps the old number in clear.
+
+    If a citizen row already has the new number (someone wrote from it before the notice
+    came, e.g. a re-delivered or overtaken webhook), it is the same person according to
+    WhatsApp: its consent history, subscriptions (an active one wins), topics, post
+    deliveries and conversation are merged into the moving citizen, and the row goes.
+    Returns the moved citizen, or None when there was nothing to move (unknown or erased).
+    """
+    from townhall.whatsapp.actions import do_move_messages
+
+    if not is_valid_wa_id(new_wa_id) or new_wa_id == old_wa_id:
+        raise ValueError("not a new WhatsApp id")
+    with transaction.atomic():
+        # Both rows locked in id order, like any other two-row change, to avoid deadlocks.
+        locked = {
+            row.wa_id: row
+            for row in Citizen.objects.select_for_update()
+            .filter(wa_id__in=[old_wa_id, new_wa_id])
+            .order_by("pk")
+        }
+        citizen = locked.get(old_wa_id)
+        if citizen is None or citizen.erasure_requested_at is not None:
+            # Unknown, or about to be erased under the old number: only the notice's copy of
+            # the numbers goes (it is stored under the old number).
+            if citizen is None:
+                do_move_messages(old_wa_id, new_wa_id)
+            return None
+        stranger = locked.get(new_wa_id)
+        if stranger is not None:
+            _merge_citizen(citizen, stranger)
+        for handler in settings.CITIZEN_NUMBER_CHANGE_HANDLERS:
+            import_string(handler)(citizen, stranger)
+        if stranger is not None:
+            BotSession.objects.filter(citizen=stranger).delete()
+            stranger.delete()
+        citizen.wa_id = new_wa_id
+        citizen.save(update_fields=["wa_id"])
+        do_move_messages(old_wa_id, new_wa_id)
+        _record(citizen, ConsentRecord.Kind.NUMBER_CHANGED, channel=ConsentChannel.WHATSAPP_SYSTEM)
+    return citizen
+
+
+def _merge_citizen(citizen: Citizen, stranger: Citizen) -> None:
+    """Move the stranger's consent history, subscriptions and topics to ``citizen``; where
+    both have one, the active one stays. Caller holds both row locks."""
+    ConsentRecord.objects.filter(citizen=stranger).update(citizen=citizen)
+    mine = {row.offering: row for row in Subscription.objects.filter(citizen=citizen)}
+    for theirs in Subscription.objects.filter(citizen=stranger):
+        current = mine.get(theirs.offering)
+        if current is not None and (
+            current.state == Subscription.State.ACTIVE or theirs.state != Subscription.State.ACTIVE
+        ):
+            theirs.delete()
+            continue
+        if current is not None:
+            current.delete()
+        theirs.citizen = citizen
+        theirs.save(update_fields=["citizen"])
+    my_topics = {row.topic_id: row for row in TopicSubscription.objects.filter(citizen=citizen)}
+    for theirs_topic in TopicSubscription.objects.filter(citizen=stranger):
+        current_topic = my_topics.get(theirs_topic.topic_id)
+        if current_topic is not None and (current_topic.is_active or not theirs_topic.is_active):
+            theirs_topic.delete()
+            continue
+        if current_topic is not None:
+            current_topic.delete()
+        theirs_topic.citizen = citizen
+        theirs_topic.save(update_fields=["citizen"])
+    if stranger.last_inbound_at and (
+        citizen.last_inbound_at is None or stranger.last_inbound_at > citizen.last_inbound_at
+    ):
+        citizen.last_inbound_at = stranger.last_inbound_at
+        citizen.save(update_fields=["last_inbound_at"])
 
 
 # The longest erasure waits for the last messages to leave; then it runs regardless.

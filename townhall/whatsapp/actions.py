@@ -1268,6 +1268,49 @@ def do_erase_messages(wa_id: str, pseudonym: str) -> int:
     return count
 
 
+# Rows rewritten per UPDATE when a number changes; a citizen has at most a few thousand.
+NUMBER_CHANGE_BATCH_SIZE = 500
+
+
+def do_move_messages(old_wa_id: str, new_wa_id: str) -> int:
+    """A citizen's number changed: their message log moves to ``new_wa_id`` and keeps no
+    copy of ``old_wa_id`` in clear (WhatsApp's own number-change notice included).
+
+    Messages (also queued ones, which then go to the new number), status events and the
+    payloads that quote the number are rewritten; handled webhook bodies that mention the
+    old number are deleted (pending ones still have to be processed). Caller holds the
+    citizen's row lock. Returns the number of messages moved.
+    """
+    old_bytes, new_bytes = old_wa_id.encode(), new_wa_id.encode()
+    with transaction.atomic():
+        rows = list(
+            Message.objects.select_for_update()
+            .filter(wa_id=old_wa_id)
+            .only("id", "type", "text", "payload", "wa_id")
+        )
+        for row in rows:
+            row.wa_id = new_wa_id
+            if row.type == "system":
+                # "X changed from <old> to <new>": what it said is now the consent record.
+                row.text = ""
+                row.payload = {
+                    "system": {"type": str(row.payload.get("system", {}).get("type", ""))}
+                }
+            else:
+                row.text = row.text.replace(old_wa_id, new_wa_id)
+                row.payload = orjson.loads(orjson.dumps(row.payload).replace(old_bytes, new_bytes))
+        Message.objects.bulk_update(
+            rows, ["wa_id", "text", "payload"], batch_size=NUMBER_CHANGE_BATCH_SIZE
+        )
+        MessageStatusEvent.objects.filter(recipient_wa_id=old_wa_id).update(
+            recipient_wa_id=new_wa_id
+        )
+        WebhookEvent.objects.filter(body__contains=old_wa_id).exclude(
+            state=WebhookEvent.State.PENDING
+        ).delete()
+    return len(rows)
+
+
 # --- helpers ------------------------------------------------------------------------------------
 
 
