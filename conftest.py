@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +28,8 @@ import time_machine
 from django.apps import apps as django_apps
 from django.conf import settings
 from huey.contrib.djhuey import HUEY
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from townhall.core import clock
 from townhall.core.processes import (
@@ -42,6 +45,21 @@ if TYPE_CHECKING:
     from townhall.core.pytest_plugin import TaskErrors
 
 pytest_plugins = ["townhall.core.pytest_plugin", "pytester"]
+
+# Property-based tests (hypothesis) run with a fixed budget: the same examples on every run
+# (derandomize, no example database), no per-example deadline (CI machines vary). Locally,
+# HYPOTHESIS_PROFILE=explore searches wider and at random.
+_HYPOTHESIS_COMMON: dict[str, Any] = {
+    "deadline": None,
+    "database": None,
+    # The database fixtures are function-scoped on purpose: each example adds its own rows.
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+}
+hypothesis_settings.register_profile(
+    "ci", max_examples=150, derandomize=True, print_blob=True, **_HYPOTHESIS_COMMON
+)
+hypothesis_settings.register_profile("explore", max_examples=5_000, **_HYPOTHESIS_COMMON)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)

@@ -171,6 +171,9 @@ def test_export_holds_everything_stored_about_the_citizen(client: Client, citize
                 "direction": "in",
                 "type": "text",
                 "text": "Hallo Rathaus",
+                "content": inbound.payload,
+                "profile_name": "Klaus Becker",
+                "topic": "",
                 "created_at": "2025-03-14T09:00:00+00:00",
                 "status": "received",
             },
@@ -178,11 +181,17 @@ def test_export_holds_everything_stored_about_the_citizen(client: Client, citize
                 "direction": "out",
                 "type": "text",
                 "text": "Guten Tag, Herr Becker.",
+                "content": answer.payload,
+                "profile_name": "",
+                "topic": "",
                 "created_at": iso(answer.created_at),
                 "status": "queued",
             },
         ],
+        "bot_session": None,
+        "conversation": None,
     }
+    assert inbound.payload["text"] == {"body": "Hallo Rathaus"}
     assert inbound.created_at < answer.created_at
 
 
@@ -226,7 +235,8 @@ def test_export_reads_a_fixed_number_of_queries(
     for index in range(5):
         do_queue_message(WA_ID, outbound.Text(f"Nachricht {index}"), purpose=Purpose.INFO)
 
-    with django_assert_num_queries(4):
+    # subscriptions, topics, consents, messages, bot session, conversation
+    with django_assert_num_queries(6):
         data = citizen_export(citizen)
 
     assert len(data["messages"]) == 7
