@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+import redis
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
@@ -45,6 +46,13 @@ logger = logging.getLogger(__name__)
 
 # Work older than this without progress is considered lost (worker crash, lost enqueue).
 STALE_AFTER = timedelta(minutes=2)
+
+# Errors of the task queue's storage when it is unreachable (Redis stopped, restarting, out of
+# reach); see _enqueue.
+QUEUE_DOWN_ERRORS: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 # How long one dispatcher may take for its batch; dispatchers yield the worker thread after
 # it, so webhooks and inbound messages get their turn between broadcast slices.
 DISPATCH_SLICE_SECONDS = 0.5
@@ -1317,13 +1325,31 @@ def do_move_messages(old_wa_id: str, new_wa_id: str) -> int:
 def _enqueue(task_name: str, *args: Any) -> None:
     from townhall.whatsapp import tasks  # tasks import this module
 
-    getattr(tasks, task_name)(*args)
+    try:
+        getattr(tasks, task_name)(*args)
+    except QUEUE_DOWN_ERRORS as error:
+        _log_queue_down(task_name, error)
 
 
 def _enqueue_later(task_name: str, *, delay: float) -> None:
     from townhall.whatsapp import tasks
 
-    getattr(tasks, task_name).schedule(delay=delay)
+    try:
+        getattr(tasks, task_name).schedule(delay=delay)
+    except QUEUE_DOWN_ERRORS as error:
+        _log_queue_down(task_name, error)
+
+
+def _log_queue_down(task_name: str, error: Exception) -> None:
+    """The task queue (Redis) is unreachable. The work is a durable row already (a webhook
+    event, a queued message), so nothing is lost: the request still succeeds, and the
+    sweeper (``requeue_stale_work``) or the next poke once Redis is back picks it up."""
+    logger.warning(
+        "whatsapp.enqueue_failed task=%s error=%s (task queue unreachable; the sweeper "
+        "recovers the work)",
+        task_name,
+        type(error).__name__,
+    )
 
 
 def _enqueue_on_commit(task_name: str, *args: Any) -> None:
