@@ -164,3 +164,14 @@ def test_preferences_page_shows_the_age_box_in_german(client: Client, web_citize
 
     assert "Ich bin 16 Jahre oder älter." in html
     assert "Elternteil" in html
+
+
+@pytest.mark.django_db
+def test_privacy_notice_names_the_minimum_age_and_number_changes(client: Client) -> None:
+    german = client.get("/datenschutz/", HTTP_ACCEPT_LANGUAGE="de").content.decode()
+    english = client.get("/datenschutz/", HTTP_ACCEPT_LANGUAGE="en").content.decode()
+
+    assert "ab 16 Jahren" in german and "Art. 8 DSGVO" in german
+    assert "from the age of 16" in english
+    assert "erase the old one" in english
+    assert "löschen die alte" in german
