@@ -85,6 +85,7 @@ def _record(
     consent_text: ConsentText | None = None,
     age_confirmed: bool | None = None,
     acting_user: Any = None,
+    referral_code: str = "",
 ) -> ConsentRecord:
     return ConsentRecord.objects.create(
         citizen=citizen,
@@ -94,6 +95,7 @@ def _record(
         consent_text=consent_text,
         channel=channel,
         age_confirmed=age_confirmed,
+        referral_code=referral_code,
         acting_user=acting_user if getattr(acting_user, "pk", None) else None,
     )
 
@@ -144,12 +146,15 @@ def do_confirm_subscriptions(
     channel: str,
     age_confirmed: bool | None = None,
     acting_user: Any = None,
+    referral_code: str = "",
 ) -> list[str]:
     """Second step of the double opt-in: the citizen agreed to the current consent text.
 
     Activates every waiting offering and records the consent with the text's version and
     ``age_confirmed`` (True: the citizen confirmed being 16 or older, DSGVO Art. 8; None: not
     asked, e.g. staff recording a written consent).
+    ``referral_code``: the shared post's code the sign-up started from ("START <code>"); kept
+    on the consent record only, so sign-ups can be counted per post (never who shared it).
     """
     consent_text = current_consent_text()
     now = clock.now()
@@ -171,6 +176,7 @@ def do_confirm_subscriptions(
                 consent_text=consent_text,
                 age_confirmed=age_confirmed,
                 acting_user=acting_user,
+                referral_code=referral_code,
             )
             confirmed.append(subscription.offering)
     return confirmed

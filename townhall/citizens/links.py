@@ -7,7 +7,11 @@ salt, so a preferences link cannot be used to download data and vice versa.
 from __future__ import annotations
 
 import enum
+import functools
+import re
+from urllib.parse import urlencode
 
+import segno
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
@@ -68,3 +72,30 @@ def preferences_url(citizen: Citizen) -> str:
 def export_url(citizen: Citizen) -> str:
     path = reverse("citizens:export", args=[make_token(citizen, "export")])
     return f"{settings.PUBLIC_BASE_URL}{path}"
+
+
+# --- click-to-chat -------------------------------------------------------------------------
+
+
+def city_wa_id() -> str:
+    return re.sub(r"\D", "", settings.WHATSAPP["DISPLAY_PHONE_NUMBER"])
+
+
+def click_to_chat_url(text: str) -> str:
+    """A wa.me link that opens a chat with the city, ``text`` typed in for the citizen.
+
+    https://faq.whatsapp.com/5913398998672934 (number in international format, digits only).
+    """
+    return f"https://wa.me/{city_wa_id()}?{urlencode({'text': text})}"
+
+
+@functools.lru_cache(maxsize=16)
+def qr_svg(content: str, title: str) -> str:
+    """The QR code as inline SVG, named by its <title> for screen readers.
+
+    A viewBox instead of a fixed size lets CSS shrink it on narrow phones.
+    """
+    svg = segno.make(content, error="m").svg_inline(
+        scale=6, dark="#1b2430", light="#ffffff", title=title, svgclass="qr__code", omitsize=True
+    )
+    return svg.replace("<svg ", '<svg role="img" ', 1)

@@ -194,6 +194,9 @@ class ConsentRecord(models.Model):
     acting_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A consent given after "START <code>" from a shared post's invitation: the post's code
+    # (channel.Post.referral_code), so sign-ups are counted per post. Nothing about who shared.
+    referral_code = models.CharField(max_length=8, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -86,6 +86,7 @@ REGISTRY: dict[str, dict[str, Personal | Technical]] = {
         "consent_text": Personal("consent_history.consent_text_version", K, "proof"),
         "channel": Personal("consent_history.channel", K, "proof of consent"),
         "age_confirmed": Personal("consent_history.age_confirmed", K, "proof (Art. 8)"),
+        "referral_code": Personal("consent_history.referral_code", K, "which post, counted"),
         "acting_user": Technical("the staff member who recorded it"),
         "created_at": Personal("consent_history.created_at", K, "proof of consent"),
     },
@@ -129,6 +130,15 @@ REGISTRY: dict[str, dict[str, Personal | Technical]] = {
         "received_at": Technical("bookkeeping"),
         "errors": Technical("Meta's error codes"),
         "pricing": Technical("Meta's pricing category"),
+    },
+    "whatsapp.MessageReaction": {
+        "id": ID,
+        "message_provider_id": Personal("reactions.message_provider_id", K, STATS),
+        "wa_id": Personal("wa_id", P, "the citizen's number, exported once"),
+        "from_business": Personal("reactions.from_business", K, STATS),
+        "emoji": Personal("reactions.emoji", K, "counted in the posts' reports"),
+        "reacted_at": Personal("reactions.reacted_at", K, STATS),
+        "reaction_message": Technical("link to the message that carried it"),
     },
     "whatsapp.WebhookEvent": {
         "id": ID,
@@ -188,4 +198,9 @@ REGISTRY: dict[str, dict[str, Personal | Technical]] = {
 }
 
 # Models that hold a citizen's number in a column of their own (no foreign key to Citizen).
-WA_ID_MODELS = ("whatsapp.Message", "whatsapp.MessageStatusEvent", "whatsapp.WebhookEvent")
+WA_ID_MODELS = (
+    "whatsapp.Message",
+    "whatsapp.MessageReaction",
+    "whatsapp.MessageStatusEvent",
+    "whatsapp.WebhookEvent",
+)

@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.db.models import QuerySet
 from django.utils.module_loading import import_string
 
 from townhall.citizens.models import (
     BotSession,
     Citizen,
     ConsentRecord,
+    Offering,
     Subscription,
     Topic,
     TopicSubscription,
 )
-from townhall.whatsapp.models import Message
+from townhall.whatsapp.models import Message, MessageReaction
 
 
 def active_topics() -> list[Topic]:
@@ -88,6 +91,7 @@ def citizen_export(citizen: Citizen) -> dict[str, Any]:
             "channel": record.channel,
             "consent_text_version": record.consent_text.version if record.consent_text else None,
             "age_confirmed": record.age_confirmed,
+            "referral_code": record.referral_code,
             "created_at": _iso(record.created_at),
         }
         for record in ConsentRecord.objects.filter(citizen=citizen)
@@ -120,6 +124,17 @@ def citizen_export(citizen: Citizen) -> dict[str, Any]:
             "status",
         )
     ]
+    reactions = [
+        {
+            "message_provider_id": reaction["message_provider_id"],
+            "from_business": reaction["from_business"],
+            "emoji": reaction["emoji"],
+            "reacted_at": _iso(reaction["reacted_at"]),
+        }
+        for reaction in MessageReaction.objects.filter(wa_id=citizen.wa_id)
+        .order_by("reacted_at", "id")
+        .values("message_provider_id", "from_business", "emoji", "reacted_at")
+    ]
     session = BotSession.objects.filter(citizen=citizen).first()
     bot_session = (
         None
@@ -144,6 +159,46 @@ def citizen_export(citizen: Citizen) -> dict[str, Any]:
         "topics": topics,
         "consent_history": consent_history,
         "messages": messages,
+        "reactions": reactions,
         "bot_session": bot_session,
         **extra,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class CitizenSubscriptions:
+    """One citizen's current choices: a subscription (or None) per offering, and topics."""
+
+    subscriptions: list[tuple[str, str, Subscription | None]]
+    topics: list[str]
+
+    @property
+    def is_info_active(self) -> bool:
+        return any(
+            offering == Offering.INFO
+            and subscription is not None
+            and subscription.state == Subscription.State.ACTIVE
+            for offering, _, subscription in self.subscriptions
+        )
+
+
+def citizen_subscriptions(citizen: Citizen, language: str) -> CitizenSubscriptions:
+    """What ``citizen`` is subscribed to now. Two queries."""
+    by_offering = {
+        subscription.offering: subscription
+        for subscription in Subscription.objects.filter(citizen=citizen).select_related(
+            "consent_text"
+        )
+    }
+    topic_rows: QuerySet[TopicSubscription] = (
+        TopicSubscription.objects.filter(citizen=citizen, is_active=True, topic__is_active=True)
+        .select_related("topic")
+        .order_by("topic__position", "topic__id")
+    )
+    return CitizenSubscriptions(
+        subscriptions=[
+            (offering, str(label), by_offering.get(offering))
+            for offering, label in Offering.choices
+        ],
+        topics=[row.topic.name(language) for row in topic_rows],
+    )

@@ -8,12 +8,7 @@
 
 from __future__ import annotations
 
-import functools
-import re
-from urllib.parse import urlencode
-
 import orjson
-import segno
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -34,6 +29,9 @@ from townhall.citizens.actions import (
     do_withdraw_subscriptions,
 )
 from townhall.citizens.forms import PreferencesForm
+from townhall.citizens.links import city_wa_id as _city_wa_id
+from townhall.citizens.links import click_to_chat_url
+from townhall.citizens.links import qr_svg as _qr_svg
 from townhall.citizens.models import ConsentRecord
 from townhall.core import clock
 from townhall.core.phone_numbers import format_wa_id, mask_wa_id
@@ -51,30 +49,6 @@ SUPERVISORY_AUTHORITIES = {
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _city_wa_id() -> str:
-    return re.sub(r"\D", "", settings.WHATSAPP["DISPLAY_PHONE_NUMBER"])
-
-
-def click_to_chat_url(text: str) -> str:
-    """A wa.me link that opens a chat with the city, ``text`` typed in for the citizen.
-
-    https://faq.whatsapp.com/5913398998672934 (number in international format, digits only).
-    """
-    return f"https://wa.me/{_city_wa_id()}?{urlencode({'text': text})}"
-
-
-@functools.lru_cache(maxsize=16)
-def _qr_svg(content: str, title: str) -> str:
-    """The QR code as inline SVG, named by its <title> for screen readers.
-
-    A viewBox instead of a fixed size lets CSS shrink it on narrow phones.
-    """
-    svg = segno.make(content, error="m").svg_inline(
-        scale=6, dark="#1b2430", light="#ffffff", title=title, svgclass="qr__code", omitsize=True
-    )
-    return svg.replace("<svg ", '<svg role="img" ', 1)
 
 
 def _invalid_link(request: HttpRequest, token: str, purpose: str) -> HttpResponse:

@@ -28,7 +28,13 @@ from townhall.core.privacy import redact
 from townhall.whatsapp import outbound
 from townhall.whatsapp.client import SendRequest, SendResult, get_client
 from townhall.whatsapp.errors import CloudAPIError, OutcomeUnknown, ThroughputLimited
-from townhall.whatsapp.models import STATUS_RANK, Message, MessageStatusEvent, WebhookEvent
+from townhall.whatsapp.models import (
+    STATUS_RANK,
+    Message,
+    MessageReaction,
+    MessageStatusEvent,
+    WebhookEvent,
+)
 from townhall.whatsapp.policy import Purpose, check_send_allowed, refusals
 from townhall.whatsapp.rate_limit import RateLimiter, get_limiter
 from townhall.whatsapp.template_actions import do_apply_template_statuses
@@ -185,6 +191,7 @@ def do_process_pending_webhook_events(limit: int = WEBHOOK_BATCH_SIZE) -> int:
 def _process_events(events: QuerySet[WebhookEvent], *, limit: int = WEBHOOK_BATCH_SIZE) -> int:
     now = clock.now()
     new_message_ids: list[int] = []
+    reactions: list[ReactionChange] = []
     statuses: list[StatusUpdate] = []
     template_updates: list[TemplateStatusUpdate] = []
     notes: list[tuple[int, ParsedWebhook]] = []
@@ -214,11 +221,23 @@ def _process_events(events: QuerySet[WebhookEvent], *, limit: int = WEBHOOK_BATC
                 message_id = _store_inbound_message(message)
                 if message_id is not None:
                     new_message_ids.append(message_id)
+                    if message.reaction is not None:
+                        reactions.append(
+                            ReactionChange(
+                                message_provider_id=message.reaction.message_id,
+                                wa_id=message.from_wa_id,
+                                from_business=False,
+                                emoji=message.reaction.emoji,
+                                reacted_at=message.timestamp,
+                                reaction_message_id=message_id,
+                            )
+                        )
             statuses.extend(parsed.statuses)
             template_updates.extend(parsed.template_updates)
             processed.append(event_id)
             if parsed.skipped or parsed.errors:
                 notes.append((event_id, parsed))
+        do_record_reactions(reactions)
         _store_statuses(statuses)
         if template_updates:
             # Rare (a review decision); applied with the event so neither is lost alone.
@@ -287,6 +306,54 @@ def _store_inbound_message(message: InboundMessage) -> int | None:
         logger.info("webhook.duplicate_message id=%s", message.id)
         return None
     return stored.pk
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionChange:
+    """One reaction as it happened: a new emoji, a changed one, or a removal (empty)."""
+
+    message_provider_id: str
+    wa_id: str
+    from_business: bool
+    emoji: str
+    reacted_at: datetime
+    reaction_message_id: int | None = None
+
+
+_UPSERT_REACTION = (
+    f"INSERT INTO {MessageReaction._meta.db_table}"  # noqa: S608
+    " (message_provider_id, wa_id, from_business, emoji, reacted_at, reaction_message_id)"
+    " VALUES (%s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (message_provider_id, wa_id, from_business) DO UPDATE SET"
+    " emoji = excluded.emoji, reacted_at = excluded.reacted_at,"
+    " reaction_message_id = excluded.reaction_message_id"
+    # Webhooks are not ordered: a change older than the stored one is ignored.
+    f" WHERE excluded.reacted_at >= {MessageReaction._meta.db_table}.reacted_at"
+)
+
+
+def do_record_reactions(changes: Sequence[ReactionChange]) -> None:
+    """Store reactions, the latest per reactor and message winning (removals included).
+
+    One statement for the batch; a late change never overwrites a newer one. Reactions are
+    data about messages only: they never touch a conversation (see citizens.routing).
+    """
+    if not changes:
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = [
+        (
+            change.message_provider_id,
+            change.wa_id,
+            change.from_business,
+            change.emoji,
+            adapt(change.reacted_at),
+            change.reaction_message_id,
+        )
+        for change in changes
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(_UPSERT_REACTION, rows)
 
 
 def _status_errors(status: StatusUpdate) -> list[dict[str, Any]]:
@@ -833,9 +900,14 @@ def _checked_wa_id(wa_id: str) -> str:
     return wa_id
 
 
-def _start_dispatchers() -> None:
+def _dispatcher_count() -> int:
+    """One dispatcher per Huey worker thread: they share the claims and the rate."""
     consumer: dict[str, Any] = dict(settings.HUEY.get("consumer") or {})  # type: ignore[call-overload]
-    for _ in range(int(consumer.get("workers", 1))):
+    return max(1, int(consumer.get("workers", 1)))
+
+
+def _start_dispatchers() -> None:
+    for _ in range(_dispatcher_count()):
         _enqueue("dispatch_messages")
 
 
@@ -911,16 +983,14 @@ def do_dispatch_batch(
         for row in sendable
     ]
     outcomes = _send_paced(requests, tokens, limiter)
-    accepted = _record_outcomes(sendable, outcomes, limiter)
+    accepted = _record_outcomes(sendable, outcomes)
     return DispatchReport(claimed=len(claimed), accepted=accepted)
 
 
 def _claim_size() -> int:
     """About half a second of the number's messages, split between the dispatchers."""
     config = settings.WHATSAPP
-    consumer: dict[str, Any] = dict(settings.HUEY.get("consumer") or {})  # type: ignore[call-overload]
-    dispatchers = max(1, int(consumer.get("workers", 1)))
-    share = float(config["SEND_RATE_PER_SECOND"]) * CLAIM_SECONDS / dispatchers
+    share = float(config["SEND_RATE_PER_SECOND"]) * CLAIM_SECONDS / _dispatcher_count()
     return max(1, min(int(config["SEND_BATCH_SIZE"]), int(share)))
 
 
@@ -948,7 +1018,8 @@ def _send_paced(
         outcomes.extend(results)
         tokens = 0
         if any(isinstance(result, ThroughputLimited) for result in results):
-            # Meta says we are too fast: everyone waits, this batch included.
+            # Meta counted more than our limiter let through (inbound counts too): every
+            # dispatcher of this number holds off, the rest of this batch included.
             limiter.pause(settings.WHATSAPP["THROUGHPUT_BACKOFF_SECONDS"])
     return outcomes
 
@@ -1076,17 +1147,16 @@ def _hold_back_pair_limited(
     return [row for row, wait in zip(rows, waits, strict=True) if wait == 0]
 
 
-def _record_outcomes(
-    rows: list[dict[str, Any]], outcomes: list[SendResult | CloudAPIError], limiter: RateLimiter
-) -> int:
-    """Bulk-write what the API said; returns the number accepted."""
+def _record_outcomes(rows: list[dict[str, Any]], outcomes: list[SendResult | CloudAPIError]) -> int:
+    """Bulk-write what the API said; returns the number accepted.
+
+    A 130429 has already paused every dispatcher (``_send_paced``); here it is only retried."""
     now = clock.now()
     max_attempts = settings.WHATSAPP["SEND_MAX_ATTEMPTS"]
     accepted: list[Message] = []
     changed: list[Message] = []
     errors_by_class: dict[str, int] = {}
     next_retry: float | None = None
-    throughput_limited = False
     for row, outcome in zip(rows, outcomes, strict=True):
         attempts = row["attempts"] + 1
         if isinstance(outcome, SendResult):
@@ -1120,8 +1190,6 @@ def _record_outcomes(
             message.status = Message.Status.QUEUED
             message.next_attempt_at = now + timedelta(seconds=retry_in)
             next_retry = retry_in if next_retry is None else min(next_retry, retry_in)
-            if isinstance(outcome, ThroughputLimited):
-                throughput_limited = True
         else:
             message.status = Message.Status.FAILED
         changed.append(message)
@@ -1138,10 +1206,6 @@ def _record_outcomes(
             Message.objects.bulk_update(accepted, ["provider_id", *outcome_fields])
         if changed:
             Message.objects.bulk_update(changed, outcome_fields)
-    if throughput_limited:
-        # Meta counted more than our limiter let through (inbound counts too): every
-        # dispatcher of this number holds off for a moment.
-        limiter.pause(settings.WHATSAPP["THROUGHPUT_BACKOFF_SECONDS"])
     # Status webhooks can overtake the write above; apply the ones that already arrived.
     if accepted:
         early = list(
@@ -1272,6 +1336,8 @@ def do_erase_messages(wa_id: str, pseudonym: str) -> int:
             recipient_wa_id=""
         )
         MessageStatusEvent.objects.filter(recipient_wa_id=wa_id).update(recipient_wa_id="")
+        # Reactions stay for the posts' reports, under the pseudonym.
+        MessageReaction.objects.filter(wa_id=wa_id).update(wa_id=pseudonym)
         WebhookEvent.objects.filter(body__contains=wa_id).delete()
     return count
 
@@ -1313,6 +1379,7 @@ def do_move_messages(old_wa_id: str, new_wa_id: str) -> int:
         MessageStatusEvent.objects.filter(recipient_wa_id=old_wa_id).update(
             recipient_wa_id=new_wa_id
         )
+        MessageReaction.objects.filter(wa_id=old_wa_id).update(wa_id=new_wa_id)
         WebhookEvent.objects.filter(body__contains=old_wa_id).exclude(
             state=WebhookEvent.State.PENDING
         ).delete()

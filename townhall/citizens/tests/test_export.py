@@ -151,6 +151,7 @@ def test_export_holds_everything_stored_about_the_citizen(client: Client, citize
                 "channel": channel,
                 "consent_text_version": version,
                 "age_confirmed": None,
+                "referral_code": "",
                 "created_at": iso(record.created_at),
             }
             for record, (kind, offering, topic_slug, channel, version) in zip(
@@ -188,6 +189,7 @@ def test_export_holds_everything_stored_about_the_citizen(client: Client, citize
                 "status": "queued",
             },
         ],
+        "reactions": [],
         "bot_session": None,
         "conversation": None,
     }
@@ -235,8 +237,8 @@ def test_export_reads_a_fixed_number_of_queries(
     for index in range(5):
         do_queue_message(WA_ID, outbound.Text(f"Nachricht {index}"), purpose=Purpose.INFO)
 
-    # subscriptions, topics, consents, messages, bot session, conversation
-    with django_assert_num_queries(6):
+    # subscriptions, topics, consents, messages, reactions, bot session, conversation
+    with django_assert_num_queries(7):
         data = citizen_export(citizen)
 
     assert len(data["messages"]) == 7

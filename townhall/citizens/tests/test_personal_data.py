@@ -119,6 +119,7 @@ def rich_citizen(deliver_inbound, django_capture_on_commit_callbacks) -> Citizen
     }
     with django_capture_on_commit_callbacks(execute=True):
         do_record_webhook_event(orjson.dumps(webhook_envelope({"statuses": [status]})))
+    write({"type": "reaction", "reaction": {"message_id": reply.provider_id, "emoji": "👍"}})
     write(text("LÖSCHEN"))  # a question waiting for its answer: a bot session
     return Citizen.objects.get(wa_id=WA_ID)
 
@@ -129,6 +130,8 @@ def rows_of(label: str, citizen: Citizen) -> list[Model]:
     if label == "citizens.Citizen":
         return list(manager.filter(pk=citizen.pk))
     if label == "whatsapp.Message":
+        return list(manager.filter(wa_id=citizen.wa_id))
+    if label == "whatsapp.MessageReaction":
         return list(manager.filter(wa_id=citizen.wa_id))
     if label == "whatsapp.MessageStatusEvent":
         return list(manager.filter(recipient_wa_id=citizen.wa_id))

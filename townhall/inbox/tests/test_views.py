@@ -46,8 +46,8 @@ from townhall.inbox.tests.factories import (
     make_staff,
     open_around_the_clock,
 )
-from townhall.staff.tests.factories import make_outbound
 from townhall.whatsapp.models import Message
+from townhall.whatsapp.tests.factories import make_outbound
 
 LIST_URL = reverse("inbox:list")
 POLL_URL = reverse("inbox:list_poll")
@@ -432,10 +432,10 @@ def test_list_query_count_does_not_grow_with_conversations(
     assert count_queries(staff_client, LIST_URL) == LIST_QUERIES
 
 
-# Session, user, conversation, mark read, version (3), messages, status events, notes,
+# Session, user, conversation, mark read, version (3), messages, status events, reactions, notes,
 # canned responses, users, teams, labels, the conversation's labels, the citizen's
 # subscriptions and topics.
-CONVERSATION_QUERIES = 18
+CONVERSATION_QUERIES = 19
 
 
 @pytest.mark.django_db

@@ -100,7 +100,7 @@ def full_number(wa_id: str) -> str:
     return format_wa_id(wa_id)
 
 
-@register.inclusion_tag("staff/_status_ticks.html")
+@register.inclusion_tag("web/_status_ticks.html")
 def status_ticks(status: str, error_code: int | None = None, error_title: str = "") -> dict:
     """WhatsApp-like ticks for an outbound status: clock, ✓, ✓✓, blue ✓✓ or a warning."""
     if status in ("queued", "sending", "accepted"):
@@ -146,3 +146,27 @@ def payload_content(message: Any) -> dict:
 @register.filter
 def is_media(message: Any) -> bool:
     return message.type in MEDIA_TYPES
+
+
+@register.filter
+def interactive_choices(message: Any) -> list[str]:
+    """The titles of the reply buttons or list rows of an interactive message we sent."""
+    payload = message.payload if isinstance(message.payload, dict) else {}
+    interactive = payload.get("interactive")
+    if not isinstance(interactive, dict):
+        return []
+    found = interactive.get("action")
+    action: dict[str, Any] = found if isinstance(found, dict) else {}
+    titles = [
+        str(button.get("reply", {}).get("title", ""))
+        for button in action.get("buttons", [])
+        if isinstance(button, dict)
+    ]
+    for section in action.get("sections", []):
+        if isinstance(section, dict):
+            titles.extend(
+                str(row.get("title", ""))
+                for row in section.get("rows", [])
+                if isinstance(row, dict)
+            )
+    return [title for title in titles if title]
