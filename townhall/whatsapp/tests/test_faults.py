@@ -129,13 +129,13 @@ def test_postgresql_restarts_during_webhook_intake_lose_nothing(
     sim(live_stack, "/_sim/config", webhook_retry_base_seconds=0.2, webhook_max_attempts=8)
     wa_ids = [f"4915200{index:06d}" for index in range(40)]
 
-    # when: forty citizens write while the database restarts every 150 ms
-    with Restarts(interval=0.15) as restarts:
+    # when: forty citizens write while the database restarts five times, 0.4 s apart
+    with Restarts(interval=0.4, times=5) as restarts:
         for wa_id in wa_ids:
             sim(live_stack, f"/_sim/citizens/{wa_id}/send", type="text", text="Start")
-            time.sleep(0.03)
+            time.sleep(0.05)
         sim(live_stack, "/_sim/flush", timeout=25)
-    assert restarts.terminated > 0
+    assert restarts.count == 5 and restarts.terminated > 0
 
     # then: Meta (the simulator) had to deliver again, and every message arrived once
     stats = webhook_stats(live_stack)
