@@ -482,7 +482,7 @@ def _send_my_data(citizen: Citizen) -> None:
         "• WhatsApp number: +%(number)s\n• Name in your profile: %(name)s\n"
         "%(subscriptions)s\n• Topics: %(topics)s\n• Messages exchanged: %(messages)d\n"
         "• Consent records: %(consents)d\n\n"
-        "Full export (valid for 24 hours): %(url)s"
+        "Full export (works once, for 24 hours): %(url)s"
     ) % {
         "number": citizen.wa_id,
         "name": citizen.profile_name or "–",

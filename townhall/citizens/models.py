@@ -43,9 +43,16 @@ class Citizen(models.Model):
         max_length=20, choices=ConsentChannel.choices, blank=True, default=""
     )
 
+    # Raised to revoke every signed link given out so far (erasure, or on request): links
+    # carry the value they were made with (citizens.links).
+    link_generation = models.PositiveIntegerField(default=0)
+    # Export links carry this count; a download raises it, so each export link works once.
+    export_downloads = models.PositiveIntegerField(default=0)
+
     class Meta:
         permissions = [
             ("search_by_number", "Can search citizens by phone number"),
+            ("view_phone_number", "Can see citizens' full phone numbers"),
             ("export_citizen_data", "Can export a citizen's data on request"),
             ("erase_citizen", "Can erase a citizen's data on request"),
         ]
@@ -174,6 +181,7 @@ class ConsentRecord(models.Model):
         UNDER_AGE = "under_age", _("Under 16: a parent must agree")
         # WhatsApp reported a new number; everything moved to it, the old one is erased.
         NUMBER_CHANGED = "number_changed", _("WhatsApp number changed")
+        LINKS_REVOKED = "links_revoked", _("Links revoked")
 
     # Defined above Citizen, which stores it too; callers keep saying ConsentRecord.Channel.
     Channel = ConsentChannel

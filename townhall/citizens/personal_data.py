@@ -59,6 +59,8 @@ REGISTRY: dict[str, dict[str, Personal | Technical]] = {
         "erased_at": Technical("when the erasure ran"),
         "erasure_requested_at": Technical("when the erasure was asked for"),
         "erasure_requested_channel": Technical("how the erasure was asked for"),
+        "link_generation": Technical("revokes the citizen's links when raised"),
+        "export_downloads": Technical("makes an export link single-use"),
     },
     "citizens.Subscription": {
         "id": ID,

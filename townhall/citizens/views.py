@@ -23,8 +23,9 @@ from townhall.citizens import links, queries
 from townhall.citizens.actions import (
     ConsentMissing,
     current_consent_text,
-    do_record_data_export,
+    do_redeem_export_link,
     do_request_erasure,
+    do_revoke_links,
     do_update_preferences,
     do_withdraw_subscriptions,
 )
@@ -129,6 +130,11 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
     language = get_language()
     active = queries.active_offerings(citizen)
     topics = queries.active_topics()
+    if request.method == "POST" and request.POST.get("action") == "revoke_links":
+        do_revoke_links(citizen, channel=WEB_FORM)
+        response = render(request, "citizens/links_revoked.html", {"keyword": _("SETTINGS")})
+        response["Cache-Control"] = "no-store"
+        return response
     if request.method == "POST" and request.POST.get("action") == "leave":
         ended = do_withdraw_subscriptions(citizen, channel=WEB_FORM)
         if ended:
@@ -180,7 +186,9 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
             "active_offerings": active,
             "consent_text": consent_text,
             "consent_text_body": consent_text.text(language),
-            "export_token": links.make_token(citizen, "export"),
+            # Only while an export link sent with this one would still work (24 hours):
+            # the preferences link (7 days) must not be a long-lived key to all the data.
+            "export_token": links.export_token_for_preferences(citizen, token),
         }
     )
     return render(request, "citizens/preferences.html", context)
@@ -205,10 +213,14 @@ def erase(request: HttpRequest, token: str) -> HttpResponse:
 def export(request: HttpRequest, token: str) -> HttpResponse:
     """The citizen's data as a JSON download (DSGVO Art. 15 and 20)."""
     citizen = links.citizen_from_token(token, "export")
-    if citizen is None:
+    link = links.claims(token, "export")
+    if citizen is None or link is None:
         return _invalid_link(request, token, "export")
     data = queries.citizen_export(citizen)
-    do_record_data_export(citizen, channel=WEB_FORM)
+    # Each export link works once: used up (atomically) before the data leaves; the file
+    # shows the state before this download.
+    if not do_redeem_export_link(citizen, export_downloads=link.export_downloads):
+        return _invalid_link(request, token, "export")
     response = HttpResponse(
         orjson.dumps(data, option=orjson.OPT_INDENT_2), content_type="application/json"
     )

@@ -6,7 +6,7 @@ Views, the worker (inbound handler) and tests call these; nothing else saves inb
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +21,12 @@ from townhall.core.privacy import redact
 from townhall.inbox.models import CannedResponse, Conversation, ConversationEvent, Label, Note, Team
 from townhall.inbox.office_hours import Schedule
 from townhall.whatsapp import outbound
-from townhall.whatsapp.actions import ReactionChange, do_queue_message, do_record_reactions
+from townhall.whatsapp.actions import (
+    ReactionChange,
+    do_clear_message_texts,
+    do_queue_message,
+    do_record_reactions,
+)
 from townhall.whatsapp.models import Message
 from townhall.whatsapp.policy import Purpose, SendRefused
 from townhall.whatsapp.service_window import is_within_service_window
@@ -391,6 +396,40 @@ def do_erase_conversation(citizen: Citizen, pseudonym: str) -> None:
     Conversation.objects.filter(pk=conversation.pk).update(
         last_message_preview="", state=Conversation.State.RESOLVED, unread_count=0
     )
+
+
+# Conversations per retention transaction: one UPDATE of their messages, one DELETE of notes.
+RETENTION_BATCH_SIZE = 500
+
+
+def do_apply_conversation_retention(now: datetime | None = None) -> int:
+    """Empty the texts of conversations resolved more than
+    ``settings.RETENTION["RESOLVED_CONVERSATION_DAYS"]`` ago: message texts and payloads older
+    than the cutoff, internal notes and the list preview. Counts and metrics stay. A
+    conversation re-opened since is not resolved and keeps everything. Returns the number of
+    conversations emptied."""
+    now = now or clock.now()
+    cutoff = now - timedelta(days=settings.RETENTION["RESOLVED_CONVERSATION_DAYS"])
+    due = (
+        Conversation.objects.filter(state=Conversation.State.RESOLVED, resolved_at__lt=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    emptied = 0
+    last_pk = 0
+    # Walks the ids once (a batch that changes nothing is not fetched again).
+    while batch := list(due.filter(pk__gt=last_pk)[:RETENTION_BATCH_SIZE]):
+        last_pk = batch[-1]
+        with transaction.atomic():
+            conversations = Conversation.objects.filter(pk__in=batch)
+            do_clear_message_texts(
+                Citizen.objects.filter(conversation__in=conversations).values("wa_id"),
+                before=cutoff,
+            )
+            Note.objects.filter(conversation__in=conversations, created_at__lt=cutoff).delete()
+            conversations.update(last_message_preview="")
+        emptied += len(batch)
+    return emptied
 
 
 def do_merge_conversation(citizen: Citizen, stranger: Citizen | None) -> None:

@@ -1316,6 +1316,28 @@ def do_purge_processed_webhook_events(now: datetime | None = None) -> int:
     return deleted
 
 
+def do_purge_unprocessable_webhook_events(now: datetime | None = None) -> int:
+    """Delete rejected and failed webhook bodies past their retention period
+    (``settings.RETENTION["REJECTED_WEBHOOK_DAYS"]``): long enough to inspect, not forever."""
+    now = now or clock.now()
+    cutoff = now - timedelta(days=settings.RETENTION["REJECTED_WEBHOOK_DAYS"])
+    deleted, _ = WebhookEvent.objects.filter(
+        state__in=[WebhookEvent.State.REJECTED, WebhookEvent.State.FAILED],
+        received_at__lt=cutoff,
+    ).delete()
+    return deleted
+
+
+def do_clear_message_texts(wa_ids: QuerySet[Any] | list[str], *, before: datetime) -> int:
+    """Empty the text and payload of the messages of ``wa_ids`` older than ``before``
+    (retention). The rows stay for the statistics; one UPDATE. Returns the count."""
+    return (
+        Message.objects.filter(wa_id__in=wa_ids, created_at__lt=before)
+        .exclude(text="", payload={})
+        .update(text="", payload={})
+    )
+
+
 def do_erase_messages(wa_id: str, pseudonym: str) -> int:
     """Remove a citizen's personal data from the message log (for erasure requests).
 
