@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "csp",
     "huey.contrib.djhuey",
     "townhall.core",
+    "townhall.citysettings",
     "townhall.whatsapp",
     "townhall.citizens",
     "townhall.inbox",
@@ -159,6 +160,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "townhall.core.context_processors.city",
                 "townhall.inbox.context_processors.inbox",
+                "townhall.web.context_processors.navigation",
             ],
         },
     },
@@ -365,7 +367,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "staff:login"
-LOGIN_REDIRECT_URL = "staff:message_log"
+LOGIN_REDIRECT_URL = "staff:home"
 LOGOUT_REDIRECT_URL = "staff:login"
 
 LANGUAGE_CODE = "de"

@@ -30,6 +30,8 @@ from townhall.citizens.models import (
     TopicSubscription,
 )
 from townhall.citizens.routing import Route, route_inbound
+from townhall.citysettings import config
+from townhall.citysettings.texts import citizen_text
 from townhall.core import clock
 from townhall.core.privacy import redact
 from townhall.whatsapp import outbound
@@ -207,15 +209,9 @@ def _on_free_message(citizen: Citizen, session: BotSession | None) -> None:
         )
         return
     if _is_active(citizen, Offering.INFO):
-        body = _(
-            "Thank you for your message. You receive the info channel, but messages to the "
-            "mayor's office need the chat. Send CHAT to add it."
-        )
+        body = citizen_text("info_only")
     else:
-        body = _(
-            "Hello! This is the WhatsApp service of the City of %(city)s. To write with the "
-            "mayor's office or to receive news, please register first."
-        ) % {"city": settings.CITY["NAME"]}
+        body = citizen_text("stranger", city=config.city_name())
     _reply(
         citizen,
         outbound.ReplyButtons(body, (("cmd:start", _("Register")), ("cmd:help", _("Help")))),
@@ -226,12 +222,7 @@ def _on_free_message(citizen: Citizen, session: BotSession | None) -> None:
 
 
 def _send_welcome(citizen: Citizen) -> None:
-    body = _(
-        "Welcome to the WhatsApp service of the City of %(city)s!\n\n"
-        "• Info channel: news, events and urgent alerts\n"
-        "• Chat with the mayor's office: your questions, ideas and concerns\n\n"
-        "Privacy notice: %(privacy_url)s\n\nWhat would you like?"
-    ) % {"city": settings.CITY["NAME"], "privacy_url": _privacy_url()}
+    body = citizen_text("welcome", city=config.city_name(), privacy_url=_privacy_url())
     _reply(
         citizen,
         outbound.ReplyButtons(
@@ -263,14 +254,17 @@ def _ask_consent(
     _start_session(citizen, BotSession.Step.CONFIRM_CONSENT, CONSENT_TIMEOUT, data)
     consent_text = actions.current_consent_text()
     names = _(" and ").join(_offering_name(o) for o in waiting)
-    body = _(
-        "You chose: %(names)s.\n\n%(consent)s\n\nPrivacy notice: %(privacy_url)s\n\n"
-        "Do you agree? Tap “Yes, I agree” only if you are 16 or older."
-    ) % {
-        "names": names,
-        "consent": consent_text.text(citizen.language),
-        "privacy_url": _privacy_url(),
-    }
+    body = (
+        citizen_text(
+            "consent_question",
+            names=names,
+            consent=consent_text.text(citizen.language),
+            privacy_url=_privacy_url(),
+        )
+        # Not part of the editable text: the age rule (DSGVO Art. 8) must always be asked.
+        + "\n"
+        + _("Tap “Yes, I agree” only if you are 16 or older.")
+    )
     _reply(
         citizen,
         outbound.ReplyButtons(body[: outbound.INTERACTIVE_BODY_MAX_CHARS], _consent_buttons()),
@@ -288,11 +282,7 @@ def _answer_consent(citizen: Citizen, agreed: bool, *, channel: str) -> None:
         _end_session(citizen)
         _reply(
             citizen,
-            outbound.Text(
-                _(
-                    "All right, you have not subscribed to anything. Send START if you change your mind."
-                )
-            ),
+            outbound.Text(citizen_text("declined")),
         )
         return
     session_data = (
@@ -309,12 +299,7 @@ def _answer_consent(citizen: Citizen, agreed: bool, *, channel: str) -> None:
     if Offering.CHAT in confirmed:
         _reply(
             citizen,
-            outbound.Text(
-                _(
-                    "Thank you! You can now write to the mayor's office here. We answer during "
-                    "office hours. In an emergency call 110 (police) or 112 (fire brigade, ambulance)."
-                )
-            ),
+            outbound.Text(citizen_text("chat_confirmed")),
         )
     if Offering.INFO in confirmed:
         _send_topic_list(
@@ -408,13 +393,7 @@ def _confirm_topics(citizen: Citizen, chosen: set[str]) -> None:
     )
     _reply(
         citizen,
-        outbound.Text(
-            _(
-                "Done. You receive: %(names)s.\n\nTHEMEN changes your topics, STOP ends a "
-                "subscription, HILFE shows all commands."
-            )
-            % {"names": names}
-        ),
+        outbound.Text(citizen_text("topics_done", names=names)),
     )
 
 
@@ -435,30 +414,14 @@ def _stop(citizen: Citizen, offering: str | None) -> None:
             "remaining": ", ".join(_offering_name(o) for o in remaining),
         }
     else:
-        text = _(
-            "You have unsubscribed from: %(names)s. You will receive no more messages from us. "
-            "Send START to register again, LÖSCHEN to erase your data."
-        ) % {"names": names}
+        text = citizen_text("unsubscribed_all", names=names)
     _reply(citizen, outbound.Text(text))
 
 
 def _send_help(citizen: Citizen) -> None:
     _reply(
         citizen,
-        outbound.Text(
-            _(
-                "Commands:\n"
-                "START – register\n"
-                "INFO / CHAT – subscribe to the info channel / the chat\n"
-                "THEMEN – change your topics\n"
-                "STOP – unsubscribe (STOP INFO or STOP CHAT for one of them)\n"
-                "EINSTELLUNGEN – change everything on a web page\n"
-                "MEINE DATEN – what we store about you\n"
-                "LÖSCHEN – erase your data\n\n"
-                "Privacy notice: %(privacy_url)s"
-            )
-            % {"privacy_url": _privacy_url()}
-        ),
+        outbound.Text(citizen_text("help", privacy_url=_privacy_url())),
     )
 
 
@@ -513,9 +476,7 @@ def _erase(citizen: Citizen, *, channel: str) -> None:
     _end_session(citizen)
     _reply(
         citizen,
-        outbound.Text(
-            _("Your data will be erased in a moment. This is our last message. Goodbye!")
-        ),
+        outbound.Text(citizen_text("goodbye")),
     )
     actions.do_request_erasure(citizen, channel=channel)
 

@@ -23,6 +23,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils.module_loading import import_string
 
+from townhall.citysettings.config import whatsapp_setting
 from townhall.core import clock
 from townhall.core.privacy import redact
 from townhall.whatsapp import outbound
@@ -580,13 +581,13 @@ def inbound_message_from_row(stored: Message) -> InboundMessage:
         {
             "messaging_product": "whatsapp",
             "metadata": {
-                "display_phone_number": settings.WHATSAPP["DISPLAY_PHONE_NUMBER"],
-                "phone_number_id": settings.WHATSAPP["PHONE_NUMBER_ID"],
+                "display_phone_number": whatsapp_setting("DISPLAY_PHONE_NUMBER"),
+                "phone_number_id": whatsapp_setting("PHONE_NUMBER_ID"),
             },
             "contacts": [{"profile": {"name": stored.profile_name}, "wa_id": stored.wa_id}],
             "messages": [raw_message],
         },
-        waba_id=settings.WHATSAPP["BUSINESS_ACCOUNT_ID"],
+        waba_id=whatsapp_setting("BUSINESS_ACCOUNT_ID"),
     )
     parsed = parse_webhook(envelope)
     if not parsed.messages:
@@ -990,7 +991,7 @@ def do_dispatch_batch(
 def _claim_size() -> int:
     """About half a second of the number's messages, split between the dispatchers."""
     config = settings.WHATSAPP
-    share = float(config["SEND_RATE_PER_SECOND"]) * CLAIM_SECONDS / _dispatcher_count()
+    share = float(whatsapp_setting("SEND_RATE_PER_SECOND")) * CLAIM_SECONDS / _dispatcher_count()
     return max(1, min(int(config["SEND_BATCH_SIZE"]), int(share)))
 
 

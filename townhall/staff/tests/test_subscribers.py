@@ -723,7 +723,10 @@ def test_users_without_staff_rights_are_refused(
 def test_navigation_links_to_the_subscribers(staff_client: Client) -> None:
     html = staff_client.get(OVERVIEW_URL, **ENGLISH).content.decode()
 
-    assert f'<a href="{OVERVIEW_URL}" aria-current="page">Subscribers</a>' in html
+    assert (
+        f'<a href="{OVERVIEW_URL}" data-nav="subscribers" aria-current="page">Subscribers</a>'
+        in html
+    )
 
 
 def make_town(size: int, start: int = 0) -> None:
