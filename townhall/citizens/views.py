@@ -23,8 +23,9 @@ from townhall.citizens import links, queries
 from townhall.citizens.actions import (
     ConsentMissing,
     current_consent_text,
-    do_record_data_export,
+    do_redeem_export_link,
     do_request_erasure,
+    do_revoke_links,
     do_update_preferences,
     do_withdraw_subscriptions,
 )
@@ -33,6 +34,7 @@ from townhall.citizens.links import city_wa_id as _city_wa_id
 from townhall.citizens.links import click_to_chat_url
 from townhall.citizens.links import qr_svg as _qr_svg
 from townhall.citizens.models import ConsentRecord
+from townhall.citysettings import config
 from townhall.core import clock
 from townhall.core.phone_numbers import format_wa_id, mask_wa_id
 
@@ -79,7 +81,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     language = get_language()
     url = click_to_chat_url(SUBSCRIBE_KEYWORD)
     qr_title = _("QR code: opens WhatsApp with the message START to the City of %(city)s") % {
-        "city": settings.CITY["NAME"]
+        "city": config.city_name()
     }
     context = {
         "click_to_chat_url": url,
@@ -101,7 +103,9 @@ def privacy(request: HttpRequest) -> HttpResponse:
         "consent_text": consent_text,
         "consent_text_body": consent_text.text(get_language()),
         "webhook_retention_days": settings.WHATSAPP["WEBHOOK_RETENTION_DAYS"],
-        "supervisory_authority": SUPERVISORY_AUTHORITIES.get(settings.CITY["STATE"], ""),
+        "supervisory_authority": SUPERVISORY_AUTHORITIES.get(config.city_state(), ""),
+        "controller_contact": config.controller_contact(),
+        "dpo_contact": config.dpo_contact(),
         "subscribe_url": click_to_chat_url(SUBSCRIBE_KEYWORD),
     }
     return render(request, "citizens/privacy.html", context)
@@ -129,6 +133,11 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
     language = get_language()
     active = queries.active_offerings(citizen)
     topics = queries.active_topics()
+    if request.method == "POST" and request.POST.get("action") == "revoke_links":
+        do_revoke_links(citizen, channel=WEB_FORM)
+        response = render(request, "citizens/links_revoked.html", {"keyword": _("SETTINGS")})
+        response["Cache-Control"] = "no-store"
+        return response
     if request.method == "POST" and request.POST.get("action") == "leave":
         ended = do_withdraw_subscriptions(citizen, channel=WEB_FORM)
         if ended:
@@ -150,6 +159,8 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                     offerings=form.wanted_offerings(),
                     topic_slugs=form.wanted_topics(),
                     has_consented=form.cleaned_data["consent"],
+                    notification_mode=form.wanted_notification_mode(),
+                    is_16_or_older=form.cleaned_data["is_16_or_older"],
                     channel=WEB_FORM,
                 )
             except ConsentMissing:
@@ -167,6 +178,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
             initial={
                 "offerings": sorted(active),
                 "topics": sorted(queries.chosen_topic_slugs(citizen)),
+                "notification_mode": citizen.notification_mode,
             },
             active_offerings=active,
             topics=topics,
@@ -179,7 +191,9 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
             "active_offerings": active,
             "consent_text": consent_text,
             "consent_text_body": consent_text.text(language),
-            "export_token": links.make_token(citizen, "export"),
+            # Only while an export link sent with this one would still work (24 hours):
+            # the preferences link (7 days) must not be a long-lived key to all the data.
+            "export_token": links.export_token_for_preferences(citizen, token),
         }
     )
     return render(request, "citizens/preferences.html", context)
@@ -204,10 +218,14 @@ def erase(request: HttpRequest, token: str) -> HttpResponse:
 def export(request: HttpRequest, token: str) -> HttpResponse:
     """The citizen's data as a JSON download (DSGVO Art. 15 and 20)."""
     citizen = links.citizen_from_token(token, "export")
-    if citizen is None:
+    link = links.claims(token, "export")
+    if citizen is None or link is None:
         return _invalid_link(request, token, "export")
     data = queries.citizen_export(citizen)
-    do_record_data_export(citizen, channel=WEB_FORM)
+    # Each export link works once: used up (atomically) before the data leaves; the file
+    # shows the state before this download.
+    if not do_redeem_export_link(citizen, export_downloads=link.export_downloads):
+        return _invalid_link(request, token, "export")
     response = HttpResponse(
         orjson.dumps(data, option=orjson.OPT_INDENT_2), content_type="application/json"
     )

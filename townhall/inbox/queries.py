@@ -12,7 +12,7 @@ import dataclasses
 import enum
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import (
@@ -28,7 +28,9 @@ from django.db.models import (
 from django.utils.translation import get_language
 
 from townhall.citizens.models import Citizen
+from townhall.citizens.permissions import may_search_by_number
 from townhall.citizens.queries import CitizenSubscriptions, citizen_subscriptions
+from townhall.core.phone_numbers import search_digit_variants
 from townhall.core.search_indexes import estimated_rows
 from townhall.inbox.access import InboxUser, assignable_users
 from townhall.inbox.models import CannedResponse, Conversation, Label, Note, Team
@@ -113,12 +115,17 @@ def conversations(user: InboxUser, filters: ListFilters) -> QuerySet[Conversatio
     else:
         queryset = queryset.exclude(state=Conversation.State.RESOLVED)
     if filters.search:
-        queryset = queryset.filter(_search_condition(filters.search))
+        condition = _search_condition(filters.search)
+        if may_search_by_number(user):
+            for digits in search_digit_variants(filters.search):
+                condition |= Q(citizen__wa_id__contains=digits)
+        queryset = queryset.filter(condition)
     return queryset.order_by("-last_message_at", "-id")
 
 
 def _search_condition(search: str) -> Q:
-    """Conversations whose citizen's name or any message contains ``search``.
+    """Conversations whose citizen's name or any message contains ``search`` (never the
+    number: only users with ``citizens.search_by_number`` search that, see ``conversations``).
 
     Each half (names, messages) has two plans, because no single one is fast for both rare
     and common words. Rare (PostgreSQL estimates at most ``SEARCH_MATCH_CAP`` matches, and
@@ -435,3 +442,34 @@ def panel_choices(conversation: Conversation) -> PanelChoices:
 
 def canned_responses() -> list[CannedResponse]:
     return list(CannedResponse.objects.all())
+
+
+def citizen_conversation_export(citizen: Citizen) -> dict[str, Any]:
+    """The inbox's part of a citizen's data export (``CITIZEN_EXPORT_HANDLERS``): the state of
+    their conversation and the staff's notes about them (DSGVO Art. 15 covers internal
+    notes too). Two queries."""
+    conversation = (
+        Conversation.objects.filter(citizen=citizen).prefetch_related("labels", "notes").first()
+    )
+    if conversation is None:
+        return {"conversation": None}
+
+    def iso(value: datetime | None) -> str | None:
+        return value.astimezone(UTC).isoformat() if value is not None else None
+
+    return {
+        "conversation": {
+            "state": conversation.state,
+            "priority": conversation.priority,
+            "is_unsubscribed": conversation.is_unsubscribed,
+            "labels": sorted(label.name for label in conversation.labels.all()),
+            "last_message_preview": conversation.last_message_preview,
+            "last_message_at": iso(conversation.last_message_at),
+            "opened_at": iso(conversation.opened_at),
+            "resolved_at": iso(conversation.resolved_at),
+            "notes": [
+                {"text": note.text, "created_at": iso(note.created_at)}
+                for note in conversation.notes.all()
+            ],
+        }
+    }

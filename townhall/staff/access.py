@@ -34,11 +34,6 @@ def _require_permission(user: StaffUser, permission: str) -> None:
         raise PermissionDenied
 
 
-def access_home(user: StaffUser) -> None:
-    """Any active staff member has a start page (the first page their role may open)."""
-    _require_staff(user)
-
-
 def access_message_log(user: StaffUser) -> None:
     """Allow reading the list of conversations, or raise ``PermissionDenied``."""
     _require_permission(user, MESSAGE_LOG_PERMISSION)
@@ -107,6 +102,13 @@ def access_subscriber(user: StaffUser, citizen_id: int) -> Citizen:
 
 def access_subscriber_export(user: StaffUser, citizen_id: int) -> Citizen:
     """The citizen if ``user`` may export their data on request (DSGVO Art. 15)."""
+    _require_permission(user, "citizens.export_citizen_data")
+    return _subscriber(citizen_id)
+
+
+def access_subscriber_link_revocation(user: StaffUser, citizen_id: int) -> Citizen:
+    """The citizen if ``user`` may make their signed links invalid on request: those who
+    handle data requests (``citizens.export_citizen_data``)."""
     _require_permission(user, "citizens.export_citizen_data")
     return _subscriber(citizen_id)
 

@@ -1,9 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class StaffConfig(AppConfig):
     name = "townhall.staff"
     label = "staff"
+    verbose_name = _("Staff pages")
 
     def ready(self) -> None:
         # Every login (form, admin, test client) goes through auth.login(), which announces

@@ -71,18 +71,20 @@ def _count(messages: QuerySet[Message]) -> Coalesce:
     return Coalesce(Subquery(counts[:1], output_field=IntegerField()), 0)
 
 
-def _search_filter(search: str) -> Q:
+def _search_filter(search: str, *, by_number: bool) -> Q:
     condition = Q(profile_name__icontains=search)
-    for digits in search_digit_variants(search):
-        condition |= Q(wa_id__contains=digits)
+    if by_number:
+        for digits in search_digit_variants(search):
+            condition |= Q(wa_id__contains=digits)
     return condition
 
 
-def conversations(search: str = "") -> QuerySet[Citizen]:
+def conversations(search: str = "", *, by_number: bool = False) -> QuerySet[Citizen]:
     """Citizens who have messages, most recent conversation first, optionally searched.
 
-    ``search`` matches part of the profile name or digits of the number, typed in
-    international or German national format.
+    ``search`` matches part of the profile name, and with ``by_number`` (only for users with
+    ``citizens.search_by_number``) digits of the number, typed in international or German
+    national format.
     """
     messages = Message.objects.filter(wa_id=OuterRef("wa_id"))
     latest = messages.order_by("-created_at", "-id")
@@ -97,13 +99,17 @@ def conversations(search: str = "") -> QuerySet[Citizen]:
     ).filter(last_message_at__isnull=False)
     search = search.strip()
     if search:
-        citizens = citizens.filter(_search_filter(search))
+        citizens = citizens.filter(_search_filter(search, by_number=by_number))
     return citizens.order_by("-last_message_at", "-id")
 
 
-def conversations_page(search: str, page_number: str | int | None) -> Page[ConversationRow]:
-    """One page of ``conversations(search)`` as ``ConversationRow`` objects."""
-    paginator: Paginator[Any] = Paginator(conversations(search), MESSAGE_LOG_PAGE_SIZE)
+def conversations_page(
+    search: str, page_number: str | int | None, *, by_number: bool = False
+) -> Page[ConversationRow]:
+    """One page of ``conversations(search, by_number=…)`` as ``ConversationRow`` objects."""
+    paginator: Paginator[Any] = Paginator(
+        conversations(search, by_number=by_number), MESSAGE_LOG_PAGE_SIZE
+    )
     page = paginator.get_page(page_number)
     # Citizens carry the annotations of conversations().
     citizens: list[Any] = list(page.object_list)

@@ -1,11 +1,12 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from townhall.staff import views, views_auth, views_subscribers, views_templates
+from townhall.staff import views, views_auth, views_dashboard, views_subscribers, views_templates
 
 app_name = "staff"
 urlpatterns = [
-    path("", views_auth.home, name="home"),
+    path("", views_dashboard.home, name="home"),
+    path("dashboard/", views_dashboard.dashboard_view, name="dashboard"),
     path("login/", views_auth.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("login/code/", views_auth.two_factor_verify, name="two_factor_verify"),
@@ -42,6 +43,11 @@ urlpatterns = [
         "subscribers/<int:citizen_id>/export/",
         views_subscribers.subscriber_export,
         name="subscriber_export",
+    ),
+    path(
+        "subscribers/<int:citizen_id>/revoke-links/",
+        views_subscribers.subscriber_revoke_links,
+        name="subscriber_revoke_links",
     ),
     path(
         "subscribers/<int:citizen_id>/erase/",

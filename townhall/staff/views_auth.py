@@ -19,16 +19,13 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_http_methods
 from django_otp import login as otp_login
 from django_otp import match_token
 
 from townhall.audit.actions import Action, do_audit
-from townhall.staff.access import access_home
 from townhall.staff.forms import StaffAuthenticationForm, TwoFactorCodeForm
 from townhall.staff.two_factor import has_two_factor_device, pending_device, requires_two_factor
-from townhall.web.http import HtmxHttpRequest, staff_login_required
-from townhall.web.navigation import nav_entries_for
 
 
 class LoginView(auth_views.LoginView):
@@ -74,17 +71,6 @@ def _next_url(request: HttpRequest) -> str:
     ):
         return candidate
     return reverse("staff:home")
-
-
-@staff_login_required
-@require_GET
-def home(request: HtmxHttpRequest) -> HttpResponse:
-    """The start page: the first page of the navigation that the user's roles may open."""
-    access_home(request.user)
-    entries = nav_entries_for(request.user)
-    if entries:
-        return redirect(entries[0].url_name)
-    return render(request, "staff/no_role.html", status=403)
 
 
 @never_cache

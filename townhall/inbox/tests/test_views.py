@@ -407,9 +407,9 @@ def make_many(count: int, staff: Any) -> None:
         do_set_labels(conversation, labels, acting_user=staff)
 
 
-# Session, user, the user's rights (own and roles'), count, rows, labels, the navigation's
-# unread total, sidebar counts, teams, labels of the sidebar. The poll's version needs no
-# query of its own.
+# Session, user, count, rows, labels, the navigation's unread total, sidebar counts, teams,
+# labels of the sidebar, the user's and their groups' permissions (navigation). The poll's
+# version needs no query of its own.
 LIST_QUERIES = 11
 
 
@@ -435,7 +435,8 @@ def test_list_query_count_does_not_grow_with_conversations(
 
 # Session, user, the user's rights (2), conversation, mark read, version (3), messages, status events, reactions, notes,
 # canned responses, users, teams, labels, the conversation's labels, the citizen's
-# subscriptions and topics.
+# subscriptions and topics, the user's own and group permissions (full number or masked,
+# navigation).
 CONVERSATION_QUERIES = 21
 
 

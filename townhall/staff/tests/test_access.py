@@ -22,7 +22,7 @@ def staff_urls() -> list[str]:
 
 
 @pytest.mark.django_db
-def test_root_sends_anonymous_users_to_the_login(client: Client) -> None:
+def test_root_asks_anonymous_visitors_to_log_in(client: Client) -> None:
     response = client.get("/")
 
     assert response.status_code == 302
@@ -33,12 +33,12 @@ def test_root_sends_anonymous_users_to_the_login(client: Client) -> None:
 @pytest.mark.parametrize(
     ("role", "start_page"),
     [
-        ("Büro", "inbox:list"),
-        ("Bürgermeister/in", "inbox:list"),
+        ("Büro", "staff:dashboard"),
+        ("Bürgermeister/in", "staff:dashboard"),
         ("Redaktion", "channel:posts"),
         ("Freigabe", "channel:posts"),
-        ("Auswertung", "channel:posts"),
-        ("Administration", "audit:log"),
+        ("Auswertung", "staff:dashboard"),
+        ("Administration", "citysettings:index"),
     ],
 )
 def test_root_opens_the_first_page_the_role_may_use(
