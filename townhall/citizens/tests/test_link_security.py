@@ -7,7 +7,7 @@ import logging
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.test import Client
 from django.urls import reverse
 from time_machine import TimeMachineFixture
@@ -121,7 +121,9 @@ def test_staff_can_revoke_a_citizens_links_on_request(client: Client, citizen: C
 
 def test_staff_without_the_right_cannot_revoke_links(client: Client, citizen: Citizen) -> None:
     token = make_token(citizen, "preferences")
-    client.force_login(make_staff())
+    editor = make_staff()
+    editor.groups.set([Group.objects.get(name="Redaktion")])
+    client.force_login(editor)
 
     response = client.post(reverse("staff:subscriber_revoke_links", args=[citizen.pk]))
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.contrib.auth.models import Permission, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -147,7 +148,11 @@ def test_the_dashboard_costs_the_same_queries_for_one_or_five_posts(client, time
 def test_the_dashboard_needs_the_statistics_permission_and_home_opens_the_first_allowed_page(
     client,
 ):
-    client.force_login(staff("buero"))
+    inbox_only = User.objects.create_user("buero", is_staff=True)
+    inbox_only.user_permissions.add(
+        Permission.objects.get(content_type__app_label="inbox", codename="use_inbox")
+    )
+    client.force_login(inbox_only)
     assert client.get(reverse("staff:dashboard")).status_code == 403
     assert client.get("/")["Location"] == reverse("inbox:list")
 

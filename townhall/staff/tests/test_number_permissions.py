@@ -27,8 +27,21 @@ def conversation(db: None):
     return citizen_writes(make_chat_citizen("Anna Schneider", wa_id=WA_ID), "Wann ist Sperrmüll?")
 
 
+# The pages of the role Büro without its right to search by number and see full numbers.
+PAGES = {
+    "inbox": ["use_inbox"],
+    "whatsapp": ["view_message_log"],
+    "citizens": ["view_citizen", "view_subscriber_statistics"],
+}
+
+
 def login(client: Client, *permissions: str) -> Client:
     user = make_staff()
+    user.groups.clear()
+    for app_label, codenames in PAGES.items():
+        user.user_permissions.add(
+            *Permission.objects.filter(content_type__app_label=app_label, codename__in=codenames)
+        )
     user.user_permissions.add(
         *Permission.objects.filter(content_type__app_label="citizens", codename__in=permissions)
     )
