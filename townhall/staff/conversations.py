@@ -15,6 +15,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from townhall.citizens.bot_exchanges import BotExchange, group_bot_exchanges
 from townhall.citizens.models import Citizen
 from townhall.core.phone_numbers import search_digit_variants
 from townhall.inbox.models import Conversation
@@ -57,6 +58,10 @@ class HistoryEntry:
     message: Message
     status_steps: list[StatusStep] = field(default_factory=list)
     refers_to: Message | None = None
+
+    @property
+    def at(self) -> datetime:
+        return self.message.created_at
 
 
 def _count(messages: QuerySet[Message]) -> Coalesce:
@@ -125,8 +130,9 @@ def history_version(citizen: Citizen) -> str:
     return message_history_version(citizen.wa_id)
 
 
-def citizen_history(citizen: Citizen) -> list[HistoryEntry]:
-    """All messages with ``citizen`` in the order they were written, with status histories."""
+def citizen_history(citizen: Citizen) -> list[HistoryEntry | BotExchange[HistoryEntry]]:
+    """All messages with ``citizen`` in the order they were written, with status histories;
+    talks with the bot (START, HILFE … and its answers) folded into one ``BotExchange``."""
     messages = list(Message.objects.filter(wa_id=citizen.wa_id).order_by("created_at", "id"))
     events_by_provider_id: dict[str, list[MessageStatusEvent]] = defaultdict(list)
     for event in MessageStatusEvent.objects.filter(
@@ -147,7 +153,7 @@ def citizen_history(citizen: Citizen) -> list[HistoryEntry]:
                 for event in events_by_provider_id.get(message.provider_id or "", ())
             )
         history.append(entry)
-    return history
+    return group_bot_exchanges(history, lambda entry: entry.message)
 
 
 def _referred_provider_id(message: Message) -> str:
