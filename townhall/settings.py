@@ -263,6 +263,8 @@ LOGOUT_REDIRECT_URL = "staff:login"
 LANGUAGE_CODE = "de"
 LANGUAGES = [("de", _("German")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "townhall" / "locale"]
+# Day first and a 24-hour clock in every language (Django's English is American).
+FORMAT_MODULE_PATH = ["townhall.formats"]
 TIME_ZONE = "Europe/Berlin"
 USE_I18N = True
 USE_TZ = True
