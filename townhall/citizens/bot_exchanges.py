@@ -54,8 +54,7 @@ def is_bot_command(message: Message) -> bool:
 
 def is_bot_answer(message: Message) -> bool:
     return (
-        message.direction == Message.Direction.OUTBOUND
-        and message.purpose == Purpose.SERVICE_REPLY
+        message.direction == Message.Direction.OUTBOUND and message.purpose == Purpose.SERVICE_REPLY
     )
 
 
@@ -66,11 +65,10 @@ def group_bot_exchanges(
     answers and further commands replaced by one ``BotExchange``."""
     result: list[Item | BotExchange[Item]] = []
     run: list[Item] = []
+    first: Message | None = None
 
     def close_run() -> None:
-        if run:
-            first = message_of(run[0])
-            assert first is not None
+        if run and first is not None:
             result.append(
                 BotExchange(
                     items=tuple(run),
@@ -79,11 +77,13 @@ def group_bot_exchanges(
                     at=first.created_at,
                 )
             )
-            run.clear()
+        run.clear()
 
     for item in items:
         message = message_of(item)
         if message is not None and (is_bot_command(message) or (run and is_bot_answer(message))):
+            if not run:
+                first = message
             run.append(item)
         else:
             close_run()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-
 from typing import Any
 from urllib.parse import urlencode
 
@@ -58,6 +57,7 @@ from townhall.whatsapp.service_window import (
 logger = logging.getLogger(__name__)
 
 # --- the list -----------------------------------------------------------------------------------
+
 
 def _list_page(request: HtmxHttpRequest, form: ListFilterForm) -> tuple[queries.ListPage, int]:
     return (
@@ -225,7 +225,9 @@ def _composer_problem(
                 messages.error(request, str(error))
         return redirect(_conversation_url(conversation, "composer"))
     return render(
-        request, "inbox/_composer.html", _composer_context(conversation, request.user, form, **extra)
+        request,
+        "inbox/_composer.html",
+        _composer_context(conversation, request.user, form, **extra),
     )
 
 
@@ -257,7 +259,9 @@ def reply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         logger.warning("inbox.reply_invalid conversation=%s reason=%s", conversation.pk, error)
         form.add_error(
             "text",
-            _("WhatsApp would not accept this message, so nothing was sent. Please check the text."),
+            _(
+                "WhatsApp would not accept this message, so nothing was sent. Please check the text."
+            ),
         )
         return _composer_problem(request, conversation, form)
     except SendRefused:

@@ -4,8 +4,8 @@ pages, which opens to show them; what the citizen wrote to the office stays in v
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 from datetime import datetime, timedelta
+from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -104,8 +104,8 @@ def test_the_message_log_folds_each_talk_with_the_bot_into_one_line(
     assert all(REPORT not in part for part in folded)
     assert REPORT in html
     assert summaries(html) == [
-        "Bot„Start“ und die Antworten des Bots, 10:00 (6 Nachrichten)",
-        "Bot„HILFE“ und die Antworten des Bots, 10:04 (4 Nachrichten)",
+        "Bot „Start“ und die Antworten des Bots, 10:00 (6 Nachrichten)",
+        "Bot „HILFE“ und die Antworten des Bots, 10:04 (4 Nachrichten)",
     ]
 
 
@@ -123,4 +123,4 @@ def test_the_inbox_conversation_folds_talks_with_the_bot_too(
     folded = exchanges(html)
     assert len(folded) == 2
     assert all(REPORT not in part for part in folded)
-    assert summaries(html)[1] == "Bot“HILFE” and the bot’s answers, 10:04 (4 messages)"
+    assert summaries(html)[1] == "Bot “HILFE” and the bot’s answers, 10:04 (4 messages)"

@@ -19,7 +19,11 @@ EVENING = datetime(2026, 12, 3, 19, 14, tzinfo=ZoneInfo("Europe/Berlin"))
 @pytest.mark.parametrize(
     ("language", "expected", "never"),
     [
-        ("de", ["Donnerstag, 3. Dezember 2026", "3. Dezember 2026 19:14", "04.12.2026 19:14"], ["7:14"]),
+        (
+            "de",
+            ["Donnerstag, 3. Dezember 2026", "3. Dezember 2026 19:14", "04.12.2026 19:14"],
+            ["7:14"],
+        ),
         (
             "en",
             ["Thursday, 3 December 2026", "3 December 2026, 19:14", "4 Dec 2026, 19:14"],

@@ -28,6 +28,7 @@ from townhall.citizens.models import Citizen, ConsentRecord, Offering
 from townhall.core import clock
 from townhall.inbox.models import CannedResponse, Conversation, ConversationEvent, Label, Team
 from townhall.inbox.office_hours import Schedule
+from townhall.simulator.personas import persona_name
 from townhall.staff.actions import do_set_up_superuser
 from townhall.whatsapp.models import Message, MessageStatusEvent
 from townhall.whatsapp.template_actions import do_import_templates
@@ -69,8 +70,12 @@ class DemoMessage:
 @dataclass(frozen=True)
 class DemoCitizen:
     wa_id: str
-    profile_name: str
     messages: tuple[DemoMessage, ...]
+
+    @property
+    def profile_name(self) -> str:
+        # The simulator's phones are these citizens: one list of names and numbers.
+        return persona_name(self.wa_id)
 
 
 def ago(*, days: int = 0, hours: int = 0, minutes: int = 0) -> timedelta:
@@ -80,7 +85,6 @@ def ago(*, days: int = 0, hours: int = 0, minutes: int = 0) -> timedelta:
 DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     DemoCitizen(
         "4915112345601",
-        "Anna Schneider",
         (
             DemoMessage(
                 "pothole-1",
@@ -118,7 +122,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4916012345602",
-        "Mehmet Yılmaz",
         (
             DemoMessage(
                 "office-hours-1",
@@ -170,7 +173,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4917012345603",
-        "Lena Hoffmann",
         (
             DemoMessage(
                 "bookcase-1",
@@ -199,7 +201,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4917612345604",
-        "Klaus Becker",
         (
             DemoMessage(
                 "noise-1",
@@ -235,7 +236,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4915112345605",
-        "Sabine Krüger",
         (
             DemoMessage(
                 "festival-1",
@@ -266,7 +266,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4916012345606",
-        "Thomas Wagner",
         (
             DemoMessage(
                 "bulky-waste-1",
@@ -288,7 +287,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4917012345607",
-        "Julia Fischer",
         (
             DemoMessage(
                 "street-lamp-1",
@@ -330,7 +328,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4917612345608",
-        "Peter Schmitz",
         (
             DemoMessage(
                 "repair-cafe-1",
