@@ -252,7 +252,6 @@ def test_no_serious_accessibility_violations(
     assert blocking == [], f"{name} ({url}):\n{describe(blocking)}"
 
 
-
 @pytest.mark.parametrize(
     ("name", "who"), [("privacy", "anonymous"), ("archive", "anonymous"), ("inbox", "staff")]
 )
@@ -280,6 +279,7 @@ def test_the_language_buttons_are_finger_sized_on_a_phone(
     for box in boxes:
         assert box is not None
         assert box["width"] >= 44 and box["height"] >= 44, box
+
 
 # Routes that are no page of their own: form targets (POST), fragments that pages poll or
 # load, downloads and feeds. Every other route must be in PAGES.
