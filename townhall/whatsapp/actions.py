@@ -825,9 +825,14 @@ def _checked_wa_id(wa_id: str) -> str:
     return wa_id
 
 
-def _start_dispatchers() -> None:
+def _dispatcher_count() -> int:
+    """One dispatcher per Huey worker thread: they share the claims and the rate."""
     consumer: dict[str, Any] = dict(settings.HUEY.get("consumer") or {})  # type: ignore[call-overload]
-    for _ in range(int(consumer.get("workers", 1))):
+    return max(1, int(consumer.get("workers", 1)))
+
+
+def _start_dispatchers() -> None:
+    for _ in range(_dispatcher_count()):
         _enqueue("dispatch_messages")
 
 
@@ -903,16 +908,14 @@ def do_dispatch_batch(
         for row in sendable
     ]
     outcomes = _send_paced(requests, tokens, limiter)
-    accepted = _record_outcomes(sendable, outcomes, limiter)
+    accepted = _record_outcomes(sendable, outcomes)
     return DispatchReport(claimed=len(claimed), accepted=accepted)
 
 
 def _claim_size() -> int:
     """About half a second of the number's messages, split between the dispatchers."""
     config = settings.WHATSAPP
-    consumer: dict[str, Any] = dict(settings.HUEY.get("consumer") or {})  # type: ignore[call-overload]
-    dispatchers = max(1, int(consumer.get("workers", 1)))
-    share = float(config["SEND_RATE_PER_SECOND"]) * CLAIM_SECONDS / dispatchers
+    share = float(config["SEND_RATE_PER_SECOND"]) * CLAIM_SECONDS / _dispatcher_count()
     return max(1, min(int(config["SEND_BATCH_SIZE"]), int(share)))
 
 
@@ -940,7 +943,8 @@ def _send_paced(
         outcomes.extend(results)
         tokens = 0
         if any(isinstance(result, ThroughputLimited) for result in results):
-            # Meta says we are too fast: everyone waits, this batch included.
+            # Meta counted more than our limiter let through (inbound counts too): every
+            # dispatcher of this number holds off, the rest of this batch included.
             limiter.pause(settings.WHATSAPP["THROUGHPUT_BACKOFF_SECONDS"])
     return outcomes
 
@@ -1068,17 +1072,16 @@ def _hold_back_pair_limited(
     return [row for row, wait in zip(rows, waits, strict=True) if wait == 0]
 
 
-def _record_outcomes(
-    rows: list[dict[str, Any]], outcomes: list[SendResult | CloudAPIError], limiter: RateLimiter
-) -> int:
-    """Bulk-write what the API said; returns the number accepted."""
+def _record_outcomes(rows: list[dict[str, Any]], outcomes: list[SendResult | CloudAPIError]) -> int:
+    """Bulk-write what the API said; returns the number accepted.
+
+    A 130429 has already paused every dispatcher (``_send_paced``); here it is only retried."""
     now = clock.now()
     max_attempts = settings.WHATSAPP["SEND_MAX_ATTEMPTS"]
     accepted: list[Message] = []
     changed: list[Message] = []
     errors_by_class: dict[str, int] = {}
     next_retry: float | None = None
-    throughput_limited = False
     for row, outcome in zip(rows, outcomes, strict=True):
         attempts = row["attempts"] + 1
         if isinstance(outcome, SendResult):
@@ -1112,8 +1115,6 @@ def _record_outcomes(
             message.status = Message.Status.QUEUED
             message.next_attempt_at = now + timedelta(seconds=retry_in)
             next_retry = retry_in if next_retry is None else min(next_retry, retry_in)
-            if isinstance(outcome, ThroughputLimited):
-                throughput_limited = True
         else:
             message.status = Message.Status.FAILED
         changed.append(message)
@@ -1130,10 +1131,6 @@ def _record_outcomes(
             Message.objects.bulk_update(accepted, ["provider_id", *outcome_fields])
         if changed:
             Message.objects.bulk_update(changed, outcome_fields)
-    if throughput_limited:
-        # Meta counted more than our limiter let through (inbound counts too): every
-        # dispatcher of this number holds off for a moment.
-        limiter.pause(settings.WHATSAPP["THROUGHPUT_BACKOFF_SECONDS"])
     # Status webhooks can overtake the write above; apply the ones that already arrived.
     if accepted:
         early = list(
