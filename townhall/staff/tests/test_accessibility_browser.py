@@ -179,9 +179,14 @@ def demo_site(django_db_setup: None, django_db_blocker: Any) -> Iterator[DemoSit
     from pytest_django.live_server_helper import LiveServer
 
     with django_db_blocker.unblock(), _test_database():
+        # What a fresh install has from its data migrations (an earlier transactional test
+        # may have emptied the tables).
         importlib.import_module(
             "townhall.citizens.migrations.0003_default_topics_and_consent_text"
         ).create_defaults(django_apps, None)
+        importlib.import_module(
+            "townhall.channel.migrations.0002_rate_card_window_rules_and_meta_defaults"
+        ).create_default_prices(django_apps, None)
         call_command("seed_demo", "--password", "Barrierefrei-2026", stdout=StringIO())
         client = Client()
         client.force_login(get_user_model().objects.get(is_superuser=True))
