@@ -28,14 +28,14 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from townhall.channel import limits
 from townhall.channel.audience import plan_audience
-from townhall.channel.models import Post, PostDelivery, PostEvent, PostVersion
+from townhall.channel.models import Post, PostDelivery, PostEvent, PostLinkOpen, PostVersion
 from townhall.channel.schedule import quiet_hours_end
 from townhall.channel.sending_rule import WINDOW_MARGIN, PostSender
 from townhall.citizens.models import Topic, TopicSubscription
@@ -763,3 +763,22 @@ def do_finish_handed_over_posts() -> int:
         for post_id in Post.objects.filter(state=Post.State.SENDING).values_list("pk", flat=True)
         if do_finish_post_if_handed_over(post_id)
     )
+
+
+# --- sharing ------------------------------------------------------------------------------------
+
+_COUNT_LINK_OPEN = (
+    f"INSERT INTO {PostLinkOpen._meta.db_table} (post_id, day, count)"  # noqa: S608
+    " VALUES (%s, %s, 1)"
+    " ON CONFLICT (post_id, day) DO UPDATE SET"
+    f" count = {PostLinkOpen._meta.db_table}.count + 1"
+)
+
+
+def do_count_link_open(post: Post) -> None:
+    """One more person opened the post's public page today (city time). A counter only:
+    nothing about the visitor is stored. One statement, safe under concurrent requests."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _COUNT_LINK_OPEN, [post.pk, connection.ops.adapt_datefield_value(clock.today())]
+        )

@@ -17,6 +17,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from townhall.citizens.keywords import REFERRAL_ALPHABET, REFERRAL_CODE_LENGTH
 from townhall.citizens.models import Citizen, Topic
 from townhall.whatsapp.models import Message, MessageTemplate
 
@@ -26,6 +27,14 @@ PUBLIC_ID_LENGTH = 8
 def new_public_id() -> str:
     # Short, unguessable before publication, readable in a link: /p/<public_id>/
     return secrets.token_urlsafe(6)[:PUBLIC_ID_LENGTH]
+
+
+def new_referral_code() -> str:
+    """The code of a post's invitation link ("START <code>"), as the bot reads it."""
+    while True:
+        code = "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(REFERRAL_CODE_LENGTH))
+        if any(character.isdigit() for character in code):
+            return code
 
 
 class Post(models.Model):
@@ -45,6 +54,8 @@ class Post(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
 
     public_id = models.CharField(max_length=16, unique=True, default=new_public_id)
+    # "START <referral_code>" in the public page's invitation link: sign-ups per post.
+    referral_code = models.CharField(max_length=8, unique=True, default=new_referral_code)
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.NORMAL)
     state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.DRAFT)
     # No topic = every info-channel subscriber.
@@ -189,6 +200,23 @@ class PostDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.post_id} → {self.citizen_id}"
+
+
+class PostLinkOpen(models.Model):
+    """How often the post's public page was opened on a day: a counter, nothing else (no
+    cookie, no address, no browser); bots and link-preview fetchers are not counted."""
+
+    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="link_opens")
+    day = models.DateField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["post", "day"], name="one_open_counter_per_post_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.post_id} {self.day}: {self.count}"
 
 
 class MessagePrice(models.Model):

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.db.models import F
 from django.utils.module_loading import import_string
 
 from townhall.citizens import queries
@@ -26,6 +27,7 @@ from townhall.citizens.models import (
 )
 from townhall.core import clock
 from townhall.core.phone_numbers import is_valid_wa_id
+from townhall.core.storage import scrub_deleted_data
 
 PROFILE_NAME_MAX_CHARS = Citizen._meta.get_field("profile_name").max_length or 255
 
@@ -83,6 +85,7 @@ def _record(
     topic: Topic | None = None,
     consent_text: ConsentText | None = None,
     acting_user: Any = None,
+    referral_code: str = "",
 ) -> ConsentRecord:
     return ConsentRecord.objects.create(
         citizen=citizen,
@@ -91,6 +94,7 @@ def _record(
         topic=topic,
         consent_text=consent_text,
         channel=channel,
+        referral_code=referral_code,
         acting_user=acting_user if getattr(acting_user, "pk", None) else None,
     )
 
@@ -136,11 +140,13 @@ def do_request_subscription(
 
 
 def do_confirm_subscriptions(
-    citizen: Citizen, *, channel: str, acting_user: Any = None
+    citizen: Citizen, *, channel: str, acting_user: Any = None, referral_code: str = ""
 ) -> list[str]:
     """Second step of the double opt-in: the citizen agreed to the current consent text.
 
     Activates every waiting offering and records the consent with the text's version.
+    ``referral_code``: the shared post's code the sign-up started from ("START <code>"); kept
+    on the consent record only, so sign-ups can be counted per post (never who shared it).
     """
     consent_text = current_consent_text()
     now = clock.now()
@@ -161,6 +167,7 @@ def do_confirm_subscriptions(
                 offering=subscription.offering,
                 consent_text=consent_text,
                 acting_user=acting_user,
+                referral_code=referral_code,
             )
             confirmed.append(subscription.offering)
     return confirmed
@@ -338,6 +345,32 @@ def do_record_data_export(citizen: Citizen, *, channel: str, acting_user: Any = 
     _record(citizen, ConsentRecord.Kind.DATA_EXPORTED, channel=channel, acting_user=acting_user)
 
 
+def do_redeem_export_link(citizen: Citizen, *, export_downloads: int) -> bool:
+    """Use up the export link that carries ``export_downloads``: True once, False for a
+    link already used (also by a concurrent request) or revoked since."""
+    with transaction.atomic():
+        used = Citizen.objects.filter(
+            pk=citizen.pk,
+            export_downloads=export_downloads,
+            link_generation=citizen.link_generation,
+            erased_at__isnull=True,
+        ).update(export_downloads=F("export_downloads") + 1)
+        if used:
+            _record(
+                citizen, ConsentRecord.Kind.DATA_EXPORTED, channel=ConsentRecord.Channel.WEB_FORM
+            )
+    return bool(used)
+
+
+def do_revoke_links(citizen: Citizen, *, channel: str, acting_user: Any = None) -> None:
+    """Make every preferences and export link given out so far useless (on request, and as
+    part of erasure); the citizen gets new ones with EINSTELLUNGEN or MEINE DATEN."""
+    with transaction.atomic():
+        Citizen.objects.filter(pk=citizen.pk).update(link_generation=F("link_generation") + 1)
+        _record(citizen, ConsentRecord.Kind.LINKS_REVOKED, channel=channel, acting_user=acting_user)
+    citizen.refresh_from_db(fields=["link_generation", "export_downloads"])
+
+
 def do_request_erasure(citizen: Citizen, *, channel: str, acting_user: Any = None) -> None:
     """The citizen confirmed erasure: stop everything now, erase after the goodbye is sent.
 
@@ -396,6 +429,20 @@ def do_erase_due_citizens(now: datetime | None = None) -> int:
     return count
 
 
+def do_purge_bot_sessions(now: datetime | None = None) -> int:
+    """Delete bot sessions expired more than ``settings.RETENTION["BOT_SESSION_DAYS"]`` ago
+    (their data holds a citizen's answers of an unfinished dialogue)."""
+    now = now or clock.now()
+    cutoff = now - timedelta(days=settings.RETENTION["BOT_SESSION_DAYS"])
+    deleted, _ = BotSession.objects.filter(expires_at__lt=cutoff).delete()
+    return deleted
+
+
+def _scrub_after_erasure() -> None:
+    if not transaction.get_connection().in_atomic_block:
+        scrub_deleted_data()
+
+
 def do_erase_citizen(citizen: Citizen, *, channel: str, acting_user: Any = None) -> None:
     """Irreversibly anonymise everything personal about ``citizen`` (DSGVO Art. 17).
 
@@ -419,5 +466,9 @@ def do_erase_citizen(citizen: Citizen, *, channel: str, acting_user: Any = None)
         citizen.wa_id = pseudonym
         citizen.profile_name = ""
         citizen.erased_at = clock.now()
-        citizen.save(update_fields=["wa_id", "profile_name", "erased_at"])
+        # Signed links die with the data (they are refused for erased citizens anyway).
+        citizen.link_generation += 1
+        citizen.save(update_fields=["wa_id", "profile_name", "erased_at", "link_generation"])
         _record(citizen, ConsentRecord.Kind.ERASED, channel=channel, acting_user=acting_user)
+        # After the commit: no readable copy left in SQLite's write-ahead log either.
+        transaction.on_commit(_scrub_after_erasure)

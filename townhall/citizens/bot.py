@@ -19,7 +19,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 
 from townhall.citizens import actions, links
-from townhall.citizens.keywords import Command, Match, match_keyword, normalize
+from townhall.citizens.keywords import Command, Match, match_keyword, normalize, referral_code
 from townhall.citizens.models import (
     BotSession,
     Citizen,
@@ -79,8 +79,15 @@ def handle_inbound(citizen: Citizen, message: InboundMessage) -> None:
     match = match_keyword(message.text) if message.type == "text" else None
     if match is not None:
         _maybe_switch_language(citizen, message.text)
+    code = referral_code(message.text) if message.type == "text" and match is None else None
     with translation.override(citizen.language):
-        if reply_id and ":" in reply_id:
+        if code is not None:
+            # "START <code>" from a shared post's invitation: the invitation is to the info
+            # channel, so ask for that consent directly.
+            _ask_consent(
+                citizen, [Offering.INFO], channel=Channel.WHATSAPP_KEYWORD, referral_code=code
+            )
+        elif reply_id and ":" in reply_id:
             _on_choice(citizen, session, reply_id)
         elif match is not None:
             _on_command(citizen, session, match)
@@ -275,7 +282,9 @@ def _send_current_subscriptions(citizen: Citizen, active: list[str]) -> None:
     _reply(citizen, outbound.ReplyButtons(body, (*buttons, ("cmd:help", _("Help")))))
 
 
-def _ask_consent(citizen: Citizen, offerings: list[str], *, channel: str) -> None:
+def _ask_consent(
+    citizen: Citizen, offerings: list[str], *, channel: str, referral_code: str = ""
+) -> None:
     already = [o for o in offerings if _is_active(citizen, o)]
     waiting = actions.do_request_subscription(citizen, offerings, channel=channel)
     if not waiting:
@@ -285,9 +294,10 @@ def _ask_consent(citizen: Citizen, offerings: list[str], *, channel: str) -> Non
             outbound.Text(_("You have already subscribed to: %(names)s.") % {"names": names}),
         )
         return
-    _start_session(
-        citizen, BotSession.Step.CONFIRM_CONSENT, CONSENT_TIMEOUT, {"offerings": waiting}
-    )
+    data: dict = {"offerings": waiting}
+    if referral_code:
+        data["referral_code"] = referral_code
+    _start_session(citizen, BotSession.Step.CONFIRM_CONSENT, CONSENT_TIMEOUT, data)
     consent_text = actions.current_consent_text()
     names = _(" and ").join(_offering_name(o) for o in waiting)
     body = _(
@@ -321,7 +331,12 @@ def _answer_consent(citizen: Citizen, agreed: bool, *, channel: str) -> None:
             ),
         )
         return
-    confirmed = actions.do_confirm_subscriptions(citizen, channel=channel)
+    session_data = (
+        BotSession.objects.filter(citizen=citizen).values_list("data", flat=True).first() or {}
+    )
+    confirmed = actions.do_confirm_subscriptions(
+        citizen, channel=channel, referral_code=str(session_data.get("referral_code", ""))[:8]
+    )
     _end_session(citizen)
     if Offering.CHAT in confirmed:
         _reply(
@@ -477,7 +492,7 @@ def _send_my_data(citizen: Citizen) -> None:
         "• WhatsApp number: +%(number)s\n• Name in your profile: %(name)s\n"
         "%(subscriptions)s\n• Topics: %(topics)s\n• Messages exchanged: %(messages)d\n"
         "• Consent records: %(consents)d\n\n"
-        "Full export (valid for 24 hours): %(url)s"
+        "Full export (works once, for 24 hours): %(url)s"
     ) % {
         "number": citizen.wa_id,
         "name": citizen.profile_name or "–",

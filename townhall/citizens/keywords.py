@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import itertools
 import math
+import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -537,3 +538,28 @@ def _interpret_verb(verb: Command, segments: Sequence[_Phrase]) -> Match | None:
         return Match(verb)
     (offering,) = offerings
     return Match(verb, offering)
+
+
+# --- Referral codes -----------------------------------------------------------------------
+# A shared post's invitation link pre-fills "START <code>" (channel.sharing). The code names
+# the post, never the person who shared it. Letters without 0/O and 1/I/L, always with a digit,
+# so "START jetzt" is never read as a code.
+REFERRAL_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+REFERRAL_CODE_LENGTH = 6
+_REFERRAL_PATTERN = re.compile(
+    rf"^\s*(?:start|starten)[\s:]+([A-Za-z0-9]{{{REFERRAL_CODE_LENGTH}}})\s*[.!]?\s*$",
+    re.IGNORECASE,
+)
+
+
+def referral_code(text: str) -> str | None:
+    """The referral code in "START <code>", upper-cased; None for anything else."""
+    found = _REFERRAL_PATTERN.match(text or "")
+    if found is None:
+        return None
+    code = found.group(1).upper()
+    if not any(character.isdigit() for character in code):
+        return None
+    if not set(code) <= set(REFERRAL_ALPHABET):
+        return None
+    return code

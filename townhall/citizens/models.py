@@ -41,9 +41,16 @@ class Citizen(models.Model):
         max_length=20, choices=ConsentChannel.choices, blank=True, default=""
     )
 
+    # Raised to revoke every signed link given out so far (erasure, or on request): links
+    # carry the value they were made with (citizens.links).
+    link_generation = models.PositiveIntegerField(default=0)
+    # Export links carry this count; a download raises it, so each export link works once.
+    export_downloads = models.PositiveIntegerField(default=0)
+
     class Meta:
         permissions = [
             ("search_by_number", "Can search citizens by phone number"),
+            ("view_phone_number", "Can see citizens' full phone numbers"),
             ("export_citizen_data", "Can export a citizen's data on request"),
             ("erase_citizen", "Can erase a citizen's data on request"),
         ]
@@ -168,6 +175,7 @@ class ConsentRecord(models.Model):
         TOPIC_REMOVED = "topic_removed", _("Topic removed")
         DATA_EXPORTED = "data_exported", _("Data exported")
         ERASED = "erased", _("Personal data erased")
+        LINKS_REVOKED = "links_revoked", _("Links revoked")
 
     # Defined above Citizen, which stores it too; callers keep saying ConsentRecord.Channel.
     Channel = ConsentChannel
@@ -185,6 +193,9 @@ class ConsentRecord(models.Model):
     acting_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # A consent given after "START <code>" from a shared post's invitation: the post's code
+    # (channel.Post.referral_code), so sign-ups are counted per post. Nothing about who shared.
+    referral_code = models.CharField(max_length=8, blank=True, db_index=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -6,7 +6,7 @@ Views, the worker (inbound handler) and tests call these; nothing else saves inb
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -21,7 +21,12 @@ from townhall.core.privacy import redact
 from townhall.inbox.models import CannedResponse, Conversation, ConversationEvent, Label, Note, Team
 from townhall.inbox.office_hours import Schedule
 from townhall.whatsapp import outbound
-from townhall.whatsapp.actions import do_queue_message
+from townhall.whatsapp.actions import (
+    ReactionChange,
+    do_clear_message_texts,
+    do_queue_message,
+    do_record_reactions,
+)
 from townhall.whatsapp.models import Message
 from townhall.whatsapp.outbound import TEXT_MAX_CHARS
 from townhall.whatsapp.policy import Purpose, SendRefused
@@ -202,6 +207,94 @@ def do_reply(conversation: Conversation, text: str, *, acting_user: Any) -> Mess
     return message
 
 
+# The emoji staff can put on a citizen's message (WhatsApp accepts any; a short palette keeps
+# the inbox calm).
+REACTION_CHOICES = ("👍", "❤️", "🙏", "✅", "😊", "😮")
+# Interactive ids of choices sent from the inbox: "staff:<n>". The citizen's tap is an
+# ordinary message for the office (citizens.routing gives only the bot's prefixes to the bot).
+STAFF_CHOICE_PREFIX = "staff:"
+
+
+def do_react(
+    conversation: Conversation, message: Message, emoji: str, *, acting_user: Any
+) -> Message:
+    """Put the city's reaction on a citizen's message (an empty ``emoji`` removes it).
+
+    Sent as WhatsApp's ``reaction`` message, so only inside the 24-hour window (raises
+    ``OutsideServiceWindow``). Unlike a reply it leaves the conversation where it is: no
+    state change, no new position in the list.
+    """
+    if emoji and emoji not in REACTION_CHOICES:
+        raise InvalidInboxInput(_("This reaction is not offered."))
+    if (
+        message.direction != Message.Direction.INBOUND
+        or message.wa_id != conversation.citizen.wa_id
+        or not message.provider_id
+        or message.type == "reaction"
+    ):
+        raise InvalidInboxInput(_("You can only react to a message of this citizen."))
+    if not is_within_service_window(conversation.last_inbound_at):
+        raise OutsideServiceWindow()
+    with transaction.atomic():
+        sent = do_queue_message(
+            conversation.citizen.wa_id,
+            outbound.Reaction(message.provider_id, emoji),
+            purpose=Purpose.CHAT,
+            acting_user=acting_user,
+        )
+        do_record_reactions(
+            [
+                ReactionChange(
+                    message_provider_id=message.provider_id,
+                    wa_id=conversation.citizen.wa_id,
+                    from_business=True,
+                    emoji=emoji,
+                    reacted_at=sent.created_at,
+                    reaction_message_id=sent.pk,
+                )
+            ]
+        )
+    return sent
+
+
+def do_send_choices(
+    conversation: Conversation,
+    text: str,
+    choices: list[str],
+    *,
+    as_list: bool,
+    list_button: str = "",
+    acting_user: Any,
+) -> Message:
+    """Send a text with reply buttons (up to 3) or a list (up to 10 rows); the citizen's tap
+    comes back as a message in this conversation. Only inside the 24-hour window.
+
+    Raises ``InvalidOutboundMessage`` when WhatsApp's limits are broken (the form checks
+    them first, with sentences for staff).
+    """
+    if not text.strip():
+        raise InvalidInboxInput(_("The reply is empty."))
+    if not is_within_service_window(conversation.last_inbound_at):
+        raise OutsideServiceWindow()
+    body = render_reply(text, conversation=conversation, staff_user=acting_user)
+    ids = [f"{STAFF_CHOICE_PREFIX}{index}" for index in range(1, len(choices) + 1)]
+    message: outbound.OutboundMessage
+    if as_list:
+        rows = tuple(
+            outbound.ListRow(id=i, title=title) for i, title in zip(ids, choices, strict=True)
+        )
+        message = outbound.ListMessage(body, list_button, (outbound.ListSection("", rows),))
+    else:
+        message = outbound.ReplyButtons(body, tuple(zip(ids, choices, strict=True)))
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        sent = do_queue_message(
+            conversation.citizen.wa_id, message, purpose=Purpose.CHAT, acting_user=acting_user
+        )
+        _after_outbound(conversation, sent, acting_user)
+    return sent
+
+
 def do_send_reengagement_template(conversation: Conversation, *, acting_user: Any) -> Message:
     """Outside the window only an approved template may be sent; it invites the citizen to
     answer, which reopens the window for free text."""
@@ -339,6 +432,40 @@ def do_erase_conversation(citizen: Citizen, pseudonym: str) -> None:
     Conversation.objects.filter(pk=conversation.pk).update(
         last_message_preview="", state=Conversation.State.RESOLVED, unread_count=0
     )
+
+
+# Conversations per retention transaction: one UPDATE of their messages, one DELETE of notes.
+RETENTION_BATCH_SIZE = 500
+
+
+def do_apply_conversation_retention(now: datetime | None = None) -> int:
+    """Empty the texts of conversations resolved more than
+    ``settings.RETENTION["RESOLVED_CONVERSATION_DAYS"]`` ago: message texts and payloads older
+    than the cutoff, internal notes and the list preview. Counts and metrics stay. A
+    conversation re-opened since is not resolved and keeps everything. Returns the number of
+    conversations emptied."""
+    now = now or clock.now()
+    cutoff = now - timedelta(days=settings.RETENTION["RESOLVED_CONVERSATION_DAYS"])
+    due = (
+        Conversation.objects.filter(state=Conversation.State.RESOLVED, resolved_at__lt=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    emptied = 0
+    last_pk = 0
+    # Walks the ids once (a batch that changes nothing is not fetched again).
+    while batch := list(due.filter(pk__gt=last_pk)[:RETENTION_BATCH_SIZE]):
+        last_pk = batch[-1]
+        with transaction.atomic():
+            conversations = Conversation.objects.filter(pk__in=batch)
+            do_clear_message_texts(
+                Citizen.objects.filter(conversation__in=conversations).values("wa_id"),
+                before=cutoff,
+            )
+            Note.objects.filter(conversation__in=conversations, created_at__lt=cutoff).delete()
+            conversations.update(last_message_preview="")
+        emptied += len(batch)
+    return emptied
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -34,6 +34,11 @@ urlpatterns = [
         name="subscriber_export",
     ),
     path(
+        "subscribers/<int:citizen_id>/revoke-links/",
+        views_subscribers.subscriber_revoke_links,
+        name="subscriber_revoke_links",
+    ),
+    path(
         "subscribers/<int:citizen_id>/erase/",
         views_subscribers.subscriber_erase,
         name="subscriber_erase",

@@ -27,7 +27,13 @@ from townhall.core.privacy import redact
 from townhall.whatsapp import outbound
 from townhall.whatsapp.client import SendRequest, SendResult, get_client
 from townhall.whatsapp.errors import CloudAPIError, OutcomeUnknown, ThroughputLimited
-from townhall.whatsapp.models import STATUS_RANK, Message, MessageStatusEvent, WebhookEvent
+from townhall.whatsapp.models import (
+    STATUS_RANK,
+    Message,
+    MessageReaction,
+    MessageStatusEvent,
+    WebhookEvent,
+)
 from townhall.whatsapp.policy import Purpose, check_send_allowed, refusals
 from townhall.whatsapp.rate_limit import RateLimiter, get_limiter
 from townhall.whatsapp.template_actions import do_apply_template_statuses
@@ -177,6 +183,7 @@ def do_process_pending_webhook_events(limit: int = WEBHOOK_BATCH_SIZE) -> int:
 def _process_events(events: QuerySet[WebhookEvent], *, limit: int = WEBHOOK_BATCH_SIZE) -> int:
     now = clock.now()
     new_message_ids: list[int] = []
+    reactions: list[ReactionChange] = []
     statuses: list[StatusUpdate] = []
     template_updates: list[TemplateStatusUpdate] = []
     notes: list[tuple[int, ParsedWebhook]] = []
@@ -206,11 +213,23 @@ def _process_events(events: QuerySet[WebhookEvent], *, limit: int = WEBHOOK_BATC
                 message_id = _store_inbound_message(message)
                 if message_id is not None:
                     new_message_ids.append(message_id)
+                    if message.reaction is not None:
+                        reactions.append(
+                            ReactionChange(
+                                message_provider_id=message.reaction.message_id,
+                                wa_id=message.from_wa_id,
+                                from_business=False,
+                                emoji=message.reaction.emoji,
+                                reacted_at=message.timestamp,
+                                reaction_message_id=message_id,
+                            )
+                        )
             statuses.extend(parsed.statuses)
             template_updates.extend(parsed.template_updates)
             processed.append(event_id)
             if parsed.skipped or parsed.errors:
                 notes.append((event_id, parsed))
+        do_record_reactions(reactions)
         _store_statuses(statuses)
         if template_updates:
             # Rare (a review decision); applied with the event so neither is lost alone.
@@ -279,6 +298,54 @@ def _store_inbound_message(message: InboundMessage) -> int | None:
         logger.info("webhook.duplicate_message id=%s", message.id)
         return None
     return stored.pk
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionChange:
+    """One reaction as it happened: a new emoji, a changed one, or a removal (empty)."""
+
+    message_provider_id: str
+    wa_id: str
+    from_business: bool
+    emoji: str
+    reacted_at: datetime
+    reaction_message_id: int | None = None
+
+
+_UPSERT_REACTION = (
+    f"INSERT INTO {MessageReaction._meta.db_table}"  # noqa: S608
+    " (message_provider_id, wa_id, from_business, emoji, reacted_at, reaction_message_id)"
+    " VALUES (%s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (message_provider_id, wa_id, from_business) DO UPDATE SET"
+    " emoji = excluded.emoji, reacted_at = excluded.reacted_at,"
+    " reaction_message_id = excluded.reaction_message_id"
+    # Webhooks are not ordered: a change older than the stored one is ignored.
+    f" WHERE excluded.reacted_at >= {MessageReaction._meta.db_table}.reacted_at"
+)
+
+
+def do_record_reactions(changes: Sequence[ReactionChange]) -> None:
+    """Store reactions, the latest per reactor and message winning (removals included).
+
+    One statement for the batch; a late change never overwrites a newer one. Reactions are
+    data about messages only: they never touch a conversation (see citizens.routing).
+    """
+    if not changes:
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = [
+        (
+            change.message_provider_id,
+            change.wa_id,
+            change.from_business,
+            change.emoji,
+            adapt(change.reacted_at),
+            change.reaction_message_id,
+        )
+        for change in changes
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(_UPSERT_REACTION, rows)
 
 
 def _status_errors(status: StatusUpdate) -> list[dict[str, Any]]:
@@ -1239,6 +1306,28 @@ def do_purge_processed_webhook_events(now: datetime | None = None) -> int:
         state=WebhookEvent.State.PROCESSED, received_at__lt=cutoff
     ).delete()
     return deleted
+
+
+def do_purge_unprocessable_webhook_events(now: datetime | None = None) -> int:
+    """Delete rejected and failed webhook bodies past their retention period
+    (``settings.RETENTION["REJECTED_WEBHOOK_DAYS"]``): long enough to inspect, not forever."""
+    now = now or clock.now()
+    cutoff = now - timedelta(days=settings.RETENTION["REJECTED_WEBHOOK_DAYS"])
+    deleted, _ = WebhookEvent.objects.filter(
+        state__in=[WebhookEvent.State.REJECTED, WebhookEvent.State.FAILED],
+        received_at__lt=cutoff,
+    ).delete()
+    return deleted
+
+
+def do_clear_message_texts(wa_ids: QuerySet[Any] | list[str], *, before: datetime) -> int:
+    """Empty the text and payload of the messages of ``wa_ids`` older than ``before``
+    (retention). The rows stay for the statistics; one UPDATE. Returns the count."""
+    return (
+        Message.objects.filter(wa_id__in=wa_ids, created_at__lt=before)
+        .exclude(text="", payload={})
+        .update(text="", payload={})
+    )
 
 
 def do_erase_messages(wa_id: str, pseudonym: str) -> int:

@@ -4,6 +4,7 @@
 - ``Message``: every inbound and outbound message, one row per provider message id.
 - ``MessageStatusEvent``: the status history (sent, delivered, read, failed) of outbound messages.
 - ``MessageTemplate``: the templates Townhall submits to Meta and may send outside the window.
+- ``MessageReaction``: the emoji a citizen (or the city) put on a message, latest one only.
 """
 
 from collections.abc import Sequence
@@ -184,6 +185,42 @@ class MessageStatusEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider_message_id} {self.status}"
+
+
+class MessageReaction(models.Model):
+    """The current reaction of one side of a chat to one message: at most one per reactor.
+
+    WhatsApp keeps one reaction per person and message; a new emoji replaces the old one and
+    an empty emoji removes it. The row keeps the removal (empty ``emoji``) with its time, so
+    a change that arrives late (webhooks are not ordered) never overwrites a newer one.
+    The message is named by its WhatsApp id, like status events: the reaction may refer to
+    a message whose id we store a moment later, and joins by id serve every count.
+    """
+
+    # The WhatsApp id (wamid) of the message reacted to.
+    message_provider_id = models.CharField(max_length=255)
+    # The citizen of the chat (the reactor, or the one whose message the city reacted to).
+    wa_id = models.CharField(max_length=32)
+    # True: the city's reaction (sent from the inbox); False: the citizen's.
+    from_business = models.BooleanField(default=False)
+    # Empty = removed.
+    emoji = models.CharField(max_length=16, blank=True)
+    reacted_at = models.DateTimeField()
+    # The message that carried the latest change (inbound webhook or our outbound send).
+    reaction_message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message_provider_id", "wa_id", "from_business"],
+                name="one_reaction_per_reactor",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_provider_id} {self.emoji or '(removed)'}"
 
 
 class MessageTemplate(models.Model):

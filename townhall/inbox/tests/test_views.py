@@ -432,10 +432,10 @@ def test_list_query_count_does_not_grow_with_conversations(
     assert count_queries(staff_client, LIST_URL) == LIST_QUERIES
 
 
-# Session, user, conversation, mark read, version (3), messages, status events, notes,
+# Session, user, conversation, mark read, version (3), messages, status events, reactions, notes,
 # canned responses, users, teams, labels, the conversation's labels, the citizen's
-# subscriptions and topics.
-CONVERSATION_QUERIES = 18
+# subscriptions and topics, the user's own and group permissions (full number or masked).
+CONVERSATION_QUERIES = 21
 
 
 @pytest.mark.django_db
