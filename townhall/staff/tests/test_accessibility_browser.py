@@ -115,6 +115,12 @@ PAGES: list[tuple[str, str, Callable[[], str]]] = [
         "staff",
         lambda: reverse("channel:send_urgent", args=[_post_in(Post.State.DRAFT).pk]),
     ),
+    (
+        "post_report",
+        "staff",
+        lambda: reverse("channel:report", args=[_post_in(Post.State.SENT).pk]),
+    ),
+    ("post_compare", "staff", lambda: reverse("channel:compare")),
     ("rate_card", "staff", lambda: reverse("channel:rate_card")),
     (
         "price_edit",
@@ -228,7 +234,8 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def browser_context(browser: Any) -> Iterator[Any]:
     # As a staff member in Musterstadt sees it (like conftest's new_page).
-    context = browser.new_context(locale="de-DE", timezone_id="Europe/Berlin")
+    # bypass_csp: the pages forbid inline scripts (as they should); axe is injected as one.
+    context = browser.new_context(locale="de-DE", timezone_id="Europe/Berlin", bypass_csp=True)
     if abs(clock.offset_from_machine_clock()) > 1:
         context.clock.install(time=clock.now())
     context.set_default_timeout(15_000)
@@ -300,6 +307,7 @@ NOT_PAGES = {
     "staff:citizen_history",
     "staff:retry_inbound_message",
     "staff:subscriber_export",
+    "staff:subscriber_revoke_links",
     "staff:template_check",
     "staff:template_sync",
     "staff:template_submit",
@@ -313,6 +321,8 @@ NOT_PAGES = {
     "inbox:state",
     "inbox:priority",
     "inbox:labels",
+    "inbox:react",
+    "inbox:choices",
     "channel:autosave",
     "channel:preview",
     "channel:audience",
@@ -349,6 +359,8 @@ PAGE_ROUTES = {
     "post": "channel:post",
     "post_edit": "channel:edit",
     "send_urgent": "channel:send_urgent",
+    "post_report": "channel:report",
+    "post_compare": "channel:compare",
     "rate_card": "channel:rate_card",
     "price_edit": "channel:price_edit",
     "templates": "staff:templates",
