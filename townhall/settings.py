@@ -120,6 +120,7 @@ INSTALLED_APPS = [
     "csp",
     "huey.contrib.djhuey",
     "townhall.core",
+    "townhall.citysettings",
     "townhall.whatsapp",
     "townhall.citizens",
     "townhall.inbox",
@@ -159,6 +160,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "townhall.core.context_processors.city",
                 "townhall.inbox.context_processors.inbox",
+                "townhall.web.context_processors.navigation",
             ],
         },
     },
@@ -317,6 +319,16 @@ INBOX_REENGAGEMENT_TEMPLATE = {
 # Called with (citizen, pseudonym) when a citizen's data is erased, in order; each app
 # removes the personal data it holds.
 CITIZEN_ERASURE_HANDLERS = ["townhall.inbox.actions.do_erase_conversation"]
+# Called with the citizen for their data export (DSGVO Art. 15); each returns its part as a
+# dict of JSON-ready values, merged into citizens.queries.citizen_export.
+CITIZEN_EXPORT_HANDLERS = ["townhall.inbox.queries.citizen_conversation_export"]
+# Called with (citizen, stranger) when a citizen's WhatsApp number changed and another
+# citizen row already had the new number (``stranger``, deleted afterwards; None if there was
+# none): each app moves what it holds of the stranger to the citizen.
+CITIZEN_NUMBER_CHANGE_HANDLERS = [
+    "townhall.inbox.actions.do_merge_conversation",
+    "townhall.channel.actions.do_merge_post_deliveries",
+]
 # Seconds between a confirmed LÖSCHEN and the erasure, so the goodbye message is sent first.
 ERASURE_DELAY_SECONDS = float(os.environ.get("TOWNHALL_ERASURE_DELAY_SECONDS", "30"))
 
@@ -353,6 +365,10 @@ CHANNEL: dict[str, Any] = {
     # The approved template for citizens whose 24-hour window is closed, when a post names
     # none (the publish_post command, official warnings).
     "DEFAULT_TEMPLATE": os.environ.get("TOWNHALL_CHANNEL_DEFAULT_TEMPLATE", "info_kanal_meldung"),
+    # When citizens who chose the daily summary get it (city time, "HH:MM", wall clock).
+    "DIGEST_TIME": os.environ.get("TOWNHALL_CHANNEL_DIGEST_TIME", "18:00"),
+    # The approved template of the daily summary for citizens whose 24-hour window is closed.
+    "DIGEST_TEMPLATE": os.environ.get("TOWNHALL_CHANNEL_DIGEST_TEMPLATE", "tageszusammenfassung"),
 }
 
 # --- Auth, i18n, static -------------------------------------------------------------------------
@@ -363,7 +379,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "staff:login"
-LOGIN_REDIRECT_URL = "staff:message_log"
+LOGIN_REDIRECT_URL = "staff:home"
 LOGOUT_REDIRECT_URL = "staff:login"
 
 LANGUAGE_CODE = "de"

@@ -5,8 +5,10 @@ that marks the message handled. It decides from the message (a keyword, a tapped
 list row) and the citizen's ``BotSession`` what to do, calls the actions, and answers with
 service replies through the sending layer.
 
-Interactive ids are ``<kind>:<value>``: ``offer:info|chat|both``, ``consent:yes|no``,
-``topic:<slug>|all|done``, ``erase:yes|no``, ``cmd:start|help``.
+Interactive ids are ``<kind>:<value>``: ``offer:info|chat|both``, ``consent:yes|under16|no``
+(yes also confirms being 16 or older), ``topic:<slug>|all|done``, ``erase:yes|no``,
+``cmd:start|help``, ``notify:all|urgent_only|digest`` (the bell: how normal posts reach the
+citizen).
 """
 
 from __future__ import annotations
@@ -24,12 +26,15 @@ from townhall.citizens.models import (
     BotSession,
     Citizen,
     ConsentRecord,
+    NotificationMode,
     Offering,
     Subscription,
     Topic,
     TopicSubscription,
 )
 from townhall.citizens.routing import Route, route_inbound
+from townhall.citysettings import config
+from townhall.citysettings.texts import citizen_text
 from townhall.core import clock
 from townhall.core.privacy import redact
 from townhall.whatsapp import outbound
@@ -47,7 +52,23 @@ ERASURE_TIMEOUT = timedelta(minutes=15)
 
 # Commands typed in English switch the bot's language to English.
 _ENGLISH_WORDS = frozenset(
-    {"help", "subscribe", "unsubscribe", "topics", "delete", "settings", "my", "data", "yes"}
+    {
+        "help",
+        "subscribe",
+        "unsubscribe",
+        "topics",
+        "delete",
+        "settings",
+        "my",
+        "data",
+        "yes",
+        "everything",
+        "urgent",
+        "only",
+        "digest",
+        "summary",
+        "notifications",
+    }
 )
 
 _GERMAN_WORDS = frozenset(
@@ -64,8 +85,21 @@ _GERMAN_WORDS = frozenset(
         "nein",
         "stopp",
         "beides",
+        "alles",
+        "nur",
+        "dringend",
+        "zusammenfassung",
+        "benachrichtigungen",
+        "glocke",
     }
 )
+
+# What each bell keyword chooses.
+_NOTIFY_COMMANDS = {
+    Command.NOTIFY_ALL: NotificationMode.ALL,
+    Command.NOTIFY_URGENT_ONLY: NotificationMode.URGENT_ONLY,
+    Command.NOTIFY_DIGEST: NotificationMode.DIGEST,
+}
 
 Channel = ConsentRecord.Channel
 
@@ -107,7 +141,10 @@ def _on_choice(citizen: Citizen, session: BotSession | None, reply_id: str) -> N
             return
     elif kind == "consent":
         if session is not None and session.step == BotSession.Step.CONFIRM_CONSENT:
-            _answer_consent(citizen, value == "yes", channel=Channel.WHATSAPP_BUTTON)
+            if value == "under16":
+                _answer_under_age(citizen, channel=Channel.WHATSAPP_BUTTON)
+            else:
+                _answer_consent(citizen, value == "yes", channel=Channel.WHATSAPP_BUTTON)
         else:
             _reply(citizen, outbound.Text(_expired_text()))
         return
@@ -127,6 +164,10 @@ def _on_choice(citizen: Citizen, session: BotSession | None, reply_id: str) -> N
             _end_session(citizen)
             _reply(citizen, outbound.Text(_("Good, nothing was deleted.")))
         return
+    elif kind == "notify":
+        if value in NotificationMode.values:
+            _set_notification_mode(citizen, value, channel=Channel.WHATSAPP_BUTTON)
+            return
     elif kind == "cmd":
         if value == "start":
             _send_welcome(citizen)
@@ -190,6 +231,10 @@ def _on_command(citizen: Citizen, session: BotSession | None, match: Match) -> N
         )
     elif command == Command.DELETE:
         _ask_erasure(citizen)
+    elif command in _NOTIFY_COMMANDS:
+        _set_notification_mode(citizen, _NOTIFY_COMMANDS[command], channel=Channel.WHATSAPP_KEYWORD)
+    elif command == Command.NOTIFICATIONS:
+        _send_notification_choice(citizen)
 
 
 def _on_free_message(citizen: Citizen, session: BotSession | None) -> None:
@@ -204,15 +249,9 @@ def _on_free_message(citizen: Citizen, session: BotSession | None) -> None:
         )
         return
     if _is_active(citizen, Offering.INFO):
-        body = _(
-            "Thank you for your message. You receive the info channel, but messages to the "
-            "mayor's office need the chat. Send CHAT to add it."
-        )
+        body = citizen_text("info_only")
     else:
-        body = _(
-            "Hello! This is the WhatsApp service of the City of %(city)s. To write with the "
-            "mayor's office or to receive news, please register first."
-        ) % {"city": settings.CITY["NAME"]}
+        body = citizen_text("stranger", city=config.city_name())
     _reply(
         citizen,
         outbound.ReplyButtons(body, (("cmd:start", _("Register")), ("cmd:help", _("Help")))),
@@ -228,12 +267,7 @@ def _send_welcome(citizen: Citizen) -> None:
     if active:
         _send_current_subscriptions(citizen, active)
         return
-    body = _(
-        "Welcome to the WhatsApp service of the City of %(city)s!\n\n"
-        "• Info channel: news, events and urgent alerts\n"
-        "• Chat with the mayor's office: your questions, ideas and concerns\n\n"
-        "Privacy notice: %(privacy_url)s\n\nWhat would you like?"
-    ) % {"city": settings.CITY["NAME"], "privacy_url": _privacy_url()}
+    body = citizen_text("welcome", city=config.city_name(), privacy_url=_privacy_url())
     _reply(
         citizen,
         outbound.ReplyButtons(
@@ -271,7 +305,7 @@ def _send_current_subscriptions(citizen: Citizen, active: list[str]) -> None:
         "%(subscriptions)s\n\n"
         "THEMEN changes your topics, EINSTELLUNGEN opens all settings, STOP unsubscribes "
         "(STOP INFO or STOP CHAT for one of them)."
-    ) % {"city": settings.CITY["NAME"], "subscriptions": "\n".join(lines)}
+    ) % {"city": config.city_name(), "subscriptions": "\n".join(lines)}
     missing = [offering for offering in Offering.values if offering not in active]
     if not missing:
         _reply(citizen, outbound.Text(body))
@@ -300,13 +334,17 @@ def _ask_consent(
     _start_session(citizen, BotSession.Step.CONFIRM_CONSENT, CONSENT_TIMEOUT, data)
     consent_text = actions.current_consent_text()
     names = _(" and ").join(_offering_name(o) for o in waiting)
-    body = _(
-        "You chose: %(names)s.\n\n%(consent)s\n\nPrivacy notice: %(privacy_url)s\n\nDo you agree?"
-    ) % {
-        "names": names,
-        "consent": consent_text.text(citizen.language),
-        "privacy_url": _privacy_url(),
-    }
+    body = (
+        citizen_text(
+            "consent_question",
+            names=names,
+            consent=consent_text.text(citizen.language),
+            privacy_url=_privacy_url(),
+        )
+        # Not part of the editable text: the age rule (DSGVO Art. 8) must always be asked.
+        + "\n"
+        + _("Tap “Yes, I agree” only if you are 16 or older.")
+    )
     _reply(
         citizen,
         outbound.ReplyButtons(body[: outbound.INTERACTIVE_BODY_MAX_CHARS], _consent_buttons()),
@@ -324,34 +362,51 @@ def _answer_consent(citizen: Citizen, agreed: bool, *, channel: str) -> None:
         _end_session(citizen)
         _reply(
             citizen,
-            outbound.Text(
-                _(
-                    "All right, you have not subscribed to anything. Send START if you change your mind."
-                )
-            ),
+            outbound.Text(citizen_text("declined")),
         )
         return
     session_data = (
         BotSession.objects.filter(citizen=citizen).values_list("data", flat=True).first() or {}
     )
+    # The question and the consent text say that agreeing confirms being 16 or older.
     confirmed = actions.do_confirm_subscriptions(
-        citizen, channel=channel, referral_code=str(session_data.get("referral_code", ""))[:8]
+        citizen,
+        channel=channel,
+        age_confirmed=True,
+        referral_code=str(session_data.get("referral_code", ""))[:8],
     )
     _end_session(citizen)
     if Offering.CHAT in confirmed:
         _reply(
             citizen,
-            outbound.Text(
-                _(
-                    "Thank you! You can now write to the mayor's office here. We answer during "
-                    "office hours. In an emergency call 110 (police) or 112 (fire brigade, ambulance)."
-                )
-            ),
+            outbound.Text(citizen_text("chat_confirmed")),
         )
     if Offering.INFO in confirmed:
         _send_topic_list(
             citizen, intro=_("Thank you! Which topics would you like in the info channel?")
         )
+
+
+def _answer_under_age(citizen: Citizen, *, channel: str) -> None:
+    """Under 16 the citizen's own consent does not count (DSGVO Art. 8, § 16 in Germany):
+    nothing is subscribed, and we say how a parent can agree for them."""
+    actions.do_decline_under_age(citizen, channel=channel)
+    _end_session(citizen)
+    _reply(
+        citizen,
+        outbound.Text(
+            _(
+                "Thank you for telling us. As you are under 16, a parent or guardian has to "
+                "agree before we may send you messages (Art. 8 GDPR). You have not subscribed "
+                "to anything.\n\n"
+                "What to do: ask a parent or guardian to contact the City of %(city)s with "
+                "you (citizens' office or the contact in the privacy notice: "
+                "%(privacy_url)s). With their written consent the city registers you. "
+                "Once you are 16, you can send START yourself."
+            )
+            % {"city": settings.CITY["NAME"], "privacy_url": _privacy_url()}
+        ),
+    )
 
 
 def _send_topic_list(citizen: Citizen, intro: str = "") -> None:
@@ -416,16 +471,66 @@ def _confirm_topics(citizen: Citizen, chosen: set[str]) -> None:
     names = ", ".join(
         t.name(citizen.language) for t in Topic.objects.filter(slug__in=chosen, is_active=True)
     )
+    # The bell's question rides along with the confirmation: one message, three buttons.
+    body = citizen_text("topics_done", names=names) + "\n\n" + _notification_question(citizen)
+    _reply(citizen, outbound.ReplyButtons(body, _notification_buttons()))
+
+
+def _notification_question(citizen: Citizen) -> str:
+    return _(
+        "How should we notify you? Now: %(mode)s. Urgent alerts always come at once; "
+        "the daily summary lists the other posts once a day at %(time)s."
+    ) % {"mode": _mode_name(citizen.notification_mode), "time": _digest_time()}
+
+
+def _notification_buttons() -> tuple[tuple[str, str], ...]:
+    # Button titles: at most 20 characters.
+    return (
+        (f"notify:{NotificationMode.ALL}", _("Every post")),
+        (f"notify:{NotificationMode.URGENT_ONLY}", _("Urgent only")),
+        (f"notify:{NotificationMode.DIGEST}", _("Daily summary")),
+    )
+
+
+def _send_notification_choice(citizen: Citizen) -> None:
+    if not _is_active(citizen, Offering.INFO):
+        _reply(citizen, outbound.Text(_("Send INFO to subscribe to the info channel first.")))
+        return
     _reply(
         citizen,
-        outbound.Text(
-            _(
-                "Done. You receive: %(names)s.\n\nTHEMEN changes your topics, STOP ends a "
-                "subscription, HILFE shows all commands."
-            )
-            % {"names": names}
-        ),
+        outbound.ReplyButtons(_notification_question(citizen), _notification_buttons()),
     )
+
+
+def _set_notification_mode(citizen: Citizen, mode: str, *, channel: str) -> None:
+    if not _is_active(citizen, Offering.INFO):
+        _reply(citizen, outbound.Text(_("Send INFO to subscribe to the info channel first.")))
+        return
+    actions.do_set_notification_mode(citizen, mode, channel=channel)
+    if mode == NotificationMode.URGENT_ONLY:
+        text = _(
+            "Done: from now on you only receive urgent alerts. ALLES brings every post again, "
+            "ZUSAMMENFASSUNG a daily summary."
+        )
+    elif mode == NotificationMode.DIGEST:
+        text = _(
+            "Done: you receive one summary of the day's posts at %(time)s (only on days with "
+            "posts). Urgent alerts still come at once. ALLES brings every post at once again."
+        ) % {"time": _digest_time()}
+    else:
+        text = _(
+            "Done: you receive every post of your topics at once. NUR DRINGEND limits it to "
+            "urgent alerts, ZUSAMMENFASSUNG sends a daily summary instead."
+        )
+    _reply(citizen, outbound.Text(text))
+
+
+def _mode_name(mode: str) -> str:
+    return str(NotificationMode(mode).label)
+
+
+def _digest_time() -> str:
+    return str(settings.CHANNEL["DIGEST_TIME"])
 
 
 def _stop(citizen: Citizen, offering: str | None) -> None:
@@ -445,30 +550,14 @@ def _stop(citizen: Citizen, offering: str | None) -> None:
             "remaining": ", ".join(_offering_name(o) for o in remaining),
         }
     else:
-        text = _(
-            "You have unsubscribed from: %(names)s. You will receive no more messages from us. "
-            "Send START to register again, LÖSCHEN to erase your data."
-        ) % {"names": names}
+        text = citizen_text("unsubscribed_all", names=names)
     _reply(citizen, outbound.Text(text))
 
 
 def _send_help(citizen: Citizen) -> None:
     _reply(
         citizen,
-        outbound.Text(
-            _(
-                "Commands:\n"
-                "START – register\n"
-                "INFO / CHAT – subscribe to the info channel / the chat\n"
-                "THEMEN – change your topics\n"
-                "STOP – unsubscribe (STOP INFO or STOP CHAT for one of them)\n"
-                "EINSTELLUNGEN – change everything on a web page\n"
-                "MEINE DATEN – what we store about you\n"
-                "LÖSCHEN – erase your data\n\n"
-                "Privacy notice: %(privacy_url)s"
-            )
-            % {"privacy_url": _privacy_url()}
-        ),
+        outbound.Text(citizen_text("help", privacy_url=_privacy_url())),
     )
 
 
@@ -523,9 +612,7 @@ def _erase(citizen: Citizen, *, channel: str) -> None:
     _end_session(citizen)
     _reply(
         citizen,
-        outbound.Text(
-            _("Your data will be erased in a moment. This is our last message. Goodbye!")
-        ),
+        outbound.Text(citizen_text("goodbye")),
     )
     actions.do_request_erasure(citizen, channel=channel)
 
@@ -543,7 +630,11 @@ def _reply(citizen: Citizen, message: outbound.OutboundMessage) -> None:
 
 
 def _consent_buttons() -> tuple[tuple[str, str], ...]:
-    return (("consent:yes", _("Yes, I agree")), ("consent:no", _("No, thanks")))
+    return (
+        ("consent:yes", _("Yes, I agree")),
+        ("consent:under16", _("I am under 16")),
+        ("consent:no", _("No, thanks")),
+    )
 
 
 def _offering_name(offering: str) -> str:

@@ -23,6 +23,7 @@ from django.core import signing
 from django.urls import reverse
 
 from townhall.citizens.models import Citizen
+from townhall.citysettings.config import whatsapp_setting
 
 PREFERENCES_MAX_AGE_SECONDS = 7 * 24 * 3600
 EXPORT_MAX_AGE_SECONDS = 24 * 3600
@@ -150,7 +151,7 @@ def export_url(citizen: Citizen) -> str:
 
 
 def city_wa_id() -> str:
-    return re.sub(r"\D", "", settings.WHATSAPP["DISPLAY_PHONE_NUMBER"])
+    return re.sub(r"\D", "", whatsapp_setting("DISPLAY_PHONE_NUMBER"))
 
 
 def click_to_chat_url(text: str) -> str:

@@ -16,7 +16,7 @@ from townhall.core import clock
 from townhall.whatsapp.types import InboundMessage
 
 # Interactive ids the bot sends; taps on them are the bot's business.
-BOT_CHOICE_PREFIXES = ("offer:", "consent:", "topic:", "erase:", "cmd:")
+BOT_CHOICE_PREFIXES = ("offer:", "consent:", "topic:", "erase:", "cmd:", "notify:")
 # Messages that ask nothing; answering them automatically could start a loop.
 SILENT_TYPES = frozenset({"reaction", "system", "unsupported", "unknown", "order"})
 

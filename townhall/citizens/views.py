@@ -34,6 +34,7 @@ from townhall.citizens.links import city_wa_id as _city_wa_id
 from townhall.citizens.links import click_to_chat_url
 from townhall.citizens.links import qr_svg as _qr_svg
 from townhall.citizens.models import ConsentRecord
+from townhall.citysettings import config
 from townhall.core import clock
 from townhall.core.phone_numbers import format_wa_id, mask_wa_id
 
@@ -80,7 +81,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     language = get_language()
     url = click_to_chat_url(SUBSCRIBE_KEYWORD)
     qr_title = _("QR code: opens WhatsApp with the message START to the City of %(city)s") % {
-        "city": settings.CITY["NAME"]
+        "city": config.city_name()
     }
     context = {
         "click_to_chat_url": url,
@@ -102,7 +103,9 @@ def privacy(request: HttpRequest) -> HttpResponse:
         "consent_text": consent_text,
         "consent_text_body": consent_text.text(get_language()),
         "webhook_retention_days": settings.WHATSAPP["WEBHOOK_RETENTION_DAYS"],
-        "supervisory_authority": SUPERVISORY_AUTHORITIES.get(settings.CITY["STATE"], ""),
+        "supervisory_authority": SUPERVISORY_AUTHORITIES.get(config.city_state(), ""),
+        "controller_contact": config.controller_contact(),
+        "dpo_contact": config.dpo_contact(),
         "subscribe_url": click_to_chat_url(SUBSCRIBE_KEYWORD),
     }
     return render(request, "citizens/privacy.html", context)
@@ -156,6 +159,8 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                     offerings=form.wanted_offerings(),
                     topic_slugs=form.wanted_topics(),
                     has_consented=form.cleaned_data["consent"],
+                    notification_mode=form.wanted_notification_mode(),
+                    is_16_or_older=form.cleaned_data["is_16_or_older"],
                     channel=WEB_FORM,
                 )
             except ConsentMissing:
@@ -173,6 +178,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
             initial={
                 "offerings": sorted(active),
                 "topics": sorted(queries.chosen_topic_slugs(citizen)),
+                "notification_mode": citizen.notification_mode,
             },
             active_offerings=active,
             topics=topics,

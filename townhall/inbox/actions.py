@@ -6,7 +6,7 @@ Views, the worker (inbound handler) and tests call these; nothing else saves inb
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -16,9 +16,19 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from townhall.citizens.models import Citizen
+from townhall.citysettings.texts import citizen_text
 from townhall.core import clock
 from townhall.core.privacy import redact
-from townhall.inbox.models import CannedResponse, Conversation, ConversationEvent, Label, Note, Team
+from townhall.inbox.models import (
+    CannedResponse,
+    ClosedDay,
+    Conversation,
+    ConversationEvent,
+    Label,
+    Note,
+    Team,
+    WeeklyHours,
+)
 from townhall.inbox.office_hours import Schedule
 from townhall.whatsapp import outbound
 from townhall.whatsapp.actions import (
@@ -115,11 +125,7 @@ def _auto_reply_if_closed(
                 "date": formats.date_format(local, "SHORT_DATE_FORMAT"),
                 "time": formats.time_format(local, "TIME_FORMAT"),
             }
-        text = _(
-            "Thank you for your message! The mayor's office is closed right now. We will "
-            "answer from %(when)s. In an emergency please call 110 (police) or 112 (fire "
-            "brigade, ambulance)."
-        ) % {"when": when}
+        text = citizen_text("auto_reply", when=when)
     purpose = Purpose.SERVICE_REPLY if is_unsubscribed else Purpose.CHAT
     try:
         do_queue_message(citizen.wa_id, outbound.Text(text), purpose=purpose)
@@ -466,6 +472,74 @@ def do_apply_conversation_retention(now: datetime | None = None) -> int:
             conversations.update(last_message_preview="")
         emptied += len(batch)
     return emptied
+
+
+# --- office hours -------------------------------------------------------------------------------
+
+
+def do_set_office_hours(hours: dict[int, list[tuple[time, time]]], *, acting_user: Any) -> None:
+    """Replace the weekly hours (weekday 0 = Monday → opening spans). A weekday without
+    spans is closed. The auto-reply and the response times use them from now on."""
+    rows = []
+    for weekday, spans in sorted(hours.items()):
+        if not 0 <= weekday <= 6:
+            raise InvalidInboxInput(_("Unknown weekday."))
+        ordered = sorted(spans)
+        for index, (opens, closes) in enumerate(ordered):
+            if opens >= closes:
+                raise InvalidInboxInput(_("Each opening time must be before its closing time."))
+            if index and ordered[index - 1][1] > opens:
+                raise InvalidInboxInput(_("The opening times of one day must not overlap."))
+            rows.append(WeeklyHours(weekday=weekday, opens=opens, closes=closes))
+    if not rows:
+        # No rows means "the built-in hours" to Schedule.load; an office that never opens
+        # would only ever answer "closed".
+        raise InvalidInboxInput(_("Enter the opening times of at least one day."))
+    with transaction.atomic():
+        WeeklyHours.objects.all().delete()
+        WeeklyHours.objects.bulk_create(rows)
+    logger.info(
+        "inbox.office_hours_changed spans=%s user=%s", len(rows), getattr(acting_user, "pk", None)
+    )
+
+
+def do_add_closed_day(day: date, reason: str, *, acting_user: Any) -> ClosedDay:
+    closed_day, _created = ClosedDay.objects.update_or_create(
+        date=day, defaults={"reason": reason.strip()[:200]}
+    )
+    logger.info("inbox.closed_day_added user=%s", getattr(acting_user, "pk", None))
+    return closed_day
+
+
+def do_remove_closed_day(closed_day_id: int, *, acting_user: Any) -> None:
+    ClosedDay.objects.filter(pk=closed_day_id).delete()
+    logger.info("inbox.closed_day_removed user=%s", getattr(acting_user, "pk", None))
+
+
+def do_merge_conversation(citizen: Citizen, stranger: Citizen | None) -> None:
+    """Number change (``CITIZEN_NUMBER_CHANGE_HANDLERS``): the citizen's conversation stays
+    theirs (it hangs off the citizen, the messages follow the number). A conversation the
+    row that already had the new number started becomes theirs if they have none; else its
+    notes and labels join theirs and it goes."""
+    if stranger is None:
+        return
+    theirs = Conversation.objects.filter(citizen=stranger).first()
+    if theirs is None:
+        return
+    mine = Conversation.objects.filter(citizen=citizen).first()
+    if mine is None:
+        Conversation.objects.filter(pk=theirs.pk).update(citizen=citizen)
+        return
+    Note.objects.filter(conversation=theirs).update(conversation=mine)
+    mine.labels.add(*theirs.labels.all())
+    if theirs.last_message_at > mine.last_message_at:
+        Conversation.objects.filter(pk=mine.pk).update(
+            last_message_at=theirs.last_message_at,
+            last_message_preview=theirs.last_message_preview,
+            last_message_direction=theirs.last_message_direction,
+            unread_count=F("unread_count") + theirs.unread_count,
+        )
+    theirs.delete()
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
 from django.db import DatabaseError, connection
 
+from townhall.citysettings.config import whatsapp_setting
 from townhall.core.deployment import insecure_credentials
 from townhall.whatsapp.actions import do_record_webhook_event
 from townhall.whatsapp.signatures import is_valid_signature
@@ -50,10 +51,17 @@ def webhook_app_secret() -> str:
     """The app secret that signs Meta's webhooks; empty (nothing is accepted) when it is the
     simulator's public one while Townhall talks to a real Cloud API. The system checks refuse
     to start so configured; this holds even if they were skipped."""
-    whatsapp = settings.WHATSAPP
-    if "WHATSAPP_APP_SECRET" in insecure_credentials(whatsapp["API_BASE_URL"], whatsapp):
+    whatsapp = effective_credentials()
+    if "WHATSAPP_APP_SECRET" in insecure_credentials(str(whatsapp["API_BASE_URL"]), whatsapp):
         return ""
     return str(whatsapp["APP_SECRET"])
+
+
+def effective_credentials() -> dict[str, object]:
+    """The Cloud API address and credentials in force: the settings page's, else the
+    environment's."""
+    keys = ("API_BASE_URL", "ACCESS_TOKEN", "APP_SECRET", "VERIFY_TOKEN")
+    return {**settings.WHATSAPP, **{key: whatsapp_setting(key) for key in keys}}
 
 
 def drain(stream: Any, length: int) -> None:

@@ -10,7 +10,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from townhall.core.deployment import insecure_credentials
-from townhall.whatsapp.fast_webhook import answer_webhook_post, drain, too_large_answer
+from townhall.whatsapp.fast_webhook import (
+    answer_webhook_post,
+    drain,
+    effective_credentials,
+    too_large_answer,
+)
 from townhall.whatsapp.signatures import SIGNATURE_HEADER
 
 logger = logging.getLogger(__name__)
@@ -29,9 +34,9 @@ def _verify_subscription(request: HttpRequest) -> HttpResponse:
     mode = request.GET.get("hub.mode", "")
     token = request.GET.get("hub.verify_token", "")
     challenge = request.GET.get("hub.challenge", "")
-    whatsapp = settings.WHATSAPP
-    expected = whatsapp["VERIFY_TOKEN"]
-    if "WHATSAPP_VERIFY_TOKEN" in insecure_credentials(whatsapp["API_BASE_URL"], whatsapp):
+    whatsapp = effective_credentials()
+    expected = str(whatsapp["VERIFY_TOKEN"])
+    if "WHATSAPP_VERIFY_TOKEN" in insecure_credentials(str(whatsapp["API_BASE_URL"]), whatsapp):
         # The simulator's token is public: with a real Cloud API it verifies nothing.
         expected = ""
     if mode == "subscribe" and expected and hmac.compare_digest(token, expected) and challenge:

@@ -91,7 +91,7 @@ def test_start_offers_three_choices_and_nothing_is_active_before_consent(citizen
 
     consent_question = citizen_sends(button("offer:both"))[0]
 
-    assert button_ids(consent_question) == ["consent:yes", "consent:no"]
+    assert button_ids(consent_question) == ["consent:yes", "consent:under16", "consent:no"]
     assert "Datenschutzhinweise" in consent_question["interactive"]["body"]["text"]
     assert states() == {"info": "pending", "chat": "pending"}
     assert not ConsentRecord.objects.filter(kind="granted").exists()
@@ -107,7 +107,9 @@ def test_yes_by_keyword_confirms_and_records_consent_text(citizen_sends):
     assert states() == {"chat": "active"}
     record = ConsentRecord.objects.get(kind="granted")
     assert record.channel == "whatsapp_keyword"
-    assert record.consent_text.version == "2026-11"
+    assert record.consent_text.version == "2026-12"
+    # "Ja" answers a question that asks to agree only at 16 or older.
+    assert record.age_confirmed is True
     assert "110" in sent[0]["text"]["body"]
 
 
@@ -157,7 +159,9 @@ def test_topics_toggle_and_done(citizen_sends):
     assert set(
         TopicSubscription.objects.filter(is_active=True).values_list("topic__slug", flat=True)
     ) == {"stadt"}
-    assert "Neues aus der Stadt" in done["text"]["body"]
+    assert "Neues aus der Stadt" in done["interactive"]["body"]["text"]
+    # the confirmation asks how to notify (the bell), with three buttons
+    assert button_ids(done) == ["notify:all", "notify:urgent_only", "notify:digest"]
     kinds = list(ConsentRecord.objects.values_list("kind", flat=True))
     assert kinds.count("topic_added") == 2
     assert kinds.count("topic_removed") == 1
