@@ -246,7 +246,17 @@ CHANNEL: dict[str, Any] = {
     # The approved template for citizens whose 24-hour window is closed, when a post names
     # none (the publish_post command, official warnings).
     "DEFAULT_TEMPLATE": os.environ.get("TOWNHALL_CHANNEL_DEFAULT_TEMPLATE", "info_kanal_meldung"),
+    # A post with a poll of N options reaches citizens whose window is closed with the
+    # approved template of this name ({count} = N): its N quick-reply buttons are "1" … "N".
+    "POLL_TEMPLATE": os.environ.get("TOWNHALL_CHANNEL_POLL_TEMPLATE", "info_kanal_umfrage_{count}"),
+    # The poll's results to its participants whose window is closed.
+    "POLL_RESULTS_TEMPLATE": os.environ.get(
+        "TOWNHALL_CHANNEL_POLL_RESULTS_TEMPLATE", "info_kanal_umfrage_ergebnis"
+    ),
 }
+# Handlers of tapped buttons and list rows whose id starts with "<kind>:", for kinds the bot
+# does not own itself (citizens/ never imports the apps that send those buttons).
+BOT_CHOICE_HANDLERS = {"poll": "townhall.channel.poll_actions.on_poll_choice"}
 
 # --- Auth, i18n, static -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

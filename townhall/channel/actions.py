@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,9 +36,22 @@ from django.utils.translation import gettext_lazy as _
 
 from townhall.channel import limits
 from townhall.channel.audience import plan_audience
-from townhall.channel.models import Post, PostDelivery, PostEvent, PostVersion
+from townhall.channel.models import (
+    POLL_BUTTON_TITLE_MAX_CHARS,
+    POLL_BUTTONS_MAX_OPTIONS,
+    POLL_MAX_OPTIONS,
+    POLL_MIN_OPTIONS,
+    POLL_QUESTION_MAX_CHARS,
+    POLL_ROW_TITLE_MAX_CHARS,
+    Poll,
+    PollOption,
+    Post,
+    PostDelivery,
+    PostEvent,
+    PostVersion,
+)
 from townhall.channel.schedule import quiet_hours_end
-from townhall.channel.sending_rule import WINDOW_MARGIN, PostSender
+from townhall.channel.sending_rule import WINDOW_MARGIN, PostSender, audience_template
 from townhall.citizens.models import Topic, TopicSubscription
 from townhall.citizens.policy import info_recipients
 from townhall.core import clock
@@ -169,6 +183,65 @@ def _check_versions(versions: dict[str, tuple[str, str]]) -> dict[str, tuple[str
     return cleaned
 
 
+@dataclass(frozen=True)
+class PollDraft:
+    """A poll as staff wrote it: the question, the options in order, an optional end."""
+
+    question: str
+    options: Sequence[str]
+    closes_at: datetime | None = None
+
+
+def check_poll(poll: PollDraft) -> PollDraft:
+    """The poll cleaned, or ``PostActionRefused`` naming what breaks WhatsApp's limits."""
+    question = (poll.question or "").strip()
+    options = [" ".join(option.split()) for option in poll.options if option and option.strip()]
+    if not question:
+        raise PostActionRefused(_("The poll needs a question."))
+    if len(question) > POLL_QUESTION_MAX_CHARS:
+        raise PostActionRefused(
+            _("The question has %(count)d characters, at most %(max)d.")
+            % {"count": len(question), "max": POLL_QUESTION_MAX_CHARS}
+        )
+    if not POLL_MIN_OPTIONS <= len(options) <= POLL_MAX_OPTIONS:
+        raise PostActionRefused(
+            _("A poll has %(min)d to %(max)d options.")
+            % {"min": POLL_MIN_OPTIONS, "max": POLL_MAX_OPTIONS}
+        )
+    # Up to three options go as reply buttons (20 characters), more as a list (24).
+    max_chars = (
+        POLL_BUTTON_TITLE_MAX_CHARS
+        if len(options) <= POLL_BUTTONS_MAX_OPTIONS
+        else POLL_ROW_TITLE_MAX_CHARS
+    )
+    for option in options:
+        if len(option) > max_chars:
+            raise PostActionRefused(
+                _(
+                    "The option “%(option)s” has %(count)d characters; WhatsApp shows at most %(max)d."
+                )
+                % {"option": option, "count": len(option), "max": max_chars}
+            )
+    if len({option.casefold() for option in options}) != len(options):
+        raise PostActionRefused(_("Each option of the poll must be different."))
+    return PollDraft(question, options, poll.closes_at)
+
+
+def _save_poll(post: Post, poll: PollDraft | None) -> None:
+    """Replace the post's poll by ``poll`` (None removes it). Caller holds the post's lock
+    and the post is a draft, so no answers exist yet."""
+    Poll.objects.filter(post=post).delete()
+    if poll is None:
+        return
+    saved = Poll.objects.create(post=post, question=poll.question, closes_at=poll.closes_at)
+    PollOption.objects.bulk_create(
+        [
+            PollOption(poll=saved, position=position, title=title)
+            for position, title in enumerate(poll.options, start=1)
+        ]
+    )
+
+
 def do_save_draft(
     *,
     author: Any,
@@ -180,12 +253,14 @@ def do_save_draft(
     send_at: datetime | None = None,
     valid_for_seconds: int | None = None,
     attachment: Any = None,
+    poll: PollDraft | None = None,
 ) -> Post:
     """Create (``post=None``) or update a draft. Needs ``channel.add_post``; only drafts and
     posts sent back are editable, by their author or someone with ``channel.change_post``.
 
     ``versions``: language -> (title, text); German is required; languages left out are
     removed. ``attachment``: a file to attach, ``""`` to remove it, None to keep it.
+    ``poll``: the post's poll (None: the post has none).
     """
     _require_permission(author, "channel.add_post")
     if kind not in Post.Kind.values:
@@ -199,6 +274,10 @@ def do_save_draft(
         )
     topic_list = list(topics)
     now = clock.now()
+    if poll is not None:
+        poll = check_poll(poll)
+        if poll.closes_at is not None and poll.closes_at <= now:
+            raise PostActionRefused(_("The poll's closing time has passed."))
     with transaction.atomic():
         if post is None:
             post = Post(author=author, created_at=now)
@@ -216,8 +295,12 @@ def do_save_draft(
         post.valid_for_seconds = valid_for_seconds
         if attachment is not None:
             post.attachment = attachment or ""
+        if poll is not None and post.attachment:
+            # Buttons and lists carry text only: the poll's message has no room for a file.
+            raise PostActionRefused(_("A post with a poll cannot have an image or document."))
         post.updated_at = now
         post.save()
+        _save_poll(post, poll)
         post.topics.set(topic_list)
         post.versions.exclude(language__in=cleaned).delete()
         for language, (title, text) in cleaned.items():
@@ -246,7 +329,7 @@ def _limit_refusal(post: Post) -> str | None:
     plan = plan_audience(
         topics=post.topics.all(),
         kind=post.kind,
-        template=post.template,
+        template=audience_template(post),
         languages=post.versions.values_list("language", flat=True),
     )
     if plan.template_later == 0:

@@ -6,16 +6,20 @@ list row) and the citizen's ``BotSession`` what to do, calls the actions, and an
 service replies through the sending layer.
 
 Interactive ids are ``<kind>:<value>``: ``offer:info|chat|both``, ``consent:yes|no``,
-``topic:<slug>|all|done``, ``erase:yes|no``, ``cmd:start|help``.
+``topic:<slug>|all|done``, ``erase:yes|no``, ``cmd:start|help``. Taps of kinds other apps
+send (``poll:…`` of the info channel) go first, before any keyword, to their handler in
+``settings.BOT_CHOICE_HANDLERS``, which records them and returns the bot's one-line answer.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import translation
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from townhall.citizens import actions, links
@@ -74,8 +78,13 @@ def handle_inbound(citizen: Citizen, message: InboundMessage) -> None:
     """React to one new inbound message of ``citizen`` if it is the bot's to answer."""
     if route_inbound(citizen, message) != Route.BOT:
         return
-    session = _active_session(citizen)
     reply_id = message.reply.id if message.reply is not None else ""
+    handler = choice_handler(reply_id)
+    if handler is not None:
+        with translation.override(citizen.language):
+            _reply(citizen, outbound.Text(handler(citizen, reply_id, message.timestamp)))
+        return
+    session = _active_session(citizen)
     match = match_keyword(message.text) if message.type == "text" else None
     if match is not None:
         _maybe_switch_language(citizen, message.text)
@@ -89,6 +98,13 @@ def handle_inbound(citizen: Citizen, message: InboundMessage) -> None:
 
 
 # --- dispatch -----------------------------------------------------------------------------------
+
+
+def choice_handler(reply_id: str) -> Any:
+    """The handler of another app for a tapped id ``<kind>:…`` (None: the bot's own or none)."""
+    kind, separator, _rest = reply_id.partition(":")
+    path = settings.BOT_CHOICE_HANDLERS.get(kind) if separator else None
+    return import_string(path) if path else None
 
 
 def _on_choice(citizen: Citizen, session: BotSession | None, reply_id: str) -> None:

@@ -15,7 +15,8 @@ from townhall.citizens.models import BotSession, Citizen, Offering, Subscription
 from townhall.core import clock
 from townhall.whatsapp.types import InboundMessage
 
-# Interactive ids the bot sends; taps on them are the bot's business.
+# Interactive ids the bot sends; taps on them are the bot's business, like the kinds of
+# ``settings.BOT_CHOICE_HANDLERS`` (poll answers), which the bot hands to their app.
 BOT_CHOICE_PREFIXES = ("offer:", "consent:", "topic:", "erase:", "cmd:")
 # Messages that ask nothing; answering them automatically could start a loop.
 SILENT_TYPES = frozenset({"reaction", "system", "unsupported", "unknown", "order"})
@@ -33,7 +34,9 @@ def route_inbound(citizen: Citizen, message: InboundMessage) -> Route:
     if citizen.erasure_requested_at is not None or citizen.erased_at is not None:
         return Route.NOBODY
     reply_id = message.reply.id if message.reply is not None else ""
-    if reply_id.startswith(BOT_CHOICE_PREFIXES):
+    if reply_id.startswith(BOT_CHOICE_PREFIXES) or reply_id.partition(":")[0] in (
+        settings.BOT_CHOICE_HANDLERS
+    ):
         return Route.BOT
     if message.type == "text" and match_keyword(message.text) is not None:
         return Route.BOT
