@@ -472,11 +472,13 @@ def do_publish_post(
     template: MessageTemplate | None = None,
     valid_for_seconds: int | None = None,
     comment: str = "publish_post command",
+    poll: PollDraft | None = None,
 ) -> Post:
     """The system path (management command, official warnings later): an approved post
     without a person, recorded with ``comment`` and no actor. Urgent alerts start at once;
     normal posts follow quiet hours and the messaging limit like any approved post."""
     cleaned = _check_versions(versions)
+    poll = check_poll(poll) if poll is not None else None
     now = clock.now()
     with transaction.atomic():
         post = Post.objects.create(
@@ -495,6 +497,7 @@ def do_publish_post(
                 for language, (title, text) in cleaned.items()
             ]
         )
+        _save_poll(post, poll)
         _require_sendable(post)
         _record(post, PostEvent.Action.DRAFTED, None, comment)
         _record(post, PostEvent.Action.APPROVED, None, comment)
