@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "townhall.inbox",
     "townhall.channel",
     "townhall.staff",
+    "townhall.web",
     "townhall.simulator",
 ]
 

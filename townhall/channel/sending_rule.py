@@ -303,7 +303,7 @@ def poll_template(option_count: int) -> MessageTemplate | None:
         ).order_by("pk")
     )
     german = [t for t in found if t.language.split("_")[0].lower() == DEFAULT_LANGUAGE]
-    return (german or found or [None])[0]
+    return next(iter(german or found), None)
 
 
 def message_for(

@@ -45,7 +45,7 @@ from townhall.channel.access import (
 from townhall.channel.forms import POST_LANGUAGES, CommentForm, PostForm
 from townhall.channel.models import Poll, PollOption, Post, PostEvent, PostVersion
 from townhall.core import clock
-from townhall.staff.views import HtmxHttpRequest, staff_login_required
+from townhall.web.http import HtmxHttpRequest, staff_login_required
 from townhall.whatsapp import formatting, outbound
 from townhall.whatsapp.models import MessageTemplate
 

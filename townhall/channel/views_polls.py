@@ -24,7 +24,7 @@ from townhall.channel.access import (
 from townhall.channel.actions import PostActionRefused
 from townhall.channel.models import Poll, Post
 from townhall.core import clock
-from townhall.staff.views import HtmxHttpRequest, staff_login_required
+from townhall.web.http import HtmxHttpRequest, staff_login_required
 
 RESULTS_POLL_SECONDS = 2
 # States in which answers can still come in (after "sent" too, until the poll closes).
@@ -79,7 +79,7 @@ class _Echo:
 
 @staff_login_required
 @require_GET
-def poll_answers_csv(request: HtmxHttpRequest, post_id: int) -> StreamingHttpResponse:
+def poll_answers_csv(request: HtmxHttpRequest, post_id: int) -> HttpResponse:
     """Every answer (option, when, changes, language); no number, name or citizen id."""
     post = access_post(request.user, post_id)
     poll = _poll_of(post)
@@ -92,7 +92,7 @@ def poll_answers_csv(request: HtmxHttpRequest, post_id: int) -> StreamingHttpRes
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="umfrage-{post.pk}.csv"'
-    return response
+    return response  # type: ignore[return-value]  # streamed: the answers may be many
 
 
 def _run(request: HtmxHttpRequest, post: Post, step: Any, success: str) -> HttpResponse:

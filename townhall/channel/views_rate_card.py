@@ -18,7 +18,7 @@ from townhall.channel.access import (
 from townhall.channel.forms import MessagePriceForm
 from townhall.channel.models import MessagePrice
 from townhall.core import clock
-from townhall.staff.views import HtmxHttpRequest, staff_login_required
+from townhall.web.http import HtmxHttpRequest, staff_login_required
 
 
 @staff_login_required

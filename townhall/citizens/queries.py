@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from django.db.models import QuerySet
 
 from townhall.citizens.models import (
     Citizen,
     ConsentRecord,
+    Offering,
     Subscription,
     Topic,
     TopicSubscription,
@@ -109,3 +113,42 @@ def citizen_export(citizen: Citizen) -> dict[str, Any]:
         "consent_history": consent_history,
         "messages": messages,
     }
+
+
+@dataclass(frozen=True, slots=True)
+class CitizenSubscriptions:
+    """One citizen's current choices: a subscription (or None) per offering, and topics."""
+
+    subscriptions: list[tuple[str, str, Subscription | None]]
+    topics: list[str]
+
+    @property
+    def is_info_active(self) -> bool:
+        return any(
+            offering == Offering.INFO
+            and subscription is not None
+            and subscription.state == Subscription.State.ACTIVE
+            for offering, _, subscription in self.subscriptions
+        )
+
+
+def citizen_subscriptions(citizen: Citizen, language: str) -> CitizenSubscriptions:
+    """What ``citizen`` is subscribed to now. Two queries."""
+    by_offering = {
+        subscription.offering: subscription
+        for subscription in Subscription.objects.filter(citizen=citizen).select_related(
+            "consent_text"
+        )
+    }
+    topic_rows: QuerySet[TopicSubscription] = (
+        TopicSubscription.objects.filter(citizen=citizen, is_active=True, topic__is_active=True)
+        .select_related("topic")
+        .order_by("topic__position", "topic__id")
+    )
+    return CitizenSubscriptions(
+        subscriptions=[
+            (offering, str(label), by_offering.get(offering))
+            for offering, label in Offering.choices
+        ],
+        topics=[row.topic.name(language) for row in topic_rows],
+    )

@@ -28,14 +28,13 @@ from django.db.models import (
 from django.utils.translation import get_language
 
 from townhall.citizens.models import Citizen
+from townhall.citizens.queries import CitizenSubscriptions, citizen_subscriptions
 from townhall.core.search_indexes import estimated_rows
 from townhall.inbox.access import InboxUser, assignable_users
 from townhall.inbox.models import CannedResponse, Conversation, Label, Note, Team
-from townhall.staff.conversations import history_version as message_history_version
-from townhall.staff.subscribers import CitizenSubscriptions, citizen_subscriptions
 from townhall.whatsapp.errors import OutsideServiceWindow
 from townhall.whatsapp.models import Message
-from townhall.whatsapp.queries import LoggedMessage, message_log_for
+from townhall.whatsapp.queries import LoggedMessage, message_history_version, message_log_for
 from townhall.whatsapp.service_window import is_within_service_window
 
 # 25 rows fill a tablet screen twice over (shared inboxes such as Chatwoot load 25 at a time)
@@ -391,7 +390,7 @@ def history_version(conversation: Conversation) -> str:
     """
     notes = conversation.notes.aggregate(count=Count("id"), last_id=Max("id"))
     state = (
-        f"{message_history_version(conversation.citizen)}:{notes['count']}:{notes['last_id']}:"
+        f"{message_history_version(conversation.citizen.wa_id)}:{notes['count']}:{notes['last_id']}:"
         f"{is_within_service_window(conversation.last_inbound_at)}"
     )
     return hashlib.sha256(state.encode()).hexdigest()[:16]

@@ -43,7 +43,7 @@ from townhall.inbox.forms import (
     StateForm,
 )
 from townhall.inbox.models import Conversation
-from townhall.staff.views import HtmxHttpRequest, staff_login_required
+from townhall.web.http import HtmxHttpRequest, staff_login_required
 from townhall.whatsapp.outbound import InvalidOutboundMessage
 from townhall.whatsapp.policy import SendRefused
 from townhall.whatsapp.service_window import (

@@ -1,7 +1,7 @@
 """The inbox metrics page: response and resolution times, backlog and daily volume.
 
 Parse the period, check access (``access_inbox``: whoever may use the inbox), run the
-queries of ``townhall.inbox.metrics``, render charts (``townhall.staff.charts``) and the same
+queries of ``townhall.inbox.metrics``, render charts (``townhall.web.charts``) and the same
 numbers as tables.
 """
 
@@ -28,8 +28,8 @@ from townhall.inbox.metrics import (
     Period,
     inbox_metrics,
 )
-from townhall.staff import charts
-from townhall.staff.views import HtmxHttpRequest, staff_login_required
+from townhall.web import charts
+from townhall.web.http import HtmxHttpRequest, staff_login_required
 
 SECONDS_PER_MINUTE = 60
 MINUTES_PER_HOUR = 60

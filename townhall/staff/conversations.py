@@ -6,19 +6,20 @@ there are: lists are built with subqueries and one batched fetch, never a query 
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from townhall.citizens.models import Citizen
 from townhall.core.phone_numbers import search_digit_variants
+from townhall.inbox.models import Conversation
 from townhall.whatsapp.models import Message, MessageStatusEvent
+from townhall.whatsapp.queries import message_history_version, outbound_provider_ids
 
 # 50 rows are easy to scan; each row costs five index lookups (subqueries) in one query.
 MESSAGE_LOG_PAGE_SIZE = 50
@@ -119,10 +120,9 @@ def conversations_page(search: str, page_number: str | int | None) -> Page[Conve
     return Page(rows, page.number, paginator)
 
 
-def _outbound_provider_ids(wa_id: str) -> QuerySet[Message, Any]:
-    return Message.objects.filter(
-        wa_id=wa_id, direction=Message.Direction.OUTBOUND, provider_id__isnull=False
-    ).values("provider_id")
+def history_version(citizen: Citizen) -> str:
+    """A short token that changes whenever the citizen's message log would render differently."""
+    return message_history_version(citizen.wa_id)
 
 
 def citizen_history(citizen: Citizen) -> list[HistoryEntry]:
@@ -130,7 +130,7 @@ def citizen_history(citizen: Citizen) -> list[HistoryEntry]:
     messages = list(Message.objects.filter(wa_id=citizen.wa_id).order_by("created_at", "id"))
     events_by_provider_id: dict[str, list[MessageStatusEvent]] = defaultdict(list)
     for event in MessageStatusEvent.objects.filter(
-        provider_message_id__in=Subquery(_outbound_provider_ids(citizen.wa_id))
+        provider_message_id__in=Subquery(outbound_provider_ids(citizen.wa_id))
     ).order_by("occurred_at", "id"):
         events_by_provider_id[event.provider_message_id].append(event)
 
@@ -158,20 +158,7 @@ def _referred_provider_id(message: Message) -> str:
     return message.context_provider_id
 
 
-def history_version(citizen: Citizen) -> str:
-    """A short token that changes whenever the citizen's history would render differently.
-
-    Lets the page poll cheaply: the client sends the token it shows and gets "no change"
-    until a message arrives, is sent, or its status moves.
-    """
-    messages = Message.objects.filter(wa_id=citizen.wa_id).aggregate(
-        count=Count("id"), last_id=Max("id"), last_status_at=Max("status_updated_at")
-    )
-    events = MessageStatusEvent.objects.filter(
-        provider_message_id__in=Subquery(_outbound_provider_ids(citizen.wa_id))
-    ).aggregate(count=Count("id"), last_id=Max("id"))
-    state = (
-        f"{messages['count']}:{messages['last_id']}:{messages['last_status_at']}:"
-        f"{events['count']}:{events['last_id']}"
-    )
-    return hashlib.sha256(state.encode()).hexdigest()[:16]
+def conversation_id(citizen: Citizen) -> int | None:
+    """The id of the citizen's inbox conversation, where replies are written; None if the
+    citizen never wrote to the mayor's office."""
+    return Conversation.objects.filter(citizen=citizen).values_list("pk", flat=True).first()

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -20,7 +20,6 @@ from townhall.citizens.models import (
     Offering,
     Subscription,
     Topic,
-    TopicSubscription,
 )
 from townhall.core import clock
 from townhall.core.phone_numbers import search_digit_variants
@@ -198,45 +197,6 @@ def search_by_number(query: str) -> tuple[list[Citizen], bool]:
 
 def is_searchable(query: str) -> bool:
     return sum(character.isdigit() for character in query) >= SEARCH_MIN_DIGITS
-
-
-@dataclass(frozen=True, slots=True)
-class CitizenSubscriptions:
-    """One citizen's current choices: a subscription (or None) per offering, and topics."""
-
-    subscriptions: list[tuple[str, str, Subscription | None]]
-    topics: list[str]
-
-    @property
-    def is_info_active(self) -> bool:
-        return any(
-            offering == Offering.INFO
-            and subscription is not None
-            and subscription.state == Subscription.State.ACTIVE
-            for offering, _, subscription in self.subscriptions
-        )
-
-
-def citizen_subscriptions(citizen: Citizen, language: str) -> CitizenSubscriptions:
-    """What ``citizen`` is subscribed to now. Two queries."""
-    by_offering = {
-        subscription.offering: subscription
-        for subscription in Subscription.objects.filter(citizen=citizen).select_related(
-            "consent_text"
-        )
-    }
-    topic_rows: QuerySet[TopicSubscription] = (
-        TopicSubscription.objects.filter(citizen=citizen, is_active=True, topic__is_active=True)
-        .select_related("topic")
-        .order_by("topic__position", "topic__id")
-    )
-    return CitizenSubscriptions(
-        subscriptions=[
-            (offering, str(label), by_offering.get(offering))
-            for offering, label in Offering.choices
-        ],
-        topics=[row.topic.name(language) for row in topic_rows],
-    )
 
 
 @dataclass(frozen=True, slots=True)

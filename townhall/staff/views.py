@@ -2,60 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-
-from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext as _
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
-from django_htmx.http import HttpResponseClientRedirect
-from django_htmx.middleware import HtmxDetails
+from django.views.decorators.http import require_GET, require_POST
 
 from townhall.citizens.models import Citizen
 from townhall.core import clock
 from townhall.staff import conversations
 from townhall.staff.access import access_citizen, access_inbound_message, access_message_log
-from townhall.staff.forms import ReplyForm
-from townhall.whatsapp.actions import do_queue_message, do_retry_inbound_message
-from townhall.whatsapp.outbound import InvalidOutboundMessage, Text
-from townhall.whatsapp.policy import Purpose, SendRefused
+from townhall.web.http import HtmxHttpRequest, staff_login_required
+from townhall.whatsapp.actions import do_retry_inbound_message
 from townhall.whatsapp.service_window import service_window_closes_at
 
 SEARCH_MAX_CHARS = 100
-
-View = Callable[..., HttpResponse]
-
-
-class HtmxHttpRequest(HttpRequest):
-    """A request that passed django-htmx's middleware."""
-
-    htmx: HtmxDetails
-
-
-def staff_login_required(view: View) -> View:
-    """Send anonymous users to the login page, also from HTMX requests; never cache.
-
-    Django's ``login_required`` answers an HTMX poll with a redirect that htmx would follow
-    and swap the login form into the page; this tells htmx to load the login page instead.
-    Staff pages show personal data, so browsers must not keep them (shared office PCs).
-    """
-
-    @wraps(view)
-    @never_cache
-    def wrapper(request: HtmxHttpRequest, *args, **kwargs) -> HttpResponse:
-        if request.user.is_authenticated:
-            return view(request, *args, **kwargs)
-        if request.htmx:
-            current_url = request.htmx.current_url_abs_path or request.get_full_path()
-            login = redirect_to_login(current_url)
-            return HttpResponseClientRedirect(login.url)
-        return redirect_to_login(request.get_full_path())
-
-    return wrapper
 
 
 @staff_login_required
@@ -85,45 +45,16 @@ def _history_context(citizen: Citizen, version: str | None = None) -> dict[str, 
 
 
 @staff_login_required
-@require_http_methods(["GET", "POST"])
+@require_GET
 def citizen_log(request: HtmxHttpRequest, citizen_id: int) -> HttpResponse:
+    """Everything exchanged with one citizen. Replies are written in the inbox (one reply
+    path: window check, signature, conversation state and metrics live there)."""
     citizen = access_citizen(request.user, citizen_id)
-    form = ReplyForm(request.POST if request.method == "POST" else None)
-    if form.is_bound and form.is_valid():
-        try:
-            message = do_queue_message(
-                citizen.wa_id,
-                Text(form.cleaned_data["body"]),
-                purpose=Purpose.CHAT,
-                acting_user=request.user,
-            )
-        except InvalidOutboundMessage as error:
-            form.add_error(
-                "body", _("WhatsApp does not accept this message: %(reason)s") % {"reason": error}
-            )
-        except SendRefused:
-            form.add_error(
-                "body",
-                _(
-                    "This citizen has not subscribed to the chat (or has left it), so we may not "
-                    "write to them. Nothing was sent."
-                ),
-            )
-        else:
-            if not request.htmx:
-                # Without JavaScript, the anchor scrolls the history to the new message.
-                page_url = reverse("staff:citizen_log", args=[citizen.pk])
-                return redirect(f"{page_url}#message-{message.pk}")
-            # The new, empty form replaces the sent one; the history follows out of band.
-            return render(
-                request,
-                "staff/_reply_sent.html",
-                {**_history_context(citizen), "form": ReplyForm()},
-            )
-
-    if request.htmx and form.is_bound:
-        return render(request, "staff/_reply_form.html", {"citizen": citizen, "form": form})
-    return render(request, "staff/citizen_log.html", {**_history_context(citizen), "form": form})
+    return render(
+        request,
+        "staff/citizen_log.html",
+        {**_history_context(citizen), "conversation_id": conversations.conversation_id(citizen)},
+    )
 
 
 @staff_login_required

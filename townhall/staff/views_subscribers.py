@@ -19,9 +19,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from townhall.citizens.actions import do_erase_citizen, do_record_data_export
 from townhall.citizens.models import ConsentRecord, Offering
-from townhall.citizens.queries import citizen_export
+from townhall.citizens.queries import citizen_export, citizen_subscriptions
 from townhall.core import clock
-from townhall.staff import charts, subscribers
+from townhall.staff import subscribers
 from townhall.staff.access import (
     StaffUser,
     access_subscriber,
@@ -30,7 +30,8 @@ from townhall.staff.access import (
     access_subscriber_search,
     access_subscriber_statistics,
 )
-from townhall.staff.views import HtmxHttpRequest, staff_login_required
+from townhall.web import charts
+from townhall.web.http import HtmxHttpRequest, staff_login_required
 
 SEARCH_MAX_CHARS = 40
 
@@ -145,7 +146,7 @@ def subscriber_detail(request: HtmxHttpRequest, citizen_id: int) -> HttpResponse
     context = {
         "citizen": citizen,
         "is_erased": is_erased,
-        "current": subscribers.citizen_subscriptions(citizen, language),
+        "current": citizen_subscriptions(citizen, language),
         "history": subscribers.consent_history(citizen, language),
         "can_export": not is_erased
         and _is_allowed(access_subscriber_export, request.user, citizen.pk),

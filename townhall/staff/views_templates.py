@@ -26,7 +26,7 @@ from townhall.staff.access import (
     access_template_management,
     access_templates,
 )
-from townhall.staff.views import HtmxHttpRequest, staff_login_required
+from townhall.web.http import HtmxHttpRequest, staff_login_required
 from townhall.whatsapp.errors import CloudAPIError
 from townhall.whatsapp.models import MessageTemplate
 from townhall.whatsapp.template_actions import (

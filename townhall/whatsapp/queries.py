@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Max, QuerySet, Subquery
 
 from townhall.whatsapp.models import Message, MessageStatusEvent
 
@@ -32,3 +36,29 @@ def message_log_for(wa_id: str, *, limit: int | None = None) -> list[LoggedMessa
         LoggedMessage(message=m, status_history=tuple(history.get(m.provider_id or "", ())))
         for m in rows
     ]
+
+
+def outbound_provider_ids(wa_id: str) -> QuerySet[Message, Any]:
+    """The WhatsApp ids of what we sent to ``wa_id`` (status events refer to these)."""
+    return Message.objects.filter(
+        wa_id=wa_id, direction=Message.Direction.OUTBOUND, provider_id__isnull=False
+    ).values("provider_id")
+
+
+def message_history_version(wa_id: str) -> str:
+    """A short token that changes whenever the messages with ``wa_id`` would render differently.
+
+    Lets pages poll cheaply: the client sends the token it shows and gets "no change"
+    until a message arrives, is sent, or its status moves.
+    """
+    messages = Message.objects.filter(wa_id=wa_id).aggregate(
+        count=Count("id"), last_id=Max("id"), last_status_at=Max("status_updated_at")
+    )
+    events = MessageStatusEvent.objects.filter(
+        provider_message_id__in=Subquery(outbound_provider_ids(wa_id))
+    ).aggregate(count=Count("id"), last_id=Max("id"))
+    state = (
+        f"{messages['count']}:{messages['last_id']}:{messages['last_status_at']}:"
+        f"{events['count']}:{events['last_id']}"
+    )
+    return hashlib.sha256(state.encode()).hexdigest()[:16]

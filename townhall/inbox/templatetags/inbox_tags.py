@@ -1,4 +1,4 @@
-"""Display helpers of the inbox templates (message rendering comes from ``staff_tags``)."""
+"""Display helpers of the inbox templates (message rendering comes from ``message_tags``)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Test data for the inbox pages, built through the real actions.
 
 Citizens subscribe to the chat through the citizens' actions; their messages are rows shaped
-like the ones the WhatsApp worker stores (``townhall.staff.tests.factories.make_inbound``),
+like the ones the WhatsApp worker stores (``townhall.whatsapp.tests.factories.make_inbound``),
 handed to the inbox as the worker's handler would.
 """
 
@@ -18,7 +18,7 @@ from townhall.citizens.actions import do_record_inbound_contact, do_subscribe_di
 from townhall.citizens.models import Citizen, ConsentRecord, Offering
 from townhall.inbox.actions import do_receive_chat_message
 from townhall.inbox.models import Conversation, WeeklyHours
-from townhall.staff.tests.factories import make_inbound
+from townhall.whatsapp.tests.factories import make_inbound
 
 PASSWORD = "Rathaus-Test-2026"
 _numbers = itertools.count(1)

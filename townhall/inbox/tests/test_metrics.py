@@ -30,7 +30,7 @@ from townhall.inbox.metrics import (
 )
 from townhall.inbox.models import Conversation, ConversationEvent, Team
 from townhall.inbox.views_metrics import format_duration
-from townhall.staff.tests.factories import make_citizen, make_inbound
+from townhall.whatsapp.tests.factories import make_citizen, make_inbound
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MARCH_2025 = Period(start=date(2025, 3, 1), end=date(2025, 3, 31))

@@ -14,8 +14,8 @@ from django.utils import timezone
 from townhall.citizens.models import Citizen, ConsentRecord, Subscription
 from townhall.inbox.models import Conversation, ConversationEvent, Label, Team
 from townhall.inbox.office_hours import Schedule
-from townhall.staff.tests.factories import make_citizen
 from townhall.whatsapp.models import Message
+from townhall.whatsapp.tests.factories import make_citizen
 
 CONVERSATIONS = 50
 MESSAGES_EACH = 4

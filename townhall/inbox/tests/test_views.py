@@ -46,8 +46,8 @@ from townhall.inbox.tests.factories import (
     make_staff,
     open_around_the_clock,
 )
-from townhall.staff.tests.factories import make_outbound
 from townhall.whatsapp.models import Message
+from townhall.whatsapp.tests.factories import make_outbound
 
 LIST_URL = reverse("inbox:list")
 POLL_URL = reverse("inbox:list_poll")

@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from townhall.staff.charts import (
+from townhall.web.charts import (
     Bar,
     Series,
     bar_chart,

@@ -6,11 +6,11 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from townhall.citizens.actions import do_subscribe_directly, do_withdraw_subscriptions
+from townhall.citizens.actions import do_subscribe_directly
 from townhall.citizens.models import Citizen, ConsentRecord, Offering
-from townhall.staff.tests.factories import BASE_TIME, make_citizen, make_inbound, make_outbound
+from townhall.inbox.actions import do_receive_chat_message
 from townhall.whatsapp.models import Message, MessageStatusEvent
-from townhall.whatsapp.outbound import TEXT_MAX_CHARS
+from townhall.whatsapp.tests.factories import BASE_TIME, make_citizen, make_inbound, make_outbound
 
 WA_ID = "4917612345604"
 
@@ -239,86 +239,27 @@ def test_poll_answers_no_content_until_the_history_changes(staff_client: Client,
 
 
 @pytest.mark.django_db
-def test_reply_queues_a_text_message_and_redirects(
-    staff_client: Client, citizen, django_capture_on_commit_callbacks
-) -> None:
-    body = "Guten Tag Herr Becker,\ndas Ordnungsamt ist informiert."
+def test_replies_are_written_in_the_inbox_conversation(staff_client: Client, citizen) -> None:
+    message = make_inbound(citizen, "Wann kommt die Sperrmüllabholung?")
+    conversation = do_receive_chat_message(citizen, message)
 
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = staff_client.post(page_url(), {"body": body})
+    html = staff_client.get(page_url()).content.decode()
 
-    message = Message.objects.get()
-    assert response.status_code == 302
-    assert response["Location"] == f"{page_url()}#message-{message.pk}"
-    assert message.direction == Message.Direction.OUTBOUND
-    assert message.status == Message.Status.QUEUED
-    assert message.wa_id == WA_ID
-    assert message.type == "text"
-    assert message.text == body
-    assert message.payload == {"type": "text", "text": {"body": body, "preview_url": False}}
-    assert len(callbacks) == 1
-
-
-@pytest.mark.django_db
-def test_htmx_reply_returns_a_fresh_form_and_the_new_history(
-    staff_client: Client, citizen, django_capture_on_commit_callbacks
-) -> None:
-    make_inbound(citizen, "Wann kommt die Sperrmüllabholung?")
-
-    with django_capture_on_commit_callbacks(execute=False):
-        response = staff_client.post(page_url(), {"body": "Am Dienstag."}, headers=HTMX)
-
-    html = response.content.decode()
-    assert response.status_code == 200
-    assert html.lstrip().startswith('<form id="reply"')
-    assert 'hx-swap-oob="outerHTML"' in html
-    assert "Am Dienstag." in html
-    assert "ticks--pending" in html
-    form_html = html[: html.index("</form>")]
-    assert "></textarea>" in form_html
-    assert Message.objects.filter(direction="out", text="Am Dienstag.").count() == 1
-
-
-@pytest.mark.django_db
-def test_reply_to_citizen_without_chat_consent_is_refused(staff_client: Client, citizen) -> None:
-    do_withdraw_subscriptions(citizen, channel=ConsentRecord.Channel.WHATSAPP_KEYWORD)
-
-    response = staff_client.post(page_url(), {"body": "Guten Tag"})
-
-    assert response.status_code == 200
-    assert (
-        "Nichts wurde gesendet" in response.content.decode()
-        or "Nothing was sent" in response.content.decode()
-    )
+    assert f'href="{reverse("inbox:conversation", args=[conversation.pk])}"' in html
+    assert "Im Posteingang antworten" in html
+    assert 'id="reply"' not in html
+    assert staff_client.post(page_url(), {"body": "Am Dienstag."}).status_code == 405
     assert Message.objects.filter(direction="out").count() == 0
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("body", ["", "   \n  "])
-def test_empty_reply_shows_an_error_and_queues_nothing(
-    staff_client: Client, citizen, body: str
+def test_citizen_without_a_conversation_has_nothing_to_reply_to(
+    staff_client: Client, citizen
 ) -> None:
-    response = staff_client.post(page_url(), {"body": body})
+    html = staff_client.get(page_url()).content.decode()
 
-    assert response.status_code == 200
-    assert "Bitte schreiben Sie eine Nachricht, bevor Sie senden." in response.content.decode()
-    assert Message.objects.count() == 0
-
-
-@pytest.mark.django_db
-def test_too_long_reply_shows_an_error_and_keeps_the_text(staff_client: Client, citizen) -> None:
-    body = "Lärm " * 1000  # 5000 characters
-    assert len(body.strip()) > TEXT_MAX_CHARS
-
-    response = staff_client.post(page_url(), {"body": body}, headers=HTMX)
-
-    html = response.content.decode()
-    assert response.status_code == 200
-    assert html.lstrip().startswith('<form id="reply"')
-    assert "höchstens 4096 Zeichen" in html
-    assert 'aria-invalid="true"' in html
-    assert body.strip() in html
-    assert Message.objects.count() == 0
+    assert "inbox/" not in html.split('class="chat__reply-link"')[1].split("</p>")[0]
+    assert "keine Unterhaltung" in html
 
 
 @pytest.mark.django_db

@@ -12,9 +12,9 @@ from django.urls import reverse
 
 from townhall.citizens.models import Citizen
 from townhall.core import clock
-from townhall.staff.tests.factories import make_citizen
 from townhall.whatsapp.actions import do_requeue_stale_work
 from townhall.whatsapp.models import Message
+from townhall.whatsapp.tests.factories import make_citizen
 
 WA_ID = "4917612345604"
 OTHER_WA_ID = "4915112345601"

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from townhall.staff.conversations import MESSAGE_LOG_PAGE_SIZE
-from townhall.staff.tests.factories import (
+from townhall.whatsapp.tests.factories import (
     BASE_TIME,
     make_citizen,
     make_conversations,

@@ -32,8 +32,8 @@ from townhall.staff.access import (
     access_subscriber_search,
 )
 from townhall.staff.subscribers import HISTORY_DAYS, subscriber_history
-from townhall.staff.tests.factories import make_citizen, make_inbound
 from townhall.whatsapp.models import Message
+from townhall.whatsapp.tests.factories import make_citizen, make_inbound
 
 CHAT, INFO = Offering.CHAT, Offering.INFO
 BUTTON = ConsentRecord.Channel.WHATSAPP_BUTTON

@@ -100,7 +100,7 @@ def full_number(wa_id: str) -> str:
     return format_wa_id(wa_id)
 
 
-@register.inclusion_tag("staff/_status_ticks.html")
+@register.inclusion_tag("web/_status_ticks.html")
 def status_ticks(status: str, error_code: int | None = None, error_title: str = "") -> dict:
     """WhatsApp-like ticks for an outbound status: clock, ✓, ✓✓, blue ✓✓ or a warning."""
     if status in ("queued", "sending", "accepted"):
