@@ -26,8 +26,10 @@ import pytest
 import time_machine
 from django.apps import apps as django_apps
 from django.conf import settings
+from django.utils import translation
 from huey.contrib.djhuey import HUEY
 
+from townhall.citysettings import config as city_config
 from townhall.core import clock
 from townhall.core.processes import (
     CHILD_APPLICATION_NAME,
@@ -45,7 +47,7 @@ pytest_plugins = ["townhall.core.pytest_plugin", "pytester"]
 
 
 @pytest.fixture(autouse=True)
-def install_defaults(request: pytest.FixtureRequest) -> None:
+def install_defaults(request: pytest.FixtureRequest) -> Iterator[None]:
     """The topics and consent text every install has from its data migration.
 
     A transactional test (live servers, end-to-end) ends by emptying all tables, taking the
@@ -60,11 +62,29 @@ def install_defaults(request: pytest.FixtureRequest) -> None:
     elif marker is not None or "db" in request.fixturenames:
         request.getfixturevalue("db")
     else:
+        # No database: the city's settings are the environment's defaults.
+        city_config.prime(city_config.Snapshot(), keep=True)
+        yield
+        city_config.invalidate()
         return
     migration = importlib.import_module(
         "townhall.citizens.migrations.0003_default_topics_and_consent_text"
     )
     migration.create_defaults(django_apps, None)
+    # Settings saved by an earlier test are gone with its transaction; loaded now, so the
+    # first read inside a query-count assertion costs nothing.
+    city_config.prime()
+    yield
+    city_config.invalidate()
+
+
+@pytest.fixture(autouse=True)
+def default_language() -> Iterator[None]:
+    """Each test ends in the default language: a test client request (LocaleMiddleware)
+    leaves the language it negotiated active in the thread, and the next test's German
+    messages would come out in English."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +92,7 @@ def fresh_rate_limiter(settings: Any) -> Iterator[None]:
     """Each test starts with full rate-limit buckets (in this process and in Redis); bot
     conversations in tests are faster than any citizen, so the pair limit's burst and the
     send rate are wide unless a test narrows them."""
-    from townhall.whatsapp.rate_limit import get_limiter
+    from townhall.whatsapp.rate_limit import clear_limiters
 
     settings.WHATSAPP = {
         **settings.WHATSAPP,
@@ -82,7 +102,7 @@ def fresh_rate_limiter(settings: Any) -> Iterator[None]:
         # runs on the real one, so tests of it turn it on themselves.
         "THROUGHPUT_BACKOFF_SECONDS": 0,
     }
-    get_limiter.cache_clear()
+    clear_limiters()
     if settings.REDIS_URL:
         import redis
 
@@ -91,7 +111,7 @@ def fresh_rate_limiter(settings: Any) -> Iterator[None]:
         if keys:
             connection.delete(*keys)
     yield
-    get_limiter.cache_clear()
+    clear_limiters()
 
 
 @dataclass

@@ -5,6 +5,7 @@ environment variables. Without any, Townhall runs embedded: SQLite in ``data/``,
 Huey's SQLite storage, the Cloud API pointed at the built-in simulator.
 """
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -14,13 +15,32 @@ import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
 from townhall.core import clock
+from townhall.core.deployment import SIMULATOR_CREDENTIALS, is_loopback_url
 
 # End-to-end test processes run on the test's clock (a no-op without the variable).
 clock.follow_test_clock()
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("TOWNHALL_DATA_DIR", BASE_DIR / "data")).resolve()
-DATA_DIR.mkdir(parents=True, exist_ok=True)
+DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def _owner_only(path: Path, mode: int) -> None:
+    """Personal data at rest: the data folder and its files are the service user's alone.
+    A folder we do not own (shared by an administrator on purpose) is left as it is."""
+    with contextlib.suppress(PermissionError):
+        path.chmod(mode)
+
+
+def _private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 before SQLite opens it (SQLite gives its -wal and
+    -shm files the database file's mode; an empty file is an empty database)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+    _owner_only(path, 0o600)
+
+
+_owner_only(DATA_DIR, 0o700)
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -53,6 +73,41 @@ CSRF_TRUSTED_ORIGINS = [
     if origin.strip()
 ]
 
+# --- HTTPS (production, behind a TLS-terminating proxy) -------------------------------------------
+# TOWNHALL_HTTPS=1 turns on everything a public install needs; each part can be tuned.
+HTTPS = env_bool("TOWNHALL_HTTPS", False)
+SESSION_COOKIE_SECURE = env_bool("TOWNHALL_SECURE_COOKIES", HTTPS)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = env_bool("TOWNHALL_SSL_REDIRECT", HTTPS)
+SECURE_HSTS_SECONDS = int(os.environ.get("TOWNHALL_HSTS_SECONDS", "31536000" if HTTPS else "0"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("TOWNHALL_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("TOWNHALL_HSTS_PRELOAD", HTTPS)
+# The header a trusted reverse proxy sets to say the client used HTTPS, e.g.
+# "X-Forwarded-Proto" (the proxy must overwrite a client's own). Empty: no proxy header.
+_PROXY_SSL_HEADER = os.environ.get("TOWNHALL_PROXY_SSL_HEADER", "").strip()
+if _PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
+# Staff pages hold personal data: no referrer leaves the site, no framing.
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# A strict Content-Security-Policy: scripts only from our static files (no inline scripts,
+# no event handler attributes, no eval; htmx runs with allowEval off). Styles may be inline
+# (<style> blocks of some pages, htmx's indicator style); they cannot run code.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -62,8 +117,10 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    "csp",
     "huey.contrib.djhuey",
     "townhall.core",
+    "townhall.citysettings",
     "townhall.whatsapp",
     "townhall.citizens",
     "townhall.inbox",
@@ -75,6 +132,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -102,6 +160,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "townhall.core.context_processors.city",
                 "townhall.inbox.context_processors.inbox",
+                "townhall.web.context_processors.navigation",
             ],
         },
     },
@@ -118,11 +177,17 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web server, worker and tests share one file: WAL lets readers run beside the single
     # writer, IMMEDIATE transactions avoid "database is locked" on lock upgrades.
+    # secure_delete: deleted and overwritten content is zeroed on disk, on every build of
+    # SQLite (erasure must leave no readable copy; see core.storage for the WAL file).
     DATABASES["default"]["OPTIONS"] = {
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON;"
+        ),
     }
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        _private_file(Path(DATABASES["default"]["NAME"]))
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["TEST"] = {
         # A file, not memory: end-to-end tests run the web server and worker as separate
@@ -147,10 +212,12 @@ if REDIS_URL:
         },
     }
 else:
+    HUEY_FILE = os.environ.get("TOWNHALL_HUEY_FILE", str(DATA_DIR / "huey.sqlite3"))
+    _private_file(Path(HUEY_FILE))
     HUEY = {
         "huey_class": "huey.SqliteHuey",
         "name": HUEY_NAME,
-        "filename": os.environ.get("TOWNHALL_HUEY_FILE", str(DATA_DIR / "huey.sqlite3")),
+        "filename": HUEY_FILE,
         "immediate": TASKS_IMMEDIATE,
         "consumer": {
             "workers": int(os.environ.get("TOWNHALL_WORKERS", "2")),
@@ -160,15 +227,25 @@ else:
 
 # --- WhatsApp Cloud API -------------------------------------------------------------------------
 # The base URL points at Meta in production and at the simulator for demo, tests and benchmarks.
+WHATSAPP_API_BASE_URL = os.environ.get("WHATSAPP_API_BASE_URL", "http://127.0.0.1:8001").rstrip("/")
+
+
+def _credential(variable: str) -> str:
+    """The simulator's public credential is a default only for the loopback simulator;
+    anywhere else a missing variable stays empty (and core.checks refuses to start)."""
+    default = SIMULATOR_CREDENTIALS[variable] if is_loopback_url(WHATSAPP_API_BASE_URL) else ""
+    return os.environ.get(variable, default)
+
+
 WHATSAPP: dict[str, Any] = {
-    "API_BASE_URL": os.environ.get("WHATSAPP_API_BASE_URL", "http://127.0.0.1:8001").rstrip("/"),
+    "API_BASE_URL": WHATSAPP_API_BASE_URL,
     "API_VERSION": os.environ.get("WHATSAPP_API_VERSION", "v21.0"),
     "PHONE_NUMBER_ID": os.environ.get("WHATSAPP_PHONE_NUMBER_ID", "100000000000001"),
     "DISPLAY_PHONE_NUMBER": os.environ.get("WHATSAPP_DISPLAY_PHONE_NUMBER", "4929321000000"),
     "BUSINESS_ACCOUNT_ID": os.environ.get("WHATSAPP_BUSINESS_ACCOUNT_ID", "200000000000001"),
-    "ACCESS_TOKEN": os.environ.get("WHATSAPP_ACCESS_TOKEN", "simulator-access-token"),
-    "APP_SECRET": os.environ.get("WHATSAPP_APP_SECRET", "simulator-app-secret"),
-    "VERIFY_TOKEN": os.environ.get("WHATSAPP_VERIFY_TOKEN", "simulator-verify-token"),
+    "ACCESS_TOKEN": _credential("WHATSAPP_ACCESS_TOKEN"),
+    "APP_SECRET": _credential("WHATSAPP_APP_SECRET"),
+    "VERIFY_TOKEN": _credential("WHATSAPP_VERIFY_TOKEN"),
     "HTTP_TIMEOUT_SECONDS": float(os.environ.get("WHATSAPP_HTTP_TIMEOUT_SECONDS", "10")),
     # Meta documents webhook payloads of up to ~3 MB; anything far above is not Meta.
     "WEBHOOK_MAX_BODY_BYTES": int(
@@ -217,6 +294,8 @@ PUBLIC_BASE_URL = os.environ.get("TOWNHALL_PUBLIC_URL", "http://127.0.0.1:8000")
 # the route of the thing it belongs to, which decides who may see it (channel.public_views).
 MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "/media/"
+FILE_UPLOAD_PERMISSIONS = 0o600
+FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 # A message from a citizen who left the chat: False (default) answers with the subscription
 # hint; True puts it in the inbox with a visible "not subscribed" flag.
 INBOX_ACCEPT_UNSUBSCRIBED = env_bool("TOWNHALL_INBOX_ACCEPT_UNSUBSCRIBED", False)
@@ -234,6 +313,27 @@ INBOX_REENGAGEMENT_TEMPLATE = {
 CITIZEN_ERASURE_HANDLERS = ["townhall.inbox.actions.do_erase_conversation"]
 # Seconds between a confirmed LÖSCHEN and the erasure, so the goodbye message is sent first.
 ERASURE_DELAY_SECONDS = float(os.environ.get("TOWNHALL_ERASURE_DELAY_SECONDS", "30"))
+
+# --- Retention ----------------------------------------------------------------------------------
+# How long personal data is kept, in days (defaults documented in README, "Retention"). Nightly
+# Huey tasks apply it; processed webhook bodies: WHATSAPP["WEBHOOK_RETENTION_DAYS"].
+RETENTION = {
+    # Signed webhook bodies we could not read or process (kept for inspection).
+    "REJECTED_WEBHOOK_DAYS": int(os.environ.get("TOWNHALL_RETENTION_REJECTED_WEBHOOK_DAYS", "30")),
+    # Message texts (and notes, preview) of conversations resolved this long ago; the rows
+    # stay, empty, for the statistics.
+    "RESOLVED_CONVERSATION_DAYS": int(
+        os.environ.get("TOWNHALL_RETENTION_RESOLVED_CONVERSATION_DAYS", "90")
+    ),
+    # Bot sessions (a pending confirmation, the answers of the sign-up dialogue) this long
+    # after they expired.
+    "BOT_SESSION_DAYS": int(os.environ.get("TOWNHALL_RETENTION_BOT_SESSION_DAYS", "1")),
+    # Entries of an audit log of staff actions (none exists yet; see staff.tasks).
+    "AUDIT_DAYS": int(os.environ.get("TOWNHALL_RETENTION_AUDIT_DAYS", "365")),
+}
+# Staff logins expire after this many seconds (Django's default: two weeks); expired
+# sessions are deleted nightly.
+SESSION_COOKIE_AGE = int(os.environ.get("TOWNHALL_SESSION_AGE_SECONDS", str(14 * 24 * 3600)))
 
 # --- Info channel -------------------------------------------------------------------------------
 CHANNEL: dict[str, Any] = {
@@ -254,6 +354,10 @@ CHANNEL: dict[str, Any] = {
     "POLL_RESULTS_TEMPLATE": os.environ.get(
         "TOWNHALL_CHANNEL_POLL_RESULTS_TEMPLATE", "info_kanal_umfrage_ergebnis"
     ),
+    # When citizens who chose the daily summary get it (city time, "HH:MM", wall clock).
+    "DIGEST_TIME": os.environ.get("TOWNHALL_CHANNEL_DIGEST_TIME", "18:00"),
+    # The approved template of the daily summary for citizens whose 24-hour window is closed.
+    "DIGEST_TEMPLATE": os.environ.get("TOWNHALL_CHANNEL_DIGEST_TEMPLATE", "tageszusammenfassung"),
 }
 # Handlers of tapped buttons and list rows whose id starts with "<kind>:", for kinds the bot
 # does not own itself (citizens/ never imports the apps that send those buttons).
@@ -267,7 +371,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "staff:login"
-LOGIN_REDIRECT_URL = "staff:message_log"
+LOGIN_REDIRECT_URL = "staff:home"
 LOGOUT_REDIRECT_URL = "staff:login"
 
 LANGUAGE_CODE = "de"
@@ -297,9 +401,21 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Signed-link tokens are credentials: removed from request paths in log lines, on the
+    # loggers that log paths and on the handler for anything else.
+    "filters": {"redact_link_tokens": {"()": "townhall.core.logging.RedactLinkTokensFilter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_link_tokens"],
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("TOWNHALL_LOG_LEVEL", "INFO")},
     "loggers": {
+        "django.request": {"filters": ["redact_link_tokens"]},
+        "django.server": {"filters": ["redact_link_tokens"]},
+        "granian.access": {"filters": ["redact_link_tokens"]},
         "django.db.backends": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},

@@ -10,5 +10,7 @@ urlpatterns = [
     path("inbox/metrics/", include("townhall.inbox.urls_metrics")),
     path("inbox/", include("townhall.inbox.urls")),
     path("kanal/", include("townhall.channel.urls")),
+    path("konfiguration/", include("townhall.citysettings.urls")),
+    path("stadt/", include("townhall.citysettings.public_urls")),
     path("", include("townhall.staff.urls")),
 ]

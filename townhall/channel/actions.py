@@ -29,13 +29,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from townhall.channel import limits
-from townhall.channel.audience import plan_audience
+from townhall.channel import digest, limits
+from townhall.channel.audience import plan_audience, post_recipients
 from townhall.channel.models import (
     POLL_BUTTON_TITLE_MAX_CHARS,
     POLL_BUTTONS_MAX_OPTIONS,
@@ -43,17 +43,24 @@ from townhall.channel.models import (
     POLL_MIN_OPTIONS,
     POLL_QUESTION_MAX_CHARS,
     POLL_ROW_TITLE_MAX_CHARS,
+    Digest,
+    DigestDelivery,
     Poll,
     PollOption,
     Post,
     PostDelivery,
     PostEvent,
+    PostLinkOpen,
     PostVersion,
 )
 from townhall.channel.schedule import quiet_hours_end
-from townhall.channel.sending_rule import WINDOW_MARGIN, PostSender, audience_template
+from townhall.channel.sending_rule import (
+    WINDOW_MARGIN,
+    DigestSender,
+    PostSender,
+    audience_template,
+)
 from townhall.citizens.models import Topic, TopicSubscription
-from townhall.citizens.policy import info_recipients
 from townhall.core import clock
 from townhall.whatsapp.actions import (
     PreparedMessage,
@@ -696,7 +703,7 @@ def _fan_out_chunk(
             .values("topic__slug")[:1]
         )
         audience = (
-            info_recipients(slugs)
+            post_recipients(slugs, post.kind)
             .filter(pk__gt=post.fan_out_cursor)
             # Belt and braces beside the cursor: nobody who has a delivery is taken again.
             .exclude(Exists(PostDelivery.objects.filter(post=post, citizen=OuterRef("pk"))))
@@ -849,3 +856,176 @@ def do_finish_handed_over_posts() -> int:
         for post_id in Post.objects.filter(state=Post.State.SENDING).values_list("pk", flat=True)
         if do_finish_post_if_handed_over(post_id)
     )
+
+
+# --- the daily summary --------------------------------------------------------------------------
+
+# Citizens per summary transaction: one audience query, topics and deliveries of the chunk,
+# one bulk insert of messages and one of summary deliveries (as the post fan-out).
+DIGEST_CHUNK = 2000
+
+
+def do_send_due_digest(seconds: float = FAN_OUT_SLICE_SECONDS) -> bool:
+    """Send the daily summary whose time has come (``digest.due_day``) to the citizens who
+    chose it, chunk by chunk, for about ``seconds``; True if work is left (the task queues
+    itself again). Called every minute: the ``Digest`` row of the day is unique and records
+    where it stands, so a second run or a restarted worker continues, never repeats it.
+    During quiet hours (a summary time inside them, or a worker that was down) it waits for
+    their end, like a normal post."""
+    now = clock.now()
+    day = digest.due_day(now)
+    if Digest.objects.filter(day=day, finished_at__isnull=False).exists():
+        return False
+    if quiet_hours_end(now) is not None:
+        return False
+    start, end = digest.period(day)
+    with transaction.atomic():
+        summary, created = Digest.objects.get_or_create(
+            day=day, defaults={"period_start": start, "period_end": end, "started_at": now}
+        )
+    if created:
+        logger.info("channel.digest_started day=%s", day.isoformat())
+    deadline = time.monotonic() + seconds
+    is_first = True
+    while time.monotonic() < deadline:
+        if not _digest_chunk(summary.pk, start_dispatchers=is_first):
+            return False
+        is_first = False
+    return True
+
+
+def _digest_chunk(
+    digest_id: int, size: int = DIGEST_CHUNK, *, start_dispatchers: bool = True
+) -> bool:
+    """Build and queue the summary for the next ``size`` citizens who chose it; False when
+    nothing is left. Citizens without a post of their topics that day get nothing."""
+    now = clock.now()
+    with transaction.atomic():
+        summary = (
+            Digest.objects.select_for_update()
+            .filter(pk=digest_id, finished_at__isnull=True)
+            .first()
+        )
+        if summary is None:
+            return False
+        posts = list(digest.digest_posts(summary.period_start, summary.period_end))
+        rows = (
+            list(
+                digest.digest_recipients()
+                .filter(pk__gt=summary.cursor)
+                .exclude(
+                    Exists(DigestDelivery.objects.filter(digest=summary, citizen=OuterRef("pk")))
+                )
+                .order_by("pk")
+                .values("pk", "wa_id", "language", "last_inbound_at")[:size]
+            )
+            if posts
+            else []
+        )
+        if not rows:
+            summary.finished_at = now
+            summary.post_count = len(posts)
+            summary.save(update_fields=["finished_at", "post_count"])
+            logger.info(
+                "channel.digest_finished day=%s posts=%d", summary.day.isoformat(), len(posts)
+            )
+            return False
+        citizen_ids = [row["pk"] for row in rows]
+        topics_of: dict[int, set[str]] = {}
+        for citizen_id, slug in TopicSubscription.objects.filter(
+            citizen_id__in=citizen_ids, is_active=True
+        ).values_list("citizen_id", "topic__slug"):
+            topics_of.setdefault(citizen_id, set()).add(slug)
+        # Posts a citizen already got on their own (e.g. before choosing the summary).
+        already = set(
+            PostDelivery.objects.filter(post__in=posts, citizen_id__in=citizen_ids).values_list(
+                "citizen_id", "post_id"
+            )
+        )
+        post_topics = {post.pk: {topic.slug for topic in post.topics.all()} for post in posts}
+        sender = DigestSender.for_day(summary.day)
+        cutoff = open_window_cutoff(now, open_for=WINDOW_MARGIN)
+        messages: dict[tuple[str, bool, tuple[int, ...]], Any] = {}
+        prepared: list[PreparedMessage] = []
+        planned: list[tuple[int, str, bool, list[int]]] = []
+        skipped = 0
+        for row in rows:
+            chosen = topics_of.get(row["pk"], set())
+            listed = [
+                post
+                for post in posts
+                if (not post_topics[post.pk] or post_topics[post.pk] & chosen)
+                and (row["pk"], post.pk) not in already
+            ]
+            if not listed:
+                continue
+            window_open = row["last_inbound_at"] is not None and row["last_inbound_at"] > cutoff
+            choice = sender.choose(row["language"], window_open=window_open)
+            if choice is None:
+                skipped += 1
+                continue
+            language, as_template = choice
+            key = (language, as_template, tuple(post.pk for post in listed))
+            if key not in messages:
+                messages[key] = sender.message(language, listed, as_template=as_template)
+            prepared.append(PreparedMessage(row["wa_id"], messages[key]))
+            planned.append((row["pk"], language, as_template, list(key[2])))
+        ids = do_queue_prepared_messages(
+            prepared,
+            purpose=Purpose.INFO,
+            priority=Message.Priority.BULK,
+            start_dispatchers=start_dispatchers or len(rows) < size,
+        )
+        DigestDelivery.objects.bulk_create(
+            [
+                DigestDelivery(
+                    digest=summary,
+                    citizen_id=citizen_id,
+                    message_id=message_id,
+                    post_ids=post_ids,
+                    language=language,
+                    as_template=as_template,
+                    created_at=now,
+                )
+                for (citizen_id, language, as_template, post_ids), message_id in zip(
+                    planned, ids, strict=True
+                )
+                if message_id is not None
+            ],
+            batch_size=DIGEST_CHUNK,
+        )
+        summary.cursor = rows[-1]["pk"]
+        summary.post_count = len(posts)
+        summary.skipped_without_template += skipped
+        fields = ["cursor", "post_count", "skipped_without_template"]
+        if len(rows) < size:
+            summary.finished_at = now
+            fields.append("finished_at")
+        summary.save(update_fields=fields)
+    logger.info(
+        "channel.digest_chunk day=%s citizens=%d queued=%d skipped=%d",
+        summary.day.isoformat(),
+        len(rows),
+        sum(1 for message_id in ids if message_id is not None),
+        skipped,
+    )
+    return len(rows) == size
+
+
+# --- sharing ------------------------------------------------------------------------------------
+
+_COUNT_LINK_OPEN = (
+    f"INSERT INTO {PostLinkOpen._meta.db_table} (post_id, day, count)"  # noqa: S608
+    " VALUES (%s, %s, 1)"
+    " ON CONFLICT (post_id, day) DO UPDATE SET"
+    f" count = {PostLinkOpen._meta.db_table}.count + 1"
+)
+
+
+def do_count_link_open(post: Post) -> None:
+    """One more person opened the post's public page today (city time). A counter only:
+    nothing about the visitor is stored. One statement, safe under concurrent requests."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _COUNT_LINK_OPEN, [post.pk, connection.ops.adapt_datefield_value(clock.today())]
+        )

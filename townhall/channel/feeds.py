@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from townhall.channel import public_queries as queries
 from townhall.channel import public_views
 from townhall.citizens.models import Topic
+from townhall.citysettings import config
 
 # Feed readers poll; the newest entries are what they need.
 FEED_ENTRIES = 50
@@ -75,7 +76,7 @@ class PostFeed(Feed):
         return f"?lang={self.language}"
 
     def title(self, topic: Topic | None) -> str:
-        city = settings.CITY["NAME"]
+        city = config.city_name()
         if topic is None:
             return _("Announcements of the City of %(city)s") % {"city": city}
         return _("%(topic)s – announcements of the City of %(city)s") % {
@@ -104,7 +105,7 @@ class PostFeed(Feed):
         return self.feed_url(topic)
 
     def author_name(self) -> str:
-        return _("City of %(city_name)s") % {"city_name": settings.CITY["NAME"]}
+        return _("City of %(city_name)s") % {"city_name": config.city_name()}
 
     def items(self, topic: Topic | None) -> list[queries.PublicPost]:
         posts = queries.search_published_posts(topic=topic)[:FEED_ENTRIES]

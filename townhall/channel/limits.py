@@ -17,10 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Min, Q
 
+from townhall.citysettings import config
 from townhall.core import clock
 from townhall.whatsapp.models import Message
 from townhall.whatsapp.service_window import SERVICE_WINDOW
@@ -31,7 +31,7 @@ UNLIMITED = "unlimited"
 
 def messaging_limit() -> int | None:
     """The configured limit; None = unlimited."""
-    value = str(settings.CHANNEL.get("MESSAGING_LIMIT", "")).strip().lower()
+    value = config.messaging_limit_spec().strip().lower()
     if value == UNLIMITED:
         return None
     if value.isdigit() and int(value) in TIERS:

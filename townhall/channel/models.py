@@ -20,6 +20,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from townhall.citizens.keywords import REFERRAL_ALPHABET, REFERRAL_CODE_LENGTH
 from townhall.citizens.models import Citizen, Topic
 from townhall.whatsapp.models import Message, MessageTemplate
 
@@ -29,6 +30,14 @@ PUBLIC_ID_LENGTH = 8
 def new_public_id() -> str:
     # Short, unguessable before publication, readable in a link: /p/<public_id>/
     return secrets.token_urlsafe(6)[:PUBLIC_ID_LENGTH]
+
+
+def new_referral_code() -> str:
+    """The code of a post's invitation link ("START <code>"), as the bot reads it."""
+    while True:
+        code = "".join(secrets.choice(REFERRAL_ALPHABET) for _ in range(REFERRAL_CODE_LENGTH))
+        if any(character.isdigit() for character in code):
+            return code
 
 
 class Post(models.Model):
@@ -47,7 +56,13 @@ class Post(models.Model):
         SENT = "sent", _("Sent")
         CANCELLED = "cancelled", _("Cancelled")
 
-    public_id = models.CharField(max_length=16, unique=True, default=new_public_id)
+    public_id = models.CharField(
+        verbose_name=_("public ID"), max_length=16, unique=True, default=new_public_id
+    )
+    # "START <referral_code>" in the public page's invitation link: sign-ups per post.
+    referral_code = models.CharField(
+        verbose_name=_("referral code"), max_length=8, unique=True, default=new_referral_code
+    )
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.NORMAL)
     state = models.CharField(_("state"), max_length=20, choices=State.choices, default=State.DRAFT)
     # No topic = every info-channel subscriber.
@@ -70,39 +85,58 @@ class Post(models.Model):
     valid_for_seconds = models.PositiveIntegerField(_("valid for (seconds)"), null=True, blank=True)
 
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("author"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(verbose_name=_("changed at"), default=timezone.now)
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("approved by"),
     )
-    approved_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(verbose_name=_("approved at"), null=True, blank=True)
     # The reviewer's last comment when sending a post back.
-    review_comment = models.TextField(blank=True)
+    review_comment = models.TextField(verbose_name=_("review comment"), blank=True)
     # When fan-out started and when the last delivery was handed over / the post ended.
-    sending_started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
+    sending_started_at = models.DateTimeField(
+        verbose_name=_("sending started at"), null=True, blank=True
+    )
+    finished_at = models.DateTimeField(verbose_name=_("finished at"), null=True, blank=True)
     # Set when the post first goes out; the public archive shows published posts only.
-    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    published_at = models.DateTimeField(
+        verbose_name=_("published at"), null=True, blank=True, db_index=True
+    )
     # An urgent alert sent without prior approval waits for a reviewer's look afterwards.
-    needs_review_after = models.BooleanField(default=False)
+    needs_review_after = models.BooleanField(
+        verbose_name=_("needs approval after changes"), default=False
+    )
     # Fan-out progress: citizens are taken in id order; everyone up to this id has been
     # decided (queued or skipped), so a restarted fan-out continues after it.
-    fan_out_cursor = models.BigIntegerField(default=0)
-    fan_out_finished_at = models.DateTimeField(null=True, blank=True)
+    fan_out_cursor = models.BigIntegerField(verbose_name=_("fan-out position"), default=0)
+    fan_out_finished_at = models.DateTimeField(
+        verbose_name=_("fan-out finished at"), null=True, blank=True
+    )
     # Citizens of the audience whose window was closed while the post had no approved
     # template: they cannot be reached and got nothing.
-    skipped_without_template = models.PositiveIntegerField(default=0)
+    skipped_without_template = models.PositiveIntegerField(
+        verbose_name=_("skipped (no template)"), default=0
+    )
     # Approved to go out over several days when it needs more templates than the messaging
     # limit allows today: the rest is queued for after the 24-hour window.
-    send_rest_after_limit = models.BooleanField(default=False)
+    send_rest_after_limit = models.BooleanField(
+        verbose_name=_("send the rest after the limit"), default=False
+    )
     # Template recipients queued for a later day because of the messaging limit.
-    deferred_for_limit = models.PositiveIntegerField(default=0)
+    deferred_for_limit = models.PositiveIntegerField(
+        verbose_name=_("deferred by the limit"), default=0
+    )
 
     class Meta:
         verbose_name = _("post")
@@ -121,7 +155,9 @@ class Post(models.Model):
 class PostVersion(models.Model):
     """The post in one language; citizens get the version of their language, else German."""
 
-    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="versions")
+    post = models.ForeignKey(
+        Post, on_delete=models.CASCADE, related_name="versions", verbose_name=_("post")
+    )
     language = models.CharField(_("language"), max_length=8)
     title = models.CharField(_("title"), max_length=120)
     # WhatsApp formatting: *bold*, _italic_, ~strike~, links.
@@ -157,15 +193,24 @@ class PostEvent(models.Model):
         CANCELLED = "cancelled", _("cancelled")
         FINISHED = "finished", _("all messages handed over")
 
-    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="events")
-    action = models.CharField(max_length=20, choices=Action.choices)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    post = models.ForeignKey(
+        Post, on_delete=models.CASCADE, related_name="events", verbose_name=_("post")
     )
-    comment = models.TextField(blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    action = models.CharField(verbose_name=_("action"), max_length=20, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("staff member"),
+    )
+    comment = models.TextField(verbose_name=_("comment"), blank=True)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("post event")
+        verbose_name_plural = _("post events")
         ordering = ["created_at", "id"]
 
     def __str__(self) -> str:
@@ -175,17 +220,28 @@ class PostEvent(models.Model):
 class PostDelivery(models.Model):
     """The post queued for one citizen: at most one per (post, citizen)."""
 
-    post = models.ForeignKey(Post, on_delete=models.CASCADE, related_name="deliveries")
-    citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="post_deliveries")
-    message = models.OneToOneField(
-        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="post_delivery"
+    post = models.ForeignKey(
+        Post, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("post")
     )
-    language = models.CharField(max_length=8)
+    citizen = models.ForeignKey(
+        Citizen, on_delete=models.CASCADE, related_name="post_deliveries", verbose_name=_("citizen")
+    )
+    message = models.OneToOneField(
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="post_delivery",
+        verbose_name=_("message"),
+    )
+    language = models.CharField(verbose_name=_("language"), max_length=8)
     # True when the citizen's window was closed and the post went as its template.
-    as_template = models.BooleanField(default=False)
-    created_at = models.DateTimeField(default=timezone.now)
+    as_template = models.BooleanField(verbose_name=_("sent as template"), default=False)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
 
     class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
         constraints = [
             models.UniqueConstraint(fields=["post", "citizen"], name="unique_post_delivery")
         ]
@@ -267,6 +323,27 @@ class PollAnswer(models.Model):
         return f"{self.poll_id} {self.citizen_id} → {self.option_id}"
 
 
+class PostLinkOpen(models.Model):
+    """How often the post's public page was opened on a day: a counter, nothing else (no
+    cookie, no address, no browser); bots and link-preview fetchers are not counted."""
+
+    post = models.ForeignKey(
+        Post, on_delete=models.CASCADE, related_name="link_opens", verbose_name=_("post")
+    )
+    day = models.DateField(_("day"))
+    count = models.PositiveIntegerField(_("link opens"), default=0)
+
+    class Meta:
+        verbose_name = _("link opens of a day")
+        verbose_name_plural = _("link opens")
+        constraints = [
+            models.UniqueConstraint(fields=["post", "day"], name="one_open_counter_per_post_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.post_id} {self.day}: {self.count}"
+
+
 class MessagePrice(models.Model):
     """One line of the rate card: Meta's price per delivered message of a pricing category
     to numbers of one market, valid from a date. Editable, because Meta changes its prices
@@ -309,3 +386,51 @@ class MessagePrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.category} {self.country or '*'} {self.price} {self.currency}"
+
+
+class Digest(models.Model):
+    """The daily summary of one city date: the normal posts published in its period go, as
+    one message each, to the citizens who chose the summary. One row per day (unique), so a
+    second run of the periodic task, or a restarted worker, continues it instead of
+    starting another; citizens are taken in id order after ``cursor``."""
+
+    day = models.DateField(unique=True)
+    # Posts published in (period_start, period_end]: from the previous day's summary time
+    # to this day's, so every post is in exactly one summary.
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    started_at = models.DateTimeField(default=timezone.now)
+    cursor = models.BigIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    post_count = models.PositiveIntegerField(default=0)
+    # Window closed and no approved summary template: they got nothing.
+    skipped_without_template = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"Digest {self.day}"
+
+
+class DigestDelivery(models.Model):
+    """The summary of one day queued for one citizen: at most one per (digest, citizen)."""
+
+    digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="deliveries")
+    citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="digest_deliveries")
+    message = models.OneToOneField(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="digest_delivery"
+    )
+    # The posts the summary listed, in order.
+    post_ids = models.JSONField(default=list)
+    language = models.CharField(max_length=8)
+    as_template = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["digest", "citizen"], name="unique_digest_delivery")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.digest_id} → {self.citizen_id}"

@@ -27,10 +27,10 @@ from django.db.models import BooleanField, Case, Count, Value, When
 from django.db.models.functions import Substr
 from django.utils import timezone
 
-from townhall.channel.models import MessagePrice
+from townhall.channel.audience import post_recipients
+from townhall.channel.models import MessagePrice, Post
 from townhall.channel.sending_rule import WINDOW_MARGIN
 from townhall.citizens.models import Topic
-from townhall.citizens.policy import info_recipients
 from townhall.core import clock
 from townhall.whatsapp.models import Message, MessageTemplate
 from townhall.whatsapp.service_window import open_window_cutoff
@@ -180,7 +180,11 @@ def country_of_calling_code_prefix(digits: str) -> str:
 
 
 def estimate_audience_cost(
-    *, topics: Iterable[Topic], template: MessageTemplate | None, now: datetime | None = None
+    *,
+    topics: Iterable[Topic],
+    template: MessageTemplate | None,
+    kind: str = Post.Kind.NORMAL,
+    now: datetime | None = None,
 ) -> CostEstimate:
     """The cost of a post to its audience, as the sending rule sends it: free text to
     citizens whose window is open, the template to the others (none if it is not approved:
@@ -188,7 +192,7 @@ def estimate_audience_cost(
     now = now or clock.now()
     cutoff = open_window_cutoff(now, open_for=WINDOW_MARGIN)
     rows = (
-        info_recipients([topic.slug for topic in topics])
+        post_recipients([topic.slug for topic in topics], kind)
         .annotate(
             calling_code_prefix=Substr("wa_id", 1, CALLING_CODE_MAX_DIGITS),
             window_open=Case(

@@ -17,10 +17,14 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import translation
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from townhall.channel import public_queries as queries
+from townhall.channel import sharing
+from townhall.channel.actions import do_count_link_open
+from townhall.citizens.links import qr_svg
 from townhall.citizens.models import Topic
 
 logger = logging.getLogger(__name__)
@@ -82,10 +86,20 @@ def post_detail(request: HttpRequest, public_id: str) -> HttpResponse:
     if post is None:
         # Never published, still in review, or withdrawn: the same answer for all.
         return not_found(request)
+    if request.method == "GET" and sharing.is_reader(request.headers.get("User-Agent", "")):
+        do_count_link_open(post)
     language = requested_language(request)
     public_post = queries.public_view(post, language)
+    invitation_url = sharing.invitation_url(post)
+    with translation.override(language):
+        qr_title = sharing.invitation_qr_title()
     context = {
         "post": public_post,
+        "share_url": sharing.share_url(public_post.title, public_post.url),
+        "invitation_url": invitation_url,
+        # segno's own output, with the title escaped by segno.
+        "invitation_qr_svg": mark_safe(qr_svg(invitation_url, qr_title)),  # noqa: S308
+        "invitation_text": sharing.invitation_text(post),
         "language": language,
         "language_links": _language_links(request, language),
         "is_translation_missing": public_post.language != language,

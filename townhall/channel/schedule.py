@@ -1,6 +1,6 @@
 """Quiet hours of the info channel: when normal posts wait for the morning.
 
-``settings.CHANNEL["QUIET_HOURS"]`` is "HH:MM-HH:MM" in the city's time zone (default
+The settings page's quiet hours, else ``settings.CHANNEL["QUIET_HOURS"]``: "HH:MM-HH:MM" in the city's time zone (default
 21:00-07:00); empty turns them off. Urgent alerts ignore them. Wall-clock times, so the
 night of a DST change is as long as the clocks say.
 """
@@ -13,9 +13,11 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+from townhall.citysettings import config
+
 
 def quiet_hours() -> tuple[time, time] | None:
-    spec = str(settings.CHANNEL.get("QUIET_HOURS") or "").strip()
+    spec = config.quiet_hours_spec().strip()
     if not spec:
         return None
     try:

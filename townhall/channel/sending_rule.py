@@ -20,18 +20,20 @@ A post with a poll goes as one message that carries the answers:
   (``CHANNEL["POLL_TEMPLATE"]``, e.g. ``info_kanal_umfrage_5``, buttons "1" … "5"), whatever
   template the post names: {{1}} title, {{2}} text, {{3}} question, {{4}} the numbered options
   on one line, {{5}} link; the quick replies' payloads are the same ids as the buttons'.
+
+The daily summary (citizens who chose it) follows the same rule; see the end of this module.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.urls import reverse
 from django.utils import formats, timezone, translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 
 from townhall.channel.models import POLL_BUTTONS_MAX_OPTIONS, Poll, PollOption, Post, PostVersion
 from townhall.channel.public_queries import absolute_public_url, public_post_url
@@ -321,3 +323,129 @@ def message_for(
         raise ValueError("the window is closed and the post has no approved template")
     chosen_language, as_template = choice
     return sender.message(chosen_language, as_template=as_template)
+
+
+# --- the daily summary ---------------------------------------------------------------------------
+# The same rule for the summary of a day's normal posts (citizens who chose it): free text
+# inside the window, else the approved summary template (CHANNEL["DIGEST_TEMPLATE"], in the
+# citizen's language if approved in it, else German), else nothing. Each post appears with
+# its title in the language the citizen gets and its public link.
+
+# More than this many posts a day are not listed one by one; the archive link follows.
+DIGEST_MAX_POSTS = 15
+
+
+@dataclass(frozen=True)
+class DigestEntry:
+    title: str
+    url: str
+
+
+def digest_entries(posts: list[Post], language: str) -> list[DigestEntry]:
+    """The posts' titles in ``language`` (else German) with their public links; ``posts``
+    have their versions prefetched."""
+    entries = []
+    for post in posts:
+        versions = {version.language: version for version in post.versions.all()}
+        version = versions.get(version_language(set(versions), language)) or next(
+            iter(versions.values())
+        )
+        entries.append(DigestEntry(version.title, public_url(post)))
+    return entries
+
+
+def _digest_date(day: date, language: str) -> str:
+    with translation.override(language):
+        return formats.date_format(day, "DATE_FORMAT")
+
+
+def _archive_url() -> str:
+    return absolute_public_url(reverse("channel_public:list"))
+
+
+def digest_free_text(day: date, entries: list[DigestEntry], language: str) -> outbound.Text:
+    listed, rest = entries[:DIGEST_MAX_POSTS], len(entries) - DIGEST_MAX_POSTS
+    with translation.override(language):
+        lines = [
+            "*"
+            + gettext("Your daily summary of %(date)s") % {"date": _digest_date(day, language)}
+            + "*",
+            "",
+        ]
+        for number, entry in enumerate(listed, start=1):
+            title = _shortened(entry.title, 200)
+            lines.append(f"{number}. {title}\n{entry.url}")
+        if rest > 0:
+            lines.append(
+                ngettext(
+                    "… and %(count)d more post: %(url)s",
+                    "… and %(count)d more posts: %(url)s",
+                    rest,
+                )
+                % {"count": rest, "url": _archive_url()}
+            )
+        lines += [
+            "",
+            gettext(
+                "Urgent alerts still come at once. ALLES: every post at once, NUR DRINGEND: "
+                "urgent alerts only."
+            ),
+        ]
+    return outbound.Text(_shortened("\n".join(lines), outbound.TEXT_MAX_CHARS), preview_url=False)
+
+
+def digest_template_message(
+    template: MessageTemplate, day: date, entries: list[DigestEntry], language: str
+) -> outbound.Template:
+    """The summary template: body {{1}} the date, {{2}} the posts on one line (title: link,
+    numbered), shortened so the filled body stays within Meta's 1,024 characters."""
+    date_text = _digest_date(day, language)
+    listing = " · ".join(
+        f"{number}) {templates.parameter_text(entry.title)}: {entry.url}"
+        for number, entry in enumerate(entries[:DIGEST_MAX_POSTS], start=1)
+    )
+    if len(entries) > DIGEST_MAX_POSTS:
+        listing += f" · … {_archive_url()}"
+    values = [date_text, listing][: templates.parameter_count(template.body)]
+    if len(values) >= 2:
+        room = templates.BODY_MAX_CHARS - len(templates.fill_parameters(template.body, values))
+        values[1] = _shortened(listing, len(listing) + min(room, 0))
+    return template.to_outbound(body_parameters=[value or "-" for value in values])
+
+
+@dataclass(frozen=True)
+class DigestSender:
+    """The summary messages of one day, built once per distinct (language, posts, kind)."""
+
+    day: date
+    # Approved summary templates by language.
+    templates: dict[str, MessageTemplate]
+
+    @classmethod
+    def for_day(cls, day: date) -> DigestSender:
+        found: dict[str, MessageTemplate] = {}
+        for template in MessageTemplate.objects.filter(
+            name=settings.CHANNEL["DIGEST_TEMPLATE"], status=MessageTemplate.Status.APPROVED
+        ).order_by("pk"):
+            found.setdefault(template.language.split("_")[0].lower(), template)
+        return cls(day, found)
+
+    def choose(self, citizen_language: str, *, window_open: bool) -> tuple[str, bool] | None:
+        """(language, as template) for a citizen; None = cannot be reached."""
+        supported = {code for code, _name in settings.LANGUAGES}
+        language = version_language(supported, citizen_language)
+        if window_open:
+            return language, False
+        if language in self.templates:
+            return language, True
+        if DEFAULT_LANGUAGE in self.templates:
+            return DEFAULT_LANGUAGE, True
+        return None
+
+    def message(
+        self, language: str, posts: list[Post], *, as_template: bool
+    ) -> outbound.OutboundMessage:
+        entries = digest_entries(posts, language)
+        if as_template:
+            return digest_template_message(self.templates[language], self.day, entries, language)
+        return digest_free_text(self.day, entries, language)

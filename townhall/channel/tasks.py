@@ -21,6 +21,20 @@ def start_due_posts() -> None:
     actions.do_start_due_posts()
 
 
+@db_periodic_task(crontab(minute="*"))
+def send_due_digest_every_minute() -> None:
+    """The daily summary goes at CHANNEL["DIGEST_TIME"] city time: asking every minute
+    (not a crontab hour, which Huey reads in UTC) keeps it right across DST changes."""
+    if actions.do_send_due_digest():
+        send_due_digest()
+
+
+@db_task(priority=PRIORITY_FAN_OUT)
+def send_due_digest() -> None:
+    if actions.do_send_due_digest():
+        send_due_digest()
+
+
 @db_task(priority=PRIORITY_FAN_OUT)
 def fan_out_post(post_id: int) -> None:
     if actions.do_fan_out_post(post_id):

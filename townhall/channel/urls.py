@@ -1,6 +1,6 @@
 from django.urls import path
 
-from townhall.channel import views, views_polls, views_rate_card
+from townhall.channel import views, views_polls, views_rate_card, views_report
 
 app_name = "channel"
 urlpatterns = [
@@ -12,6 +12,8 @@ urlpatterns = [
     path("<int:post_id>/", views.post_detail, name="post"),
     path("<int:post_id>/bearbeiten/", views.edit, name="edit"),
     path("<int:post_id>/fortschritt/", views.post_progress, name="progress"),
+    path("<int:post_id>/bericht/", views_report.post_report, name="report"),
+    path("berichte/", views_report.compare, name="compare"),
     path("<int:post_id>/einreichen/", views.submit, name="submit"),
     path("<int:post_id>/freigeben/", views.approve, name="approve"),
     path("<int:post_id>/zurueckgeben/", views.request_changes, name="request_changes"),

@@ -375,7 +375,7 @@ def audience_panel(request: HtmxHttpRequest) -> HttpResponse:
         if str(request.POST.get(f"title_{language}", "")).strip()
     ] or ["de"]
     plan = audience.plan_audience(topics=topics, kind=kind, template=template, languages=languages)
-    estimate = pricing.estimate_audience_cost(topics=topics, template=template)
+    estimate = pricing.estimate_audience_cost(topics=topics, template=template, kind=kind)
     labels = {language: str(label) for language, label in POST_LANGUAGES}
     return render(
         request,

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.db.models import F
 from django.utils.module_loading import import_string
 
 from townhall.citizens import queries
@@ -19,6 +20,7 @@ from townhall.citizens.models import (
     Citizen,
     ConsentRecord,
     ConsentText,
+    NotificationMode,
     Offering,
     Subscription,
     Topic,
@@ -26,6 +28,7 @@ from townhall.citizens.models import (
 )
 from townhall.core import clock
 from townhall.core.phone_numbers import is_valid_wa_id
+from townhall.core.storage import scrub_deleted_data
 
 PROFILE_NAME_MAX_CHARS = Citizen._meta.get_field("profile_name").max_length or 255
 
@@ -83,6 +86,7 @@ def _record(
     topic: Topic | None = None,
     consent_text: ConsentText | None = None,
     acting_user: Any = None,
+    referral_code: str = "",
 ) -> ConsentRecord:
     return ConsentRecord.objects.create(
         citizen=citizen,
@@ -91,6 +95,7 @@ def _record(
         topic=topic,
         consent_text=consent_text,
         channel=channel,
+        referral_code=referral_code,
         acting_user=acting_user if getattr(acting_user, "pk", None) else None,
     )
 
@@ -136,11 +141,13 @@ def do_request_subscription(
 
 
 def do_confirm_subscriptions(
-    citizen: Citizen, *, channel: str, acting_user: Any = None
+    citizen: Citizen, *, channel: str, acting_user: Any = None, referral_code: str = ""
 ) -> list[str]:
     """Second step of the double opt-in: the citizen agreed to the current consent text.
 
     Activates every waiting offering and records the consent with the text's version.
+    ``referral_code``: the shared post's code the sign-up started from ("START <code>"); kept
+    on the consent record only, so sign-ups can be counted per post (never who shared it).
     """
     consent_text = current_consent_text()
     now = clock.now()
@@ -161,6 +168,7 @@ def do_confirm_subscriptions(
                 offering=subscription.offering,
                 consent_text=consent_text,
                 acting_user=acting_user,
+                referral_code=referral_code,
             )
             confirmed.append(subscription.offering)
     return confirmed
@@ -264,6 +272,40 @@ def do_set_topics(
     return added, removed
 
 
+def do_set_notification_mode(
+    citizen: Citizen, mode: str, *, channel: str, acting_user: Any = None
+) -> bool:
+    """Make ``mode`` (``NotificationMode``) how the citizen is told about normal posts;
+    urgent alerts always come at once. Records the choice with its time; True if it changed.
+
+    Takes the citizen's row lock, like erasure: nothing changes once erasure was requested.
+    """
+    if mode not in NotificationMode.values:
+        raise ValueError(f"Unknown notification mode: {mode}")
+    with transaction.atomic():
+        locked = Citizen.objects.select_for_update().get(pk=citizen.pk)
+        if locked.erasure_requested_at is not None or locked.erased_at is not None:
+            return False
+        if locked.notification_mode == mode and locked.notification_mode_changed_at is not None:
+            return False
+        now = clock.now()
+        locked.notification_mode = mode
+        locked.notification_mode_changed_at = now
+        locked.save(update_fields=["notification_mode", "notification_mode_changed_at"])
+        ConsentRecord.objects.create(
+            citizen=locked,
+            kind=ConsentRecord.Kind.NOTIFICATIONS_CHANGED,
+            offering=Offering.INFO,
+            notification_mode=mode,
+            channel=channel,
+            acting_user=acting_user if getattr(acting_user, "pk", None) else None,
+            created_at=now,
+        )
+    citizen.notification_mode = mode
+    citizen.notification_mode_changed_at = now
+    return True
+
+
 class ConsentMissing(Exception):
     """Adding an offering needs the citizen's consent to the current text (DSGVO Art. 7)."""
 
@@ -276,6 +318,7 @@ class PreferencesUpdate:
     removed_offerings: list[str]
     added_topics: list[str]
     removed_topics: list[str]
+    notification_mode_changed: bool = False
 
     @property
     def has_changes(self) -> bool:
@@ -284,6 +327,7 @@ class PreferencesUpdate:
             or self.removed_offerings
             or self.added_topics
             or self.removed_topics
+            or self.notification_mode_changed
         )
 
 
@@ -294,10 +338,12 @@ def do_update_preferences(
     topic_slugs: Iterable[str],
     has_consented: bool,
     channel: str,
+    notification_mode: str | None = None,
     acting_user: Any = None,
 ) -> PreferencesUpdate:
     """Make ``offerings`` the citizen's active offerings and, while the info channel is
-    wanted, ``topic_slugs`` their topics; all in one transaction.
+    wanted, ``topic_slugs`` their topics and ``notification_mode`` (if given) how they are
+    told about normal posts; all in one transaction.
 
     Offerings not active yet need ``has_consented`` (the consent box on the preferences
     page): they are requested and confirmed at once. Without it ConsentMissing is raised
@@ -327,15 +373,46 @@ def do_update_preferences(
             do_withdraw_subscriptions(citizen, removed, channel=channel, acting_user=acting_user)
         added_topics: list[str] = []
         removed_topics: list[str] = []
+        mode_changed = False
         if Offering.INFO in wanted:
             added_topics, removed_topics = do_set_topics(
                 citizen, topic_slugs, channel=channel, acting_user=acting_user
             )
-    return PreferencesUpdate(added, removed, added_topics, removed_topics)
+            if notification_mode is not None and notification_mode != locked.notification_mode:
+                mode_changed = do_set_notification_mode(
+                    citizen, notification_mode, channel=channel, acting_user=acting_user
+                )
+    return PreferencesUpdate(added, removed, added_topics, removed_topics, mode_changed)
 
 
 def do_record_data_export(citizen: Citizen, *, channel: str, acting_user: Any = None) -> None:
     _record(citizen, ConsentRecord.Kind.DATA_EXPORTED, channel=channel, acting_user=acting_user)
+
+
+def do_redeem_export_link(citizen: Citizen, *, export_downloads: int) -> bool:
+    """Use up the export link that carries ``export_downloads``: True once, False for a
+    link already used (also by a concurrent request) or revoked since."""
+    with transaction.atomic():
+        used = Citizen.objects.filter(
+            pk=citizen.pk,
+            export_downloads=export_downloads,
+            link_generation=citizen.link_generation,
+            erased_at__isnull=True,
+        ).update(export_downloads=F("export_downloads") + 1)
+        if used:
+            _record(
+                citizen, ConsentRecord.Kind.DATA_EXPORTED, channel=ConsentRecord.Channel.WEB_FORM
+            )
+    return bool(used)
+
+
+def do_revoke_links(citizen: Citizen, *, channel: str, acting_user: Any = None) -> None:
+    """Make every preferences and export link given out so far useless (on request, and as
+    part of erasure); the citizen gets new ones with EINSTELLUNGEN or MEINE DATEN."""
+    with transaction.atomic():
+        Citizen.objects.filter(pk=citizen.pk).update(link_generation=F("link_generation") + 1)
+        _record(citizen, ConsentRecord.Kind.LINKS_REVOKED, channel=channel, acting_user=acting_user)
+    citizen.refresh_from_db(fields=["link_generation", "export_downloads"])
 
 
 def do_request_erasure(citizen: Citizen, *, channel: str, acting_user: Any = None) -> None:
@@ -396,6 +473,20 @@ def do_erase_due_citizens(now: datetime | None = None) -> int:
     return count
 
 
+def do_purge_bot_sessions(now: datetime | None = None) -> int:
+    """Delete bot sessions expired more than ``settings.RETENTION["BOT_SESSION_DAYS"]`` ago
+    (their data holds a citizen's answers of an unfinished dialogue)."""
+    now = now or clock.now()
+    cutoff = now - timedelta(days=settings.RETENTION["BOT_SESSION_DAYS"])
+    deleted, _ = BotSession.objects.filter(expires_at__lt=cutoff).delete()
+    return deleted
+
+
+def _scrub_after_erasure() -> None:
+    if not transaction.get_connection().in_atomic_block:
+        scrub_deleted_data()
+
+
 def do_erase_citizen(citizen: Citizen, *, channel: str, acting_user: Any = None) -> None:
     """Irreversibly anonymise everything personal about ``citizen`` (DSGVO Art. 17).
 
@@ -419,5 +510,9 @@ def do_erase_citizen(citizen: Citizen, *, channel: str, acting_user: Any = None)
         citizen.wa_id = pseudonym
         citizen.profile_name = ""
         citizen.erased_at = clock.now()
-        citizen.save(update_fields=["wa_id", "profile_name", "erased_at"])
+        # Signed links die with the data (they are refused for erased citizens anyway).
+        citizen.link_generation += 1
+        citizen.save(update_fields=["wa_id", "profile_name", "erased_at", "link_generation"])
         _record(citizen, ConsentRecord.Kind.ERASED, channel=channel, acting_user=acting_user)
+        # After the commit: no readable copy left in SQLite's write-ahead log either.
+        transaction.on_commit(_scrub_after_erasure)

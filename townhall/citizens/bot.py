@@ -6,9 +6,11 @@ list row) and the citizen's ``BotSession`` what to do, calls the actions, and an
 service replies through the sending layer.
 
 Interactive ids are ``<kind>:<value>``: ``offer:info|chat|both``, ``consent:yes|no``,
-``topic:<slug>|all|done``, ``erase:yes|no``, ``cmd:start|help``. Taps of kinds other apps
-send (``poll:…`` of the info channel) go first, before any keyword, to their handler in
-``settings.BOT_CHOICE_HANDLERS``, which records them and returns the bot's one-line answer.
+``topic:<slug>|all|done``, ``erase:yes|no``, ``cmd:start|help``,
+``notify:all|urgent_only|digest`` (the bell: how normal posts reach the citizen). Taps of
+kinds other apps send (``poll:…`` of the info channel) go first, before any keyword, to
+their handler in ``settings.BOT_CHOICE_HANDLERS``, which records them and returns the bot's
+one-line answer.
 """
 
 from __future__ import annotations
@@ -23,17 +25,20 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from townhall.citizens import actions, links
-from townhall.citizens.keywords import Command, Match, match_keyword, normalize
+from townhall.citizens.keywords import Command, Match, match_keyword, normalize, referral_code
 from townhall.citizens.models import (
     BotSession,
     Citizen,
     ConsentRecord,
+    NotificationMode,
     Offering,
     Subscription,
     Topic,
     TopicSubscription,
 )
 from townhall.citizens.routing import Route, route_inbound
+from townhall.citysettings import config
+from townhall.citysettings.texts import citizen_text
 from townhall.core import clock
 from townhall.core.privacy import redact
 from townhall.whatsapp import outbound
@@ -51,7 +56,23 @@ ERASURE_TIMEOUT = timedelta(minutes=15)
 
 # Commands typed in English switch the bot's language to English.
 _ENGLISH_WORDS = frozenset(
-    {"help", "subscribe", "unsubscribe", "topics", "delete", "settings", "my", "data", "yes"}
+    {
+        "help",
+        "subscribe",
+        "unsubscribe",
+        "topics",
+        "delete",
+        "settings",
+        "my",
+        "data",
+        "yes",
+        "everything",
+        "urgent",
+        "only",
+        "digest",
+        "summary",
+        "notifications",
+    }
 )
 
 _GERMAN_WORDS = frozenset(
@@ -68,8 +89,21 @@ _GERMAN_WORDS = frozenset(
         "nein",
         "stopp",
         "beides",
+        "alles",
+        "nur",
+        "dringend",
+        "zusammenfassung",
+        "benachrichtigungen",
+        "glocke",
     }
 )
+
+# What each bell keyword chooses.
+_NOTIFY_COMMANDS = {
+    Command.NOTIFY_ALL: NotificationMode.ALL,
+    Command.NOTIFY_URGENT_ONLY: NotificationMode.URGENT_ONLY,
+    Command.NOTIFY_DIGEST: NotificationMode.DIGEST,
+}
 
 Channel = ConsentRecord.Channel
 
@@ -88,8 +122,15 @@ def handle_inbound(citizen: Citizen, message: InboundMessage) -> None:
     match = match_keyword(message.text) if message.type == "text" else None
     if match is not None:
         _maybe_switch_language(citizen, message.text)
+    code = referral_code(message.text) if message.type == "text" and match is None else None
     with translation.override(citizen.language):
-        if reply_id and ":" in reply_id:
+        if code is not None:
+            # "START <code>" from a shared post's invitation: the invitation is to the info
+            # channel, so ask for that consent directly.
+            _ask_consent(
+                citizen, [Offering.INFO], channel=Channel.WHATSAPP_KEYWORD, referral_code=code
+            )
+        elif reply_id and ":" in reply_id:
             _on_choice(citizen, session, reply_id)
         elif match is not None:
             _on_command(citizen, session, match)
@@ -136,6 +177,10 @@ def _on_choice(citizen: Citizen, session: BotSession | None, reply_id: str) -> N
             _end_session(citizen)
             _reply(citizen, outbound.Text(_("Good, nothing was deleted.")))
         return
+    elif kind == "notify":
+        if value in NotificationMode.values:
+            _set_notification_mode(citizen, value, channel=Channel.WHATSAPP_BUTTON)
+            return
     elif kind == "cmd":
         if value == "start":
             _send_welcome(citizen)
@@ -199,6 +244,10 @@ def _on_command(citizen: Citizen, session: BotSession | None, match: Match) -> N
         )
     elif command == Command.DELETE:
         _ask_erasure(citizen)
+    elif command in _NOTIFY_COMMANDS:
+        _set_notification_mode(citizen, _NOTIFY_COMMANDS[command], channel=Channel.WHATSAPP_KEYWORD)
+    elif command == Command.NOTIFICATIONS:
+        _send_notification_choice(citizen)
 
 
 def _on_free_message(citizen: Citizen, session: BotSession | None) -> None:
@@ -213,15 +262,9 @@ def _on_free_message(citizen: Citizen, session: BotSession | None) -> None:
         )
         return
     if _is_active(citizen, Offering.INFO):
-        body = _(
-            "Thank you for your message. You receive the info channel, but messages to the "
-            "mayor's office need the chat. Send CHAT to add it."
-        )
+        body = citizen_text("info_only")
     else:
-        body = _(
-            "Hello! This is the WhatsApp service of the City of %(city)s. To write with the "
-            "mayor's office or to receive news, please register first."
-        ) % {"city": settings.CITY["NAME"]}
+        body = citizen_text("stranger", city=config.city_name())
     _reply(
         citizen,
         outbound.ReplyButtons(body, (("cmd:start", _("Register")), ("cmd:help", _("Help")))),
@@ -232,12 +275,7 @@ def _on_free_message(citizen: Citizen, session: BotSession | None) -> None:
 
 
 def _send_welcome(citizen: Citizen) -> None:
-    body = _(
-        "Welcome to the WhatsApp service of the City of %(city)s!\n\n"
-        "• Info channel: news, events and urgent alerts\n"
-        "• Chat with the mayor's office: your questions, ideas and concerns\n\n"
-        "Privacy notice: %(privacy_url)s\n\nWhat would you like?"
-    ) % {"city": settings.CITY["NAME"], "privacy_url": _privacy_url()}
+    body = citizen_text("welcome", city=config.city_name(), privacy_url=_privacy_url())
     _reply(
         citizen,
         outbound.ReplyButtons(
@@ -251,7 +289,9 @@ def _send_welcome(citizen: Citizen) -> None:
     )
 
 
-def _ask_consent(citizen: Citizen, offerings: list[str], *, channel: str) -> None:
+def _ask_consent(
+    citizen: Citizen, offerings: list[str], *, channel: str, referral_code: str = ""
+) -> None:
     already = [o for o in offerings if _is_active(citizen, o)]
     waiting = actions.do_request_subscription(citizen, offerings, channel=channel)
     if not waiting:
@@ -261,18 +301,18 @@ def _ask_consent(citizen: Citizen, offerings: list[str], *, channel: str) -> Non
             outbound.Text(_("You have already subscribed to: %(names)s.") % {"names": names}),
         )
         return
-    _start_session(
-        citizen, BotSession.Step.CONFIRM_CONSENT, CONSENT_TIMEOUT, {"offerings": waiting}
-    )
+    data: dict = {"offerings": waiting}
+    if referral_code:
+        data["referral_code"] = referral_code
+    _start_session(citizen, BotSession.Step.CONFIRM_CONSENT, CONSENT_TIMEOUT, data)
     consent_text = actions.current_consent_text()
     names = _(" and ").join(_offering_name(o) for o in waiting)
-    body = _(
-        "You chose: %(names)s.\n\n%(consent)s\n\nPrivacy notice: %(privacy_url)s\n\nDo you agree?"
-    ) % {
-        "names": names,
-        "consent": consent_text.text(citizen.language),
-        "privacy_url": _privacy_url(),
-    }
+    body = citizen_text(
+        "consent_question",
+        names=names,
+        consent=consent_text.text(citizen.language),
+        privacy_url=_privacy_url(),
+    )
     _reply(
         citizen,
         outbound.ReplyButtons(body[: outbound.INTERACTIVE_BODY_MAX_CHARS], _consent_buttons()),
@@ -290,24 +330,20 @@ def _answer_consent(citizen: Citizen, agreed: bool, *, channel: str) -> None:
         _end_session(citizen)
         _reply(
             citizen,
-            outbound.Text(
-                _(
-                    "All right, you have not subscribed to anything. Send START if you change your mind."
-                )
-            ),
+            outbound.Text(citizen_text("declined")),
         )
         return
-    confirmed = actions.do_confirm_subscriptions(citizen, channel=channel)
+    session_data = (
+        BotSession.objects.filter(citizen=citizen).values_list("data", flat=True).first() or {}
+    )
+    confirmed = actions.do_confirm_subscriptions(
+        citizen, channel=channel, referral_code=str(session_data.get("referral_code", ""))[:8]
+    )
     _end_session(citizen)
     if Offering.CHAT in confirmed:
         _reply(
             citizen,
-            outbound.Text(
-                _(
-                    "Thank you! You can now write to the mayor's office here. We answer during "
-                    "office hours. In an emergency call 110 (police) or 112 (fire brigade, ambulance)."
-                )
-            ),
+            outbound.Text(citizen_text("chat_confirmed")),
         )
     if Offering.INFO in confirmed:
         _send_topic_list(
@@ -377,16 +413,66 @@ def _confirm_topics(citizen: Citizen, chosen: set[str]) -> None:
     names = ", ".join(
         t.name(citizen.language) for t in Topic.objects.filter(slug__in=chosen, is_active=True)
     )
+    # The bell's question rides along with the confirmation: one message, three buttons.
+    body = citizen_text("topics_done", names=names) + "\n\n" + _notification_question(citizen)
+    _reply(citizen, outbound.ReplyButtons(body, _notification_buttons()))
+
+
+def _notification_question(citizen: Citizen) -> str:
+    return _(
+        "How should we notify you? Now: %(mode)s. Urgent alerts always come at once; "
+        "the daily summary lists the other posts once a day at %(time)s."
+    ) % {"mode": _mode_name(citizen.notification_mode), "time": _digest_time()}
+
+
+def _notification_buttons() -> tuple[tuple[str, str], ...]:
+    # Button titles: at most 20 characters.
+    return (
+        (f"notify:{NotificationMode.ALL}", _("Every post")),
+        (f"notify:{NotificationMode.URGENT_ONLY}", _("Urgent only")),
+        (f"notify:{NotificationMode.DIGEST}", _("Daily summary")),
+    )
+
+
+def _send_notification_choice(citizen: Citizen) -> None:
+    if not _is_active(citizen, Offering.INFO):
+        _reply(citizen, outbound.Text(_("Send INFO to subscribe to the info channel first.")))
+        return
     _reply(
         citizen,
-        outbound.Text(
-            _(
-                "Done. You receive: %(names)s.\n\nTHEMEN changes your topics, STOP ends a "
-                "subscription, HILFE shows all commands."
-            )
-            % {"names": names}
-        ),
+        outbound.ReplyButtons(_notification_question(citizen), _notification_buttons()),
     )
+
+
+def _set_notification_mode(citizen: Citizen, mode: str, *, channel: str) -> None:
+    if not _is_active(citizen, Offering.INFO):
+        _reply(citizen, outbound.Text(_("Send INFO to subscribe to the info channel first.")))
+        return
+    actions.do_set_notification_mode(citizen, mode, channel=channel)
+    if mode == NotificationMode.URGENT_ONLY:
+        text = _(
+            "Done: from now on you only receive urgent alerts. ALLES brings every post again, "
+            "ZUSAMMENFASSUNG a daily summary."
+        )
+    elif mode == NotificationMode.DIGEST:
+        text = _(
+            "Done: you receive one summary of the day's posts at %(time)s (only on days with "
+            "posts). Urgent alerts still come at once. ALLES brings every post at once again."
+        ) % {"time": _digest_time()}
+    else:
+        text = _(
+            "Done: you receive every post of your topics at once. NUR DRINGEND limits it to "
+            "urgent alerts, ZUSAMMENFASSUNG sends a daily summary instead."
+        )
+    _reply(citizen, outbound.Text(text))
+
+
+def _mode_name(mode: str) -> str:
+    return str(NotificationMode(mode).label)
+
+
+def _digest_time() -> str:
+    return str(settings.CHANNEL["DIGEST_TIME"])
 
 
 def _stop(citizen: Citizen, offering: str | None) -> None:
@@ -406,30 +492,14 @@ def _stop(citizen: Citizen, offering: str | None) -> None:
             "remaining": ", ".join(_offering_name(o) for o in remaining),
         }
     else:
-        text = _(
-            "You have unsubscribed from: %(names)s. You will receive no more messages from us. "
-            "Send START to register again, LÖSCHEN to erase your data."
-        ) % {"names": names}
+        text = citizen_text("unsubscribed_all", names=names)
     _reply(citizen, outbound.Text(text))
 
 
 def _send_help(citizen: Citizen) -> None:
     _reply(
         citizen,
-        outbound.Text(
-            _(
-                "Commands:\n"
-                "START – register\n"
-                "INFO / CHAT – subscribe to the info channel / the chat\n"
-                "THEMEN – change your topics\n"
-                "STOP – unsubscribe (STOP INFO or STOP CHAT for one of them)\n"
-                "EINSTELLUNGEN – change everything on a web page\n"
-                "MEINE DATEN – what we store about you\n"
-                "LÖSCHEN – erase your data\n\n"
-                "Privacy notice: %(privacy_url)s"
-            )
-            % {"privacy_url": _privacy_url()}
-        ),
+        outbound.Text(citizen_text("help", privacy_url=_privacy_url())),
     )
 
 
@@ -453,7 +523,7 @@ def _send_my_data(citizen: Citizen) -> None:
         "• WhatsApp number: +%(number)s\n• Name in your profile: %(name)s\n"
         "%(subscriptions)s\n• Topics: %(topics)s\n• Messages exchanged: %(messages)d\n"
         "• Consent records: %(consents)d\n\n"
-        "Full export (valid for 24 hours): %(url)s"
+        "Full export (works once, for 24 hours): %(url)s"
     ) % {
         "number": citizen.wa_id,
         "name": citizen.profile_name or "–",
@@ -484,9 +554,7 @@ def _erase(citizen: Citizen, *, channel: str) -> None:
     _end_session(citizen)
     _reply(
         citizen,
-        outbound.Text(
-            _("Your data will be erased in a moment. This is our last message. Goodbye!")
-        ),
+        outbound.Text(citizen_text("goodbye")),
     )
     actions.do_request_erasure(citizen, channel=channel)
 

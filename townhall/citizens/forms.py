@@ -6,15 +6,25 @@ from collections.abc import Iterable, Iterator
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.forms.boundfield import BoundWidget
 from django.utils.translation import gettext_lazy as _
 
-from townhall.citizens.models import Offering, Topic
+from townhall.citizens.models import NotificationMode, Offering, Topic
 
 OFFERING_DESCRIPTIONS = {
     Offering.INFO: _("News, events and urgent alerts from the city."),
     Offering.CHAT: _(
         "Write to the mayor's office; we answer during office hours. Not for emergencies."
+    ),
+}
+
+NOTIFICATION_MODE_DESCRIPTIONS = {
+    NotificationMode.ALL: _("Each post of your topics as soon as it is published."),
+    NotificationMode.URGENT_ONLY: _("Only urgent alerts, such as warnings and closures."),
+    NotificationMode.DIGEST: _(
+        "One message a day at %(time)s listing the day's posts of your topics; urgent alerts "
+        "still come at once."
     ),
 }
 
@@ -37,6 +47,12 @@ class PreferencesForm(forms.Form):
         label=_("Topics of the info channel"),
         required=False,
         widget=forms.CheckboxSelectMultiple,
+    )
+    notification_mode = forms.ChoiceField(
+        label=_("How we notify you"),
+        choices=NotificationMode.choices,
+        required=False,
+        widget=forms.RadioSelect,
     )
     consent = forms.BooleanField(
         label=_("I agree to this consent text."),
@@ -74,6 +90,16 @@ class PreferencesForm(forms.Form):
         }
         for checkbox in self["topics"]:
             yield checkbox, descriptions[checkbox.data["value"]]
+
+    def notification_mode_choices(self) -> Iterator[tuple[BoundWidget, str]]:
+        digest_time = settings.CHANNEL["DIGEST_TIME"]
+        for radio in self["notification_mode"]:
+            description = NOTIFICATION_MODE_DESCRIPTIONS[radio.data["value"]]
+            yield radio, str(description) % {"time": digest_time}
+
+    def wanted_notification_mode(self) -> str | None:
+        """The chosen mode; None when the form did not carry one (nothing to change)."""
+        return self.cleaned_data.get("notification_mode") or None
 
     def clean(self) -> dict[str, Any]:
         super().clean()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import itertools
 import math
+import re
 import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -35,6 +36,12 @@ class Command(enum.StrEnum):
     SETTINGS = "settings"
     YES = "yes"
     NO = "no"
+    # The bell: how normal posts of the info channel reach the citizen.
+    NOTIFY_ALL = "notify_all"
+    NOTIFY_URGENT_ONLY = "notify_urgent_only"
+    NOTIFY_DIGEST = "notify_digest"
+    # Show the three choices.
+    NOTIFICATIONS = "notifications"
 
 
 class Offering(enum.StrEnum):
@@ -157,6 +164,42 @@ _COMMAND_PHRASES: dict[Command, tuple[str, ...]] = {
         "delete everything",
     ),
     Command.SETTINGS: ("einstellungen", "einstellung", "settings", "präferenzen", "preferences"),
+    # "alles", "all" and "everything" alone mean NOTIFY_ALL too: see _NOTIFY_ALL_WORDS.
+    Command.NOTIFY_ALL: (
+        "alle meldungen",
+        "jede meldung",
+        "all posts",
+        "every post",
+    ),
+    Command.NOTIFY_URGENT_ONLY: (
+        "nur dringend",
+        "nur dringende",
+        "nur dringendes",
+        "nur dringende meldungen",
+        "nur warnungen",
+        "nur eilmeldungen",
+        "urgent only",
+        "only urgent",
+        "only urgent alerts",
+        "urgent alerts only",
+    ),
+    Command.NOTIFY_DIGEST: (
+        "zusammenfassung",
+        "tägliche zusammenfassung",
+        "tageszusammenfassung",
+        "digest",
+        "daily digest",
+        "summary",
+        "daily summary",
+    ),
+    Command.NOTIFICATIONS: (
+        "benachrichtigung",
+        "benachrichtigungen",
+        "glocke",
+        "notification",
+        "notifications",
+        "bell",
+    ),
     Command.YES: (
         "ja",
         "yes",
@@ -199,6 +242,9 @@ _STRICT_COMMANDS = frozenset({Command.DELETE})
 
 # Words that only make sense next to START/STOP ("stop alle", "alles abmelden").
 _ALL_OFFERINGS_PHRASES = ("alle", "alles", "all", "everything", "komplett")
+# ... except these, which alone answer the bell's question "alles oder nur dringende?"
+# ("ALLES": every post at once). Next to START/STOP they still name all offerings.
+_NOTIFY_ALL_WORDS = frozenset({"alles", "all", "everything"})
 
 # Switch particles ("Chat aus", "Info an", "abmelden aus dem Chat"): they mean STOP or START
 # next to an offering, a verb or a verb stem, but alone ("aus", "an") they say too little.
@@ -362,7 +408,8 @@ def _build_phrases() -> dict[tuple[str, ...], _Phrase]:
                 ),
             )
     for phrase in _ALL_OFFERINGS_PHRASES:
-        add(phrase, _Phrase(names_all_offerings=True))
+        alone = Command.NOTIFY_ALL if phrase in _NOTIFY_ALL_WORDS else None
+        add(phrase, _Phrase(command=alone, names_all_offerings=True))
     for verb, particles in _PARTICLES.items():
         for particle in particles:
             add(particle, _Phrase(verb=verb))
@@ -537,3 +584,28 @@ def _interpret_verb(verb: Command, segments: Sequence[_Phrase]) -> Match | None:
         return Match(verb)
     (offering,) = offerings
     return Match(verb, offering)
+
+
+# --- Referral codes -----------------------------------------------------------------------
+# A shared post's invitation link pre-fills "START <code>" (channel.sharing). The code names
+# the post, never the person who shared it. Letters without 0/O and 1/I/L, always with a digit,
+# so "START jetzt" is never read as a code.
+REFERRAL_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+REFERRAL_CODE_LENGTH = 6
+_REFERRAL_PATTERN = re.compile(
+    rf"^\s*(?:start|starten)[\s:]+([A-Za-z0-9]{{{REFERRAL_CODE_LENGTH}}})\s*[.!]?\s*$",
+    re.IGNORECASE,
+)
+
+
+def referral_code(text: str) -> str | None:
+    """The referral code in "START <code>", upper-cased; None for anything else."""
+    found = _REFERRAL_PATTERN.match(text or "")
+    if found is None:
+        return None
+    code = found.group(1).upper()
+    if not any(character.isdigit() for character in code):
+        return None
+    if not set(code) <= set(REFERRAL_ALPHABET):
+        return None
+    return code

@@ -84,6 +84,7 @@ def citizen_export(citizen: Citizen) -> dict[str, Any]:
             "topic": record.topic.slug if record.topic else None,
             "channel": record.channel,
             "consent_text_version": record.consent_text.version if record.consent_text else None,
+            "notification_mode": record.notification_mode or None,
             "created_at": _iso(record.created_at),
         }
         for record in ConsentRecord.objects.filter(citizen=citizen)
@@ -108,6 +109,8 @@ def citizen_export(citizen: Citizen) -> dict[str, Any]:
         "language": citizen.language,
         "created_at": _iso(citizen.created_at),
         "last_inbound_at": _iso(citizen.last_inbound_at),
+        "notification_mode": citizen.notification_mode,
+        "notification_mode_changed_at": _iso(citizen.notification_mode_changed_at),
         "subscriptions": subscriptions,
         "topics": topics,
         "consent_history": consent_history,

@@ -10,14 +10,14 @@ import enum
 
 from django.conf import settings
 
-from townhall.citizens.keywords import match_keyword
+from townhall.citizens.keywords import match_keyword, referral_code
 from townhall.citizens.models import BotSession, Citizen, Offering, Subscription
 from townhall.core import clock
 from townhall.whatsapp.types import InboundMessage
 
 # Interactive ids the bot sends; taps on them are the bot's business, like the kinds of
 # ``settings.BOT_CHOICE_HANDLERS`` (poll answers), which the bot hands to their app.
-BOT_CHOICE_PREFIXES = ("offer:", "consent:", "topic:", "erase:", "cmd:")
+BOT_CHOICE_PREFIXES = ("offer:", "consent:", "topic:", "erase:", "cmd:", "notify:")
 # Messages that ask nothing; answering them automatically could start a loop.
 SILENT_TYPES = frozenset({"reaction", "system", "unsupported", "unknown", "order"})
 
@@ -33,7 +33,14 @@ class Route(enum.Enum):
 def route_inbound(citizen: Citizen, message: InboundMessage) -> Route:
     if citizen.erasure_requested_at is not None or citizen.erased_at is not None:
         return Route.NOBODY
+    if message.type == "reaction":
+        # A reaction is stored on the message it belongs to (whatsapp.MessageReaction); it
+        # asks nothing, so it never opens, reopens or reorders a conversation.
+        return Route.NOBODY
     reply_id = message.reply.id if message.reply is not None else ""
+    referral = referral_code(message.text) if message.type == "text" else None
+    if referral is not None and match_keyword(message.text) is None:
+        return Route.BOT
     if reply_id.startswith(BOT_CHOICE_PREFIXES) or reply_id.partition(":")[0] in (
         settings.BOT_CHOICE_HANDLERS
     ):

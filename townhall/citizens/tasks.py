@@ -32,3 +32,9 @@ def erase_due_citizens() -> None:
     count = actions.do_erase_due_citizens()
     if count:
         logger.warning("citizens.erased_late count=%d", count)
+
+
+@db_periodic_task(crontab(minute="27", hour="3"))
+def purge_bot_sessions() -> None:
+    deleted = actions.do_purge_bot_sessions()
+    logger.info("citizens.purged_bot_sessions count=%d", deleted)

@@ -8,12 +8,7 @@
 
 from __future__ import annotations
 
-import functools
-import re
-from urllib.parse import urlencode
-
 import orjson
-import segno
 from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -28,13 +23,18 @@ from townhall.citizens import links, queries
 from townhall.citizens.actions import (
     ConsentMissing,
     current_consent_text,
-    do_record_data_export,
+    do_redeem_export_link,
     do_request_erasure,
+    do_revoke_links,
     do_update_preferences,
     do_withdraw_subscriptions,
 )
 from townhall.citizens.forms import PreferencesForm
+from townhall.citizens.links import city_wa_id as _city_wa_id
+from townhall.citizens.links import click_to_chat_url
+from townhall.citizens.links import qr_svg as _qr_svg
 from townhall.citizens.models import ConsentRecord
+from townhall.citysettings import config
 from townhall.core import clock
 from townhall.core.phone_numbers import format_wa_id, mask_wa_id
 
@@ -51,30 +51,6 @@ SUPERVISORY_AUTHORITIES = {
 
 
 # --- helpers ------------------------------------------------------------------------------------
-
-
-def _city_wa_id() -> str:
-    return re.sub(r"\D", "", settings.WHATSAPP["DISPLAY_PHONE_NUMBER"])
-
-
-def click_to_chat_url(text: str) -> str:
-    """A wa.me link that opens a chat with the city, ``text`` typed in for the citizen.
-
-    https://faq.whatsapp.com/5913398998672934 (number in international format, digits only).
-    """
-    return f"https://wa.me/{_city_wa_id()}?{urlencode({'text': text})}"
-
-
-@functools.lru_cache(maxsize=16)
-def _qr_svg(content: str, title: str) -> str:
-    """The QR code as inline SVG, named by its <title> for screen readers.
-
-    A viewBox instead of a fixed size lets CSS shrink it on narrow phones.
-    """
-    svg = segno.make(content, error="m").svg_inline(
-        scale=6, dark="#1b2430", light="#ffffff", title=title, svgclass="qr__code", omitsize=True
-    )
-    return svg.replace("<svg ", '<svg role="img" ', 1)
 
 
 def _invalid_link(request: HttpRequest, token: str, purpose: str) -> HttpResponse:
@@ -105,7 +81,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
     language = get_language()
     url = click_to_chat_url(SUBSCRIBE_KEYWORD)
     qr_title = _("QR code: opens WhatsApp with the message START to the City of %(city)s") % {
-        "city": settings.CITY["NAME"]
+        "city": config.city_name()
     }
     context = {
         "click_to_chat_url": url,
@@ -127,7 +103,9 @@ def privacy(request: HttpRequest) -> HttpResponse:
         "consent_text": consent_text,
         "consent_text_body": consent_text.text(get_language()),
         "webhook_retention_days": settings.WHATSAPP["WEBHOOK_RETENTION_DAYS"],
-        "supervisory_authority": SUPERVISORY_AUTHORITIES.get(settings.CITY["STATE"], ""),
+        "supervisory_authority": SUPERVISORY_AUTHORITIES.get(config.city_state(), ""),
+        "controller_contact": config.controller_contact(),
+        "dpo_contact": config.dpo_contact(),
         "subscribe_url": click_to_chat_url(SUBSCRIBE_KEYWORD),
     }
     return render(request, "citizens/privacy.html", context)
@@ -155,6 +133,11 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
     language = get_language()
     active = queries.active_offerings(citizen)
     topics = queries.active_topics()
+    if request.method == "POST" and request.POST.get("action") == "revoke_links":
+        do_revoke_links(citizen, channel=WEB_FORM)
+        response = render(request, "citizens/links_revoked.html", {"keyword": _("SETTINGS")})
+        response["Cache-Control"] = "no-store"
+        return response
     if request.method == "POST" and request.POST.get("action") == "leave":
         ended = do_withdraw_subscriptions(citizen, channel=WEB_FORM)
         if ended:
@@ -176,6 +159,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                     offerings=form.wanted_offerings(),
                     topic_slugs=form.wanted_topics(),
                     has_consented=form.cleaned_data["consent"],
+                    notification_mode=form.wanted_notification_mode(),
                     channel=WEB_FORM,
                 )
             except ConsentMissing:
@@ -193,6 +177,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
             initial={
                 "offerings": sorted(active),
                 "topics": sorted(queries.chosen_topic_slugs(citizen)),
+                "notification_mode": citizen.notification_mode,
             },
             active_offerings=active,
             topics=topics,
@@ -205,7 +190,9 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
             "active_offerings": active,
             "consent_text": consent_text,
             "consent_text_body": consent_text.text(language),
-            "export_token": links.make_token(citizen, "export"),
+            # Only while an export link sent with this one would still work (24 hours):
+            # the preferences link (7 days) must not be a long-lived key to all the data.
+            "export_token": links.export_token_for_preferences(citizen, token),
         }
     )
     return render(request, "citizens/preferences.html", context)
@@ -230,10 +217,14 @@ def erase(request: HttpRequest, token: str) -> HttpResponse:
 def export(request: HttpRequest, token: str) -> HttpResponse:
     """The citizen's data as a JSON download (DSGVO Art. 15 and 20)."""
     citizen = links.citizen_from_token(token, "export")
-    if citizen is None:
+    link = links.claims(token, "export")
+    if citizen is None or link is None:
         return _invalid_link(request, token, "export")
     data = queries.citizen_export(citizen)
-    do_record_data_export(citizen, channel=WEB_FORM)
+    # Each export link works once: used up (atomically) before the data leaves; the file
+    # shows the state before this download.
+    if not do_redeem_export_link(citizen, export_downloads=link.export_downloads):
+        return _invalid_link(request, token, "export")
     response = HttpResponse(
         orjson.dumps(data, option=orjson.OPT_INDENT_2), content_type="application/json"
     )

@@ -6,7 +6,7 @@ Views, the worker (inbound handler) and tests call these; nothing else saves inb
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -16,12 +16,27 @@ from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
 from townhall.citizens.models import Citizen
+from townhall.citysettings.texts import citizen_text
 from townhall.core import clock
 from townhall.core.privacy import redact
-from townhall.inbox.models import CannedResponse, Conversation, ConversationEvent, Label, Note, Team
+from townhall.inbox.models import (
+    CannedResponse,
+    ClosedDay,
+    Conversation,
+    ConversationEvent,
+    Label,
+    Note,
+    Team,
+    WeeklyHours,
+)
 from townhall.inbox.office_hours import Schedule
 from townhall.whatsapp import outbound
-from townhall.whatsapp.actions import do_queue_message
+from townhall.whatsapp.actions import (
+    ReactionChange,
+    do_clear_message_texts,
+    do_queue_message,
+    do_record_reactions,
+)
 from townhall.whatsapp.models import Message
 from townhall.whatsapp.policy import Purpose, SendRefused
 from townhall.whatsapp.service_window import is_within_service_window
@@ -109,11 +124,7 @@ def _auto_reply_if_closed(
                 "date": formats.date_format(local, "SHORT_DATE_FORMAT"),
                 "time": formats.time_format(local, "TIME_FORMAT"),
             }
-        text = _(
-            "Thank you for your message! The mayor's office is closed right now. We will "
-            "answer from %(when)s. In an emergency please call 110 (police) or 112 (fire "
-            "brigade, ambulance)."
-        ) % {"when": when}
+        text = citizen_text("auto_reply", when=when)
     purpose = Purpose.SERVICE_REPLY if is_unsubscribed else Purpose.CHAT
     try:
         do_queue_message(citizen.wa_id, outbound.Text(text), purpose=purpose)
@@ -164,6 +175,94 @@ def do_reply(conversation: Conversation, text: str, *, acting_user: Any) -> Mess
         )
         _after_outbound(conversation, message, acting_user)
     return message
+
+
+# The emoji staff can put on a citizen's message (WhatsApp accepts any; a short palette keeps
+# the inbox calm).
+REACTION_CHOICES = ("👍", "❤️", "🙏", "✅", "😊", "😮")
+# Interactive ids of choices sent from the inbox: "staff:<n>". The citizen's tap is an
+# ordinary message for the office (citizens.routing gives only the bot's prefixes to the bot).
+STAFF_CHOICE_PREFIX = "staff:"
+
+
+def do_react(
+    conversation: Conversation, message: Message, emoji: str, *, acting_user: Any
+) -> Message:
+    """Put the city's reaction on a citizen's message (an empty ``emoji`` removes it).
+
+    Sent as WhatsApp's ``reaction`` message, so only inside the 24-hour window (raises
+    ``OutsideServiceWindow``). Unlike a reply it leaves the conversation where it is: no
+    state change, no new position in the list.
+    """
+    if emoji and emoji not in REACTION_CHOICES:
+        raise InvalidInboxInput(_("This reaction is not offered."))
+    if (
+        message.direction != Message.Direction.INBOUND
+        or message.wa_id != conversation.citizen.wa_id
+        or not message.provider_id
+        or message.type == "reaction"
+    ):
+        raise InvalidInboxInput(_("You can only react to a message of this citizen."))
+    if not is_within_service_window(conversation.last_inbound_at):
+        raise OutsideServiceWindow()
+    with transaction.atomic():
+        sent = do_queue_message(
+            conversation.citizen.wa_id,
+            outbound.Reaction(message.provider_id, emoji),
+            purpose=Purpose.CHAT,
+            acting_user=acting_user,
+        )
+        do_record_reactions(
+            [
+                ReactionChange(
+                    message_provider_id=message.provider_id,
+                    wa_id=conversation.citizen.wa_id,
+                    from_business=True,
+                    emoji=emoji,
+                    reacted_at=sent.created_at,
+                    reaction_message_id=sent.pk,
+                )
+            ]
+        )
+    return sent
+
+
+def do_send_choices(
+    conversation: Conversation,
+    text: str,
+    choices: list[str],
+    *,
+    as_list: bool,
+    list_button: str = "",
+    acting_user: Any,
+) -> Message:
+    """Send a text with reply buttons (up to 3) or a list (up to 10 rows); the citizen's tap
+    comes back as a message in this conversation. Only inside the 24-hour window.
+
+    Raises ``InvalidOutboundMessage`` when WhatsApp's limits are broken (the form checks
+    them first, with sentences for staff).
+    """
+    if not text.strip():
+        raise InvalidInboxInput(_("The reply is empty."))
+    if not is_within_service_window(conversation.last_inbound_at):
+        raise OutsideServiceWindow()
+    body = render_reply(text, conversation=conversation, staff_user=acting_user)
+    ids = [f"{STAFF_CHOICE_PREFIX}{index}" for index in range(1, len(choices) + 1)]
+    message: outbound.OutboundMessage
+    if as_list:
+        rows = tuple(
+            outbound.ListRow(id=i, title=title) for i, title in zip(ids, choices, strict=True)
+        )
+        message = outbound.ListMessage(body, list_button, (outbound.ListSection("", rows),))
+    else:
+        message = outbound.ReplyButtons(body, tuple(zip(ids, choices, strict=True)))
+    with transaction.atomic():
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        sent = do_queue_message(
+            conversation.citizen.wa_id, message, purpose=Purpose.CHAT, acting_user=acting_user
+        )
+        _after_outbound(conversation, sent, acting_user)
+    return sent
 
 
 def do_send_reengagement_template(conversation: Conversation, *, acting_user: Any) -> Message:
@@ -303,6 +402,82 @@ def do_erase_conversation(citizen: Citizen, pseudonym: str) -> None:
     Conversation.objects.filter(pk=conversation.pk).update(
         last_message_preview="", state=Conversation.State.RESOLVED, unread_count=0
     )
+
+
+# Conversations per retention transaction: one UPDATE of their messages, one DELETE of notes.
+RETENTION_BATCH_SIZE = 500
+
+
+def do_apply_conversation_retention(now: datetime | None = None) -> int:
+    """Empty the texts of conversations resolved more than
+    ``settings.RETENTION["RESOLVED_CONVERSATION_DAYS"]`` ago: message texts and payloads older
+    than the cutoff, internal notes and the list preview. Counts and metrics stay. A
+    conversation re-opened since is not resolved and keeps everything. Returns the number of
+    conversations emptied."""
+    now = now or clock.now()
+    cutoff = now - timedelta(days=settings.RETENTION["RESOLVED_CONVERSATION_DAYS"])
+    due = (
+        Conversation.objects.filter(state=Conversation.State.RESOLVED, resolved_at__lt=cutoff)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    emptied = 0
+    last_pk = 0
+    # Walks the ids once (a batch that changes nothing is not fetched again).
+    while batch := list(due.filter(pk__gt=last_pk)[:RETENTION_BATCH_SIZE]):
+        last_pk = batch[-1]
+        with transaction.atomic():
+            conversations = Conversation.objects.filter(pk__in=batch)
+            do_clear_message_texts(
+                Citizen.objects.filter(conversation__in=conversations).values("wa_id"),
+                before=cutoff,
+            )
+            Note.objects.filter(conversation__in=conversations, created_at__lt=cutoff).delete()
+            conversations.update(last_message_preview="")
+        emptied += len(batch)
+    return emptied
+
+
+# --- office hours -------------------------------------------------------------------------------
+
+
+def do_set_office_hours(hours: dict[int, list[tuple[time, time]]], *, acting_user: Any) -> None:
+    """Replace the weekly hours (weekday 0 = Monday → opening spans). A weekday without
+    spans is closed. The auto-reply and the response times use them from now on."""
+    rows = []
+    for weekday, spans in sorted(hours.items()):
+        if not 0 <= weekday <= 6:
+            raise InvalidInboxInput(_("Unknown weekday."))
+        ordered = sorted(spans)
+        for index, (opens, closes) in enumerate(ordered):
+            if opens >= closes:
+                raise InvalidInboxInput(_("Each opening time must be before its closing time."))
+            if index and ordered[index - 1][1] > opens:
+                raise InvalidInboxInput(_("The opening times of one day must not overlap."))
+            rows.append(WeeklyHours(weekday=weekday, opens=opens, closes=closes))
+    if not rows:
+        # No rows means "the built-in hours" to Schedule.load; an office that never opens
+        # would only ever answer "closed".
+        raise InvalidInboxInput(_("Enter the opening times of at least one day."))
+    with transaction.atomic():
+        WeeklyHours.objects.all().delete()
+        WeeklyHours.objects.bulk_create(rows)
+    logger.info(
+        "inbox.office_hours_changed spans=%s user=%s", len(rows), getattr(acting_user, "pk", None)
+    )
+
+
+def do_add_closed_day(day: date, reason: str, *, acting_user: Any) -> ClosedDay:
+    closed_day, _created = ClosedDay.objects.update_or_create(
+        date=day, defaults={"reason": reason.strip()[:200]}
+    )
+    logger.info("inbox.closed_day_added user=%s", getattr(acting_user, "pk", None))
+    return closed_day
+
+
+def do_remove_closed_day(closed_day_id: int, *, acting_user: Any) -> None:
+    ClosedDay.objects.filter(pk=closed_day_id).delete()
+    logger.info("inbox.closed_day_removed user=%s", getattr(acting_user, "pk", None))
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class InboxConfig(AppConfig):
     name = "townhall.inbox"
     label = "inbox"
-    verbose_name = "Inbox"
+    verbose_name = _("Inbox")

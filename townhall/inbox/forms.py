@@ -10,7 +10,15 @@ from django.utils.translation import gettext_lazy as _
 from townhall.inbox.access import assignable_users
 from townhall.inbox.models import Conversation, Label, Team
 from townhall.inbox.queries import SEARCH_MAX_CHARS, InboxView, ListFilters
-from townhall.whatsapp.outbound import TEXT_MAX_CHARS
+from townhall.whatsapp.outbound import (
+    BUTTON_MAX_COUNT,
+    BUTTON_TITLE_MAX_CHARS,
+    INTERACTIVE_BODY_MAX_CHARS,
+    LIST_BUTTON_MAX_CHARS,
+    LIST_MAX_ROWS,
+    ROW_TITLE_MAX_CHARS,
+    TEXT_MAX_CHARS,
+)
 
 # Notes are for colleagues; a page of text is plenty.
 NOTE_MAX_CHARS = 5000
@@ -93,3 +101,73 @@ class PriorityForm(forms.Form):
 
 class LabelsForm(forms.Form):
     labels = forms.ModelMultipleChoiceField(queryset=Label.objects.all(), required=False)
+
+
+class ChoicesForm(forms.Form):
+    """A reply with reply buttons or a list, checked against WhatsApp's limits."""
+
+    KIND_BUTTONS = "buttons"
+    KIND_LIST = "list"
+
+    text = forms.CharField(
+        label=_("Question"),
+        max_length=INTERACTIVE_BODY_MAX_CHARS,
+        error_messages={
+            "required": _("Please write the question above the choices."),
+            "max_length": _(
+                "WhatsApp allows at most %(limit_value)d characters above buttons or a list "
+                "(this one has %(show_value)d)."
+            ),
+        },
+    )
+    kind = forms.ChoiceField(
+        label=_("Form"),
+        choices=[(KIND_BUTTONS, _("Reply buttons (up to 3)")), (KIND_LIST, _("List (up to 10)"))],
+    )
+    choices = forms.CharField(label=_("Choices, one per line"), widget=forms.Textarea)
+    list_button = forms.CharField(label=_("Label of the list button"), required=False)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        kind = data.get("kind")
+        lines = [line.strip() for line in (data.get("choices") or "").splitlines()]
+        choices = [line for line in lines if line]
+        if kind is None or "choices" not in data:
+            return data
+        if kind == self.KIND_BUTTONS:
+            limit, title_limit = BUTTON_MAX_COUNT, BUTTON_TITLE_MAX_CHARS
+        else:
+            limit, title_limit = LIST_MAX_ROWS, ROW_TITLE_MAX_CHARS
+        if not 1 <= len(choices) <= limit:
+            self.add_error(
+                "choices",
+                _("WhatsApp allows 1 to %(limit)d choices here (you wrote %(count)d).")
+                % {"limit": limit, "count": len(choices)},
+            )
+        too_long = [choice for choice in choices if len(choice) > title_limit]
+        if too_long:
+            self.add_error(
+                "choices",
+                _("Each choice may have at most %(limit)d characters: %(choices)s")
+                % {"limit": title_limit, "choices": ", ".join(too_long)},
+            )
+        if len(set(choices)) != len(choices):
+            self.add_error("choices", _("Each choice may appear only once."))
+        if kind == self.KIND_LIST:
+            button = (data.get("list_button") or "").strip()
+            if not button:
+                self.add_error("list_button", _("A list needs a label for its button."))
+            elif len(button) > LIST_BUTTON_MAX_CHARS:
+                self.add_error(
+                    "list_button",
+                    _("The list button may have at most %(limit)d characters.")
+                    % {"limit": LIST_BUTTON_MAX_CHARS},
+                )
+            data["list_button"] = button
+        data["choice_list"] = choices
+        return data
+
+
+class ReactForm(forms.Form):
+    message = forms.IntegerField(min_value=1)
+    emoji = forms.CharField(required=False, max_length=16)

@@ -37,6 +37,7 @@ class Schedule:
     @classmethod
     def load(cls) -> Schedule:
         """The schedule as configured in the database (defaults when none is set)."""
+        from townhall.citysettings import config
         from townhall.inbox.models import ClosedDay, WeeklyHours
 
         hours: dict[int, list[tuple[time, time]]] = {}
@@ -45,13 +46,20 @@ class Schedule:
         return cls(
             hours={day: tuple(sorted(spans)) for day, spans in hours.items()} or DEFAULT_HOURS,
             closed_days=frozenset(ClosedDay.objects.values_list("date", flat=True)),
-            state=settings.CITY["STATE"],
-            observes_holidays=settings.INBOX_OBSERVES_HOLIDAYS,
+            state=config.city_state(),
+            observes_holidays=config.observes_holidays(),
         )
 
     def holiday_name(self, day: date) -> str | None:
         names = holidays.country_holidays("DE", subdiv=self.state, years=day.year, language="de")
         return names.get(day)
+
+    def holidays_between(self, first: date, last: date) -> list[tuple[date, str]]:
+        """The public holidays from ``first`` to ``last`` (both included), for the staff page."""
+        names = holidays.country_holidays(
+            "DE", subdiv=self.state, years=range(first.year, last.year + 1), language="de"
+        )
+        return sorted((day, name) for day, name in names.items() if first <= day <= last)
 
     def is_closed_day(self, day: date) -> bool:
         if day in self.closed_days:

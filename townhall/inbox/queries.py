@@ -28,7 +28,9 @@ from django.db.models import (
 from django.utils.translation import get_language
 
 from townhall.citizens.models import Citizen
+from townhall.citizens.permissions import may_search_by_number
 from townhall.citizens.queries import CitizenSubscriptions, citizen_subscriptions
+from townhall.core.phone_numbers import search_digit_variants
 from townhall.core.search_indexes import estimated_rows
 from townhall.inbox.access import InboxUser, assignable_users
 from townhall.inbox.models import CannedResponse, Conversation, Label, Note, Team
@@ -113,12 +115,17 @@ def conversations(user: InboxUser, filters: ListFilters) -> QuerySet[Conversatio
     else:
         queryset = queryset.exclude(state=Conversation.State.RESOLVED)
     if filters.search:
-        queryset = queryset.filter(_search_condition(filters.search))
+        condition = _search_condition(filters.search)
+        if may_search_by_number(user):
+            for digits in search_digit_variants(filters.search):
+                condition |= Q(citizen__wa_id__contains=digits)
+        queryset = queryset.filter(condition)
     return queryset.order_by("-last_message_at", "-id")
 
 
 def _search_condition(search: str) -> Q:
-    """Conversations whose citizen's name or any message contains ``search``.
+    """Conversations whose citizen's name or any message contains ``search`` (never the
+    number: only users with ``citizens.search_by_number`` search that, see ``conversations``).
 
     Each half (names, messages) has two plans, because no single one is fast for both rare
     and common words. Rare (PostgreSQL estimates at most ``SEARCH_MATCH_CAP`` matches, and

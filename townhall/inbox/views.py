@@ -20,12 +20,15 @@ from django.views.decorators.http import require_GET, require_POST
 from townhall.inbox import queries
 from townhall.inbox.access import access_conversation, access_inbox
 from townhall.inbox.actions import (
+    REACTION_CHOICES,
     InvalidInboxInput,
     OutsideServiceWindow,
     do_add_note,
     do_assign,
     do_mark_read,
+    do_react,
     do_reply,
+    do_send_choices,
     do_send_reengagement_template,
     do_set_labels,
     do_set_priority,
@@ -34,16 +37,19 @@ from townhall.inbox.actions import (
 )
 from townhall.inbox.forms import (
     AssignForm,
+    ChoicesForm,
     LabelsForm,
     ListFilterForm,
     NoteForm,
     PreviewForm,
     PriorityForm,
+    ReactForm,
     ReplyForm,
     StateForm,
 )
 from townhall.inbox.models import Conversation
 from townhall.web.http import HtmxHttpRequest, staff_login_required
+from townhall.whatsapp.models import Message
 from townhall.whatsapp.outbound import InvalidOutboundMessage
 from townhall.whatsapp.policy import SendRefused
 from townhall.whatsapp.service_window import (
@@ -109,12 +115,16 @@ def _history_context(conversation: Conversation, version: str | None = None) -> 
     if version is None:
         version = queries.history_version(conversation)
     last_inbound_at = conversation.last_inbound_at
+    is_within_window = is_within_service_window(last_inbound_at)
     return {
         "conversation": conversation,
         "history": queries.conversation_history(conversation),
         "history_version": version,
-        "is_within_window": is_within_service_window(last_inbound_at),
+        "is_within_window": is_within_window,
         "window_closes_at": service_window_closes_at(last_inbound_at),
+        # Reactions are messages too: only while the window is open.
+        "react_url": reverse("inbox:react", args=[conversation.pk]) if is_within_window else "",
+        "reaction_choices": REACTION_CHOICES,
     }
 
 
@@ -129,6 +139,7 @@ def _composer_context(
         if is_within_window
         else queries.reengagement_sent_at(conversation),
         "reply_form": form or ReplyForm(),
+        "choices_form": extra.pop("choices_form", None) or ChoicesForm(initial={"kind": "buttons"}),
         "canned_responses": queries.canned_responses(),
         **extra,
     }
@@ -251,6 +262,95 @@ def reply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         form.add_error("text", _not_subscribed_message())
         return _composer_problem(request, conversation, form)
     return _after_message(request, conversation)
+
+
+@staff_login_required
+@require_POST
+def send_choices(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """Reply buttons or a list from the composer."""
+    conversation = access_conversation(request.user, pk)
+    form = ChoicesForm(request.POST)
+    if not form.is_valid():
+        return _choices_problem(request, conversation, form)
+    try:
+        do_send_choices(
+            conversation,
+            form.cleaned_data["text"],
+            form.cleaned_data["choice_list"],
+            as_list=form.cleaned_data["kind"] == ChoicesForm.KIND_LIST,
+            list_button=form.cleaned_data.get("list_button", ""),
+            acting_user=request.user,
+        )
+    except OutsideServiceWindow:
+        return _choices_problem(
+            request,
+            conversation,
+            form,
+            composer_error=_(
+                "Not sent: the citizen's last message is more than 24 hours old. Send the "
+                "template first; you can answer freely as soon as the citizen replies."
+            ),
+        )
+    except (InvalidInboxInput, InvalidOutboundMessage) as error:
+        form.add_error(
+            None, _("WhatsApp does not accept this message: %(reason)s") % {"reason": error}
+        )
+        return _choices_problem(request, conversation, form)
+    except SendRefused:
+        form.add_error(None, _not_subscribed_message())
+        return _choices_problem(request, conversation, form)
+    return _after_message(request, conversation)
+
+
+def _choices_problem(
+    request: HtmxHttpRequest, conversation: Conversation, form: ChoicesForm, **extra: Any
+) -> HttpResponse:
+    if not request.htmx:
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+        if extra.get("composer_error"):
+            messages.error(request, str(extra["composer_error"]))
+        return redirect(_conversation_url(conversation, "composer"))
+    return render(
+        request,
+        "inbox/_composer.html",
+        _composer_context(conversation, choices_form=form, choices_open=True, **extra),
+    )
+
+
+@staff_login_required
+@require_POST
+def react(request: HtmxHttpRequest, pk: int) -> HttpResponse:
+    """The city's reaction on a citizen's message (or its removal)."""
+    conversation = access_conversation(request.user, pk)
+    form = ReactForm(request.POST)
+    problem = ""
+    if form.is_valid():
+        message = Message.objects.filter(pk=form.cleaned_data["message"]).first()
+        try:
+            if message is None:
+                raise InvalidInboxInput(_("You can only react to a message of this citizen."))
+            do_react(conversation, message, form.cleaned_data["emoji"], acting_user=request.user)
+        except InvalidInboxInput as error:
+            problem = str(error)
+        except OutsideServiceWindow:
+            problem = _(
+                "Not sent: the citizen's last message is more than 24 hours old, and WhatsApp "
+                "only delivers reactions inside that window."
+            )
+        except SendRefused:
+            problem = _not_subscribed_message()
+    else:
+        problem = _("This reaction is not offered.")
+    if not request.htmx:
+        if problem:
+            messages.error(request, problem)
+        return redirect(_conversation_url(conversation))
+    conversation = access_conversation(request.user, conversation.pk)
+    return render(
+        request, "inbox/_history.html", {**_history_context(conversation), "problem": problem}
+    )
 
 
 def _not_subscribed_message() -> str:

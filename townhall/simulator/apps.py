@@ -1,7 +1,8 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class SimulatorConfig(AppConfig):
     name = "townhall.simulator"
     label = "simulator"
-    verbose_name = "Cloud API simulator"
+    verbose_name = _("Cloud API simulator")

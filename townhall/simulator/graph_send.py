@@ -13,6 +13,8 @@ from http import HTTPStatus
 from typing import Any
 
 import orjson
+from django.core.exceptions import DisallowedHost
+from django.core.handlers.wsgi import WSGIRequest
 
 from townhall.simulator.engine import get_simulator
 from townhall.simulator.errors import GraphError
@@ -73,7 +75,13 @@ class SendShortcut:
         if environ.get("REQUEST_METHOD") == "POST" and not environ.get("QUERY_STRING"):
             match = SEND_PATH_RE.fullmatch(environ.get("PATH_INFO", ""))
         length = environ.get("CONTENT_LENGTH") or ""
-        if match is None or not length.isdigit() or int(length) > self._max_body_bytes:
+        if (
+            match is None
+            or not length.isdigit()
+            or int(length) > self._max_body_bytes
+            or not _is_allowed_host(environ)
+        ):
+            # Django answers, or refuses a foreign Host (AllowedHostsMiddleware).
             return self._django_application(environ, start_response)
         status, content, headers = answer_send(
             version=match[1],
@@ -84,3 +92,11 @@ class SendShortcut:
         headers.append(("Content-Length", str(len(content))))
         start_response(f"{status} {HTTPStatus(status).phrase}", headers)
         return [content]
+
+
+def _is_allowed_host(environ: dict[str, Any]) -> bool:
+    try:
+        WSGIRequest(environ).get_host()
+    except DisallowedHost:
+        return False
+    return True

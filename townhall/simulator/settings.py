@@ -26,16 +26,35 @@ ALLOWED_HOSTS = [
 INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
+    "csp",
     "townhall.simulator",
 ]
 
 MIDDLEWARE = [
+    # First: a foreign Host header (DNS rebinding of the demo's loopback port) gets 400.
+    "townhall.simulator.middleware.AllowedHostsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
 ]
+
+# The same strict policy as Townhall's pages (see townhall/settings.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    },
+}
 
 ROOT_URLCONF = "townhall.simulator.urls"
 WSGI_APPLICATION = "townhall.simulator.wsgi.application"

@@ -226,6 +226,9 @@ def control_endpoint(*methods: str) -> Callable[[ViewFunction], ViewFunction]:
                 response = _json({"error": {"message": "method not allowed"}}, status=405)
                 response["Allow"] = ", ".join(methods)
                 return response
+            refusal = _cross_origin_refusal(request)
+            if refusal is not None:
+                return refusal
             try:
                 return view(request, *args, **kwargs)
             except ControlError as error:
@@ -236,6 +239,25 @@ def control_endpoint(*methods: str) -> Callable[[ViewFunction], ViewFunction]:
         return wrapper
 
     return decorator
+
+
+def _cross_origin_refusal(request: HttpRequest) -> HttpResponse | None:
+    """403/415 for a control call a web page in the demo user's browser could make.
+
+    Browsers send "simple" cross-origin POSTs (text/plain, forms) without asking first; the
+    control API makes citizens write, so it answers only same-origin or non-browser clients
+    (no Origin header) and only JSON bodies, which a foreign page cannot send unasked.
+    """
+    origin = request.headers.get("Origin")
+    if origin is not None and origin != f"{request.scheme}://{request.get_host()}":
+        return _json({"error": {"message": "cross-origin request refused"}}, status=403)
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in {"same-origin", "none"}:
+        return _json({"error": {"message": "cross-site request refused"}}, status=403)
+    if request.method == "POST" and request.body:
+        content_type = request.content_type or ""
+        if content_type != "application/json":
+            return _json({"error": {"message": "body must be application/json"}}, status=415)
+    return None
 
 
 def _json_body(request: HttpRequest) -> dict[str, Any]:

@@ -102,6 +102,13 @@ def access_subscriber_export(user: StaffUser, citizen_id: int) -> Citizen:
     return _subscriber(citizen_id)
 
 
+def access_subscriber_link_revocation(user: StaffUser, citizen_id: int) -> Citizen:
+    """The citizen if ``user`` may make their signed links invalid on request: those who
+    handle data requests (``citizens.export_citizen_data``)."""
+    _require_permission(user, "citizens.export_citizen_data")
+    return _subscriber(citizen_id)
+
+
 def access_subscriber_erasure(user: StaffUser, citizen_id: int) -> Citizen:
     """The citizen if ``user`` may erase their data on request (DSGVO Art. 17)."""
     _require_permission(user, "citizens.erase_citizen")

@@ -18,8 +18,13 @@ from django.db.models.functions import Coalesce
 from townhall.citizens.models import Citizen
 from townhall.core.phone_numbers import search_digit_variants
 from townhall.inbox.models import Conversation
-from townhall.whatsapp.models import Message, MessageStatusEvent
-from townhall.whatsapp.queries import message_history_version, outbound_provider_ids
+from townhall.whatsapp.models import Message, MessageReaction, MessageStatusEvent
+from townhall.whatsapp.queries import (
+    REACTION_TYPE,
+    message_history_version,
+    outbound_provider_ids,
+    reactions_by_message,
+)
 
 # 50 rows are easy to scan; each row costs five index lookups (subqueries) in one query.
 MESSAGE_LOG_PAGE_SIZE = 50
@@ -57,6 +62,8 @@ class HistoryEntry:
     message: Message
     status_steps: list[StatusStep] = field(default_factory=list)
     refers_to: Message | None = None
+    # Shown as emoji badges on the bubble; reactions are no entries of their own.
+    reactions: list[MessageReaction] = field(default_factory=list)
 
 
 def _count(messages: QuerySet[Message]) -> Coalesce:
@@ -64,18 +71,20 @@ def _count(messages: QuerySet[Message]) -> Coalesce:
     return Coalesce(Subquery(counts[:1], output_field=IntegerField()), 0)
 
 
-def _search_filter(search: str) -> Q:
+def _search_filter(search: str, *, by_number: bool) -> Q:
     condition = Q(profile_name__icontains=search)
-    for digits in search_digit_variants(search):
-        condition |= Q(wa_id__contains=digits)
+    if by_number:
+        for digits in search_digit_variants(search):
+            condition |= Q(wa_id__contains=digits)
     return condition
 
 
-def conversations(search: str = "") -> QuerySet[Citizen]:
+def conversations(search: str = "", *, by_number: bool = False) -> QuerySet[Citizen]:
     """Citizens who have messages, most recent conversation first, optionally searched.
 
-    ``search`` matches part of the profile name or digits of the number, typed in
-    international or German national format.
+    ``search`` matches part of the profile name, and with ``by_number`` (only for users with
+    ``citizens.search_by_number``) digits of the number, typed in international or German
+    national format.
     """
     messages = Message.objects.filter(wa_id=OuterRef("wa_id"))
     latest = messages.order_by("-created_at", "-id")
@@ -90,13 +99,17 @@ def conversations(search: str = "") -> QuerySet[Citizen]:
     ).filter(last_message_at__isnull=False)
     search = search.strip()
     if search:
-        citizens = citizens.filter(_search_filter(search))
+        citizens = citizens.filter(_search_filter(search, by_number=by_number))
     return citizens.order_by("-last_message_at", "-id")
 
 
-def conversations_page(search: str, page_number: str | int | None) -> Page[ConversationRow]:
-    """One page of ``conversations(search)`` as ``ConversationRow`` objects."""
-    paginator: Paginator[Any] = Paginator(conversations(search), MESSAGE_LOG_PAGE_SIZE)
+def conversations_page(
+    search: str, page_number: str | int | None, *, by_number: bool = False
+) -> Page[ConversationRow]:
+    """One page of ``conversations(search, by_number=…)`` as ``ConversationRow`` objects."""
+    paginator: Paginator[Any] = Paginator(
+        conversations(search, by_number=by_number), MESSAGE_LOG_PAGE_SIZE
+    )
     page = paginator.get_page(page_number)
     # Citizens carry the annotations of conversations().
     citizens: list[Any] = list(page.object_list)
@@ -126,8 +139,18 @@ def history_version(citizen: Citizen) -> str:
 
 
 def citizen_history(citizen: Citizen) -> list[HistoryEntry]:
-    """All messages with ``citizen`` in the order they were written, with status histories."""
+    """All messages with ``citizen`` in the order they were written, with status histories
+    and the reactions on each (four queries)."""
     messages = list(Message.objects.filter(wa_id=citizen.wa_id).order_by("created_at", "id"))
+    shown = {m.provider_id for m in messages if m.provider_id and m.type != REACTION_TYPE}
+    # A reaction shows as a badge on its message; only one whose message is not in this
+    # history (never ours, or erased) stays a bubble of its own, so nothing is hidden.
+    messages = [
+        m for m in messages if m.type != REACTION_TYPE or _referred_provider_id(m) not in shown
+    ]
+    reactions = reactions_by_message(
+        citizen.wa_id, [message.provider_id for message in messages if message.provider_id]
+    )
     events_by_provider_id: dict[str, list[MessageStatusEvent]] = defaultdict(list)
     for event in MessageStatusEvent.objects.filter(
         provider_message_id__in=Subquery(outbound_provider_ids(citizen.wa_id))
@@ -138,7 +161,9 @@ def citizen_history(citizen: Citizen) -> list[HistoryEntry]:
     history = []
     for message in messages:
         entry = HistoryEntry(
-            message=message, refers_to=by_provider_id.get(_referred_provider_id(message))
+            message=message,
+            refers_to=by_provider_id.get(_referred_provider_id(message)),
+            reactions=reactions.get(message.provider_id or "", []),
         )
         if message.direction == Message.Direction.OUTBOUND:
             entry.status_steps.append(StatusStep(Message.Status.QUEUED, message.created_at))

@@ -1,13 +1,13 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
-from django.views.generic import RedirectView
 
-from townhall.staff import views, views_subscribers, views_templates
+from townhall.staff import views, views_dashboard, views_subscribers, views_templates
 from townhall.staff.forms import StaffAuthenticationForm
 
 app_name = "staff"
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="staff:message_log"), name="home"),
+    path("", views_dashboard.home, name="home"),
+    path("dashboard/", views_dashboard.dashboard_view, name="dashboard"),
     path(
         "login/",
         auth_views.LoginView.as_view(
@@ -32,6 +32,11 @@ urlpatterns = [
         "subscribers/<int:citizen_id>/export/",
         views_subscribers.subscriber_export,
         name="subscriber_export",
+    ),
+    path(
+        "subscribers/<int:citizen_id>/revoke-links/",
+        views_subscribers.subscriber_revoke_links,
+        name="subscriber_revoke_links",
     ),
     path(
         "subscribers/<int:citizen_id>/erase/",

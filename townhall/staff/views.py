@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from townhall.citizens.models import Citizen
+from townhall.citizens.permissions import may_search_by_number
 from townhall.core import clock
 from townhall.staff import conversations
 from townhall.staff.access import access_citizen, access_inbound_message, access_message_log
@@ -23,8 +24,9 @@ SEARCH_MAX_CHARS = 100
 def message_log(request: HtmxHttpRequest) -> HttpResponse:
     access_message_log(request.user)
     search = request.GET.get("q", "").strip()[:SEARCH_MAX_CHARS]
-    page = conversations.conversations_page(search, request.GET.get("page"))
-    context = {"page": page, "search": search}
+    by_number = may_search_by_number(request.user)
+    page = conversations.conversations_page(search, request.GET.get("page"), by_number=by_number)
+    context = {"page": page, "search": search, "may_search_by_number": by_number}
     if request.htmx and request.htmx.target == "conversation-list":
         return render(request, "staff/_conversation_list.html", context)
     return render(request, "staff/message_log.html", context)

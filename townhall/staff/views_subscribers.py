@@ -17,7 +17,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from townhall.citizens.actions import do_erase_citizen, do_record_data_export
+from townhall.citizens.actions import do_erase_citizen, do_record_data_export, do_revoke_links
 from townhall.citizens.models import ConsentRecord, Offering
 from townhall.citizens.queries import citizen_export, citizen_subscriptions
 from townhall.core import clock
@@ -27,6 +27,7 @@ from townhall.staff.access import (
     access_subscriber,
     access_subscriber_erasure,
     access_subscriber_export,
+    access_subscriber_link_revocation,
     access_subscriber_search,
     access_subscriber_statistics,
 )
@@ -152,6 +153,8 @@ def subscriber_detail(request: HtmxHttpRequest, citizen_id: int) -> HttpResponse
         and _is_allowed(access_subscriber_export, request.user, citizen.pk),
         "can_erase": not is_erased
         and _is_allowed(access_subscriber_erasure, request.user, citizen.pk),
+        "can_revoke_links": not is_erased
+        and _is_allowed(access_subscriber_link_revocation, request.user, citizen.pk),
     }
     return render(request, "staff/subscribers_citizen.html", context)
 
@@ -178,6 +181,18 @@ def subscriber_export(request: HttpRequest, citizen_id: int) -> HttpResponse:
         json_dumps_params={"ensure_ascii": False, "indent": 2},
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@staff_login_required
+@require_POST
+def subscriber_revoke_links(request: HttpRequest, citizen_id: int) -> HttpResponse:
+    """Make every preferences and export link the citizen was sent invalid, at their
+    request (e.g. a phone shared with others)."""
+    citizen = access_subscriber_link_revocation(request.user, citizen_id)
+    if citizen.erased_at is None:
+        do_revoke_links(citizen, channel=ConsentRecord.Channel.STAFF, acting_user=request.user)
+        messages.success(request, _("All links sent to this citizen are now invalid."))
+    return redirect("staff:subscriber", citizen.pk)
 
 
 @staff_login_required

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class WebConfig(AppConfig):
@@ -8,3 +9,4 @@ class WebConfig(AppConfig):
 
     name = "townhall.web"
     label = "web"
+    verbose_name = _("User interface")

@@ -22,12 +22,19 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils.module_loading import import_string
 
+from townhall.citysettings.config import whatsapp_setting
 from townhall.core import clock
 from townhall.core.privacy import redact
 from townhall.whatsapp import outbound
 from townhall.whatsapp.client import SendRequest, SendResult, get_client
 from townhall.whatsapp.errors import CloudAPIError, OutcomeUnknown, ThroughputLimited
-from townhall.whatsapp.models import STATUS_RANK, Message, MessageStatusEvent, WebhookEvent
+from townhall.whatsapp.models import (
+    STATUS_RANK,
+    Message,
+    MessageReaction,
+    MessageStatusEvent,
+    WebhookEvent,
+)
 from townhall.whatsapp.policy import Purpose, check_send_allowed, refusals
 from townhall.whatsapp.rate_limit import RateLimiter, get_limiter
 from townhall.whatsapp.template_actions import do_apply_template_statuses
@@ -177,6 +184,7 @@ def do_process_pending_webhook_events(limit: int = WEBHOOK_BATCH_SIZE) -> int:
 def _process_events(events: QuerySet[WebhookEvent], *, limit: int = WEBHOOK_BATCH_SIZE) -> int:
     now = clock.now()
     new_message_ids: list[int] = []
+    reactions: list[ReactionChange] = []
     statuses: list[StatusUpdate] = []
     template_updates: list[TemplateStatusUpdate] = []
     notes: list[tuple[int, ParsedWebhook]] = []
@@ -206,11 +214,23 @@ def _process_events(events: QuerySet[WebhookEvent], *, limit: int = WEBHOOK_BATC
                 message_id = _store_inbound_message(message)
                 if message_id is not None:
                     new_message_ids.append(message_id)
+                    if message.reaction is not None:
+                        reactions.append(
+                            ReactionChange(
+                                message_provider_id=message.reaction.message_id,
+                                wa_id=message.from_wa_id,
+                                from_business=False,
+                                emoji=message.reaction.emoji,
+                                reacted_at=message.timestamp,
+                                reaction_message_id=message_id,
+                            )
+                        )
             statuses.extend(parsed.statuses)
             template_updates.extend(parsed.template_updates)
             processed.append(event_id)
             if parsed.skipped or parsed.errors:
                 notes.append((event_id, parsed))
+        do_record_reactions(reactions)
         _store_statuses(statuses)
         if template_updates:
             # Rare (a review decision); applied with the event so neither is lost alone.
@@ -279,6 +299,54 @@ def _store_inbound_message(message: InboundMessage) -> int | None:
         logger.info("webhook.duplicate_message id=%s", message.id)
         return None
     return stored.pk
+
+
+@dataclass(frozen=True, slots=True)
+class ReactionChange:
+    """One reaction as it happened: a new emoji, a changed one, or a removal (empty)."""
+
+    message_provider_id: str
+    wa_id: str
+    from_business: bool
+    emoji: str
+    reacted_at: datetime
+    reaction_message_id: int | None = None
+
+
+_UPSERT_REACTION = (
+    f"INSERT INTO {MessageReaction._meta.db_table}"  # noqa: S608
+    " (message_provider_id, wa_id, from_business, emoji, reacted_at, reaction_message_id)"
+    " VALUES (%s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (message_provider_id, wa_id, from_business) DO UPDATE SET"
+    " emoji = excluded.emoji, reacted_at = excluded.reacted_at,"
+    " reaction_message_id = excluded.reaction_message_id"
+    # Webhooks are not ordered: a change older than the stored one is ignored.
+    f" WHERE excluded.reacted_at >= {MessageReaction._meta.db_table}.reacted_at"
+)
+
+
+def do_record_reactions(changes: Sequence[ReactionChange]) -> None:
+    """Store reactions, the latest per reactor and message winning (removals included).
+
+    One statement for the batch; a late change never overwrites a newer one. Reactions are
+    data about messages only: they never touch a conversation (see citizens.routing).
+    """
+    if not changes:
+        return
+    adapt = connection.ops.adapt_datetimefield_value
+    rows = [
+        (
+            change.message_provider_id,
+            change.wa_id,
+            change.from_business,
+            change.emoji,
+            adapt(change.reacted_at),
+            change.reaction_message_id,
+        )
+        for change in changes
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(_UPSERT_REACTION, rows)
 
 
 def _status_errors(status: StatusUpdate) -> list[dict[str, Any]]:
@@ -505,13 +573,13 @@ def inbound_message_from_row(stored: Message) -> InboundMessage:
         {
             "messaging_product": "whatsapp",
             "metadata": {
-                "display_phone_number": settings.WHATSAPP["DISPLAY_PHONE_NUMBER"],
-                "phone_number_id": settings.WHATSAPP["PHONE_NUMBER_ID"],
+                "display_phone_number": whatsapp_setting("DISPLAY_PHONE_NUMBER"),
+                "phone_number_id": whatsapp_setting("PHONE_NUMBER_ID"),
             },
             "contacts": [{"profile": {"name": stored.profile_name}, "wa_id": stored.wa_id}],
             "messages": [raw_message],
         },
-        waba_id=settings.WHATSAPP["BUSINESS_ACCOUNT_ID"],
+        waba_id=whatsapp_setting("BUSINESS_ACCOUNT_ID"),
     )
     parsed = parse_webhook(envelope)
     if not parsed.messages:
@@ -825,9 +893,14 @@ def _checked_wa_id(wa_id: str) -> str:
     return wa_id
 
 
-def _start_dispatchers() -> None:
+def _dispatcher_count() -> int:
+    """One dispatcher per Huey worker thread: they share the claims and the rate."""
     consumer: dict[str, Any] = dict(settings.HUEY.get("consumer") or {})  # type: ignore[call-overload]
-    for _ in range(int(consumer.get("workers", 1))):
+    return max(1, int(consumer.get("workers", 1)))
+
+
+def _start_dispatchers() -> None:
+    for _ in range(_dispatcher_count()):
         _enqueue("dispatch_messages")
 
 
@@ -903,16 +976,14 @@ def do_dispatch_batch(
         for row in sendable
     ]
     outcomes = _send_paced(requests, tokens, limiter)
-    accepted = _record_outcomes(sendable, outcomes, limiter)
+    accepted = _record_outcomes(sendable, outcomes)
     return DispatchReport(claimed=len(claimed), accepted=accepted)
 
 
 def _claim_size() -> int:
     """About half a second of the number's messages, split between the dispatchers."""
     config = settings.WHATSAPP
-    consumer: dict[str, Any] = dict(settings.HUEY.get("consumer") or {})  # type: ignore[call-overload]
-    dispatchers = max(1, int(consumer.get("workers", 1)))
-    share = float(config["SEND_RATE_PER_SECOND"]) * CLAIM_SECONDS / dispatchers
+    share = float(whatsapp_setting("SEND_RATE_PER_SECOND")) * CLAIM_SECONDS / _dispatcher_count()
     return max(1, min(int(config["SEND_BATCH_SIZE"]), int(share)))
 
 
@@ -940,7 +1011,8 @@ def _send_paced(
         outcomes.extend(results)
         tokens = 0
         if any(isinstance(result, ThroughputLimited) for result in results):
-            # Meta says we are too fast: everyone waits, this batch included.
+            # Meta counted more than our limiter let through (inbound counts too): every
+            # dispatcher of this number holds off, the rest of this batch included.
             limiter.pause(settings.WHATSAPP["THROUGHPUT_BACKOFF_SECONDS"])
     return outcomes
 
@@ -1068,17 +1140,16 @@ def _hold_back_pair_limited(
     return [row for row, wait in zip(rows, waits, strict=True) if wait == 0]
 
 
-def _record_outcomes(
-    rows: list[dict[str, Any]], outcomes: list[SendResult | CloudAPIError], limiter: RateLimiter
-) -> int:
-    """Bulk-write what the API said; returns the number accepted."""
+def _record_outcomes(rows: list[dict[str, Any]], outcomes: list[SendResult | CloudAPIError]) -> int:
+    """Bulk-write what the API said; returns the number accepted.
+
+    A 130429 has already paused every dispatcher (``_send_paced``); here it is only retried."""
     now = clock.now()
     max_attempts = settings.WHATSAPP["SEND_MAX_ATTEMPTS"]
     accepted: list[Message] = []
     changed: list[Message] = []
     errors_by_class: dict[str, int] = {}
     next_retry: float | None = None
-    throughput_limited = False
     for row, outcome in zip(rows, outcomes, strict=True):
         attempts = row["attempts"] + 1
         if isinstance(outcome, SendResult):
@@ -1112,8 +1183,6 @@ def _record_outcomes(
             message.status = Message.Status.QUEUED
             message.next_attempt_at = now + timedelta(seconds=retry_in)
             next_retry = retry_in if next_retry is None else min(next_retry, retry_in)
-            if isinstance(outcome, ThroughputLimited):
-                throughput_limited = True
         else:
             message.status = Message.Status.FAILED
         changed.append(message)
@@ -1130,10 +1199,6 @@ def _record_outcomes(
             Message.objects.bulk_update(accepted, ["provider_id", *outcome_fields])
         if changed:
             Message.objects.bulk_update(changed, outcome_fields)
-    if throughput_limited:
-        # Meta counted more than our limiter let through (inbound counts too): every
-        # dispatcher of this number holds off for a moment.
-        limiter.pause(settings.WHATSAPP["THROUGHPUT_BACKOFF_SECONDS"])
     # Status webhooks can overtake the write above; apply the ones that already arrived.
     if accepted:
         early = list(
@@ -1242,6 +1307,28 @@ def do_purge_processed_webhook_events(now: datetime | None = None) -> int:
         state=WebhookEvent.State.PROCESSED, received_at__lt=cutoff
     ).delete()
     return deleted
+
+
+def do_purge_unprocessable_webhook_events(now: datetime | None = None) -> int:
+    """Delete rejected and failed webhook bodies past their retention period
+    (``settings.RETENTION["REJECTED_WEBHOOK_DAYS"]``): long enough to inspect, not forever."""
+    now = now or clock.now()
+    cutoff = now - timedelta(days=settings.RETENTION["REJECTED_WEBHOOK_DAYS"])
+    deleted, _ = WebhookEvent.objects.filter(
+        state__in=[WebhookEvent.State.REJECTED, WebhookEvent.State.FAILED],
+        received_at__lt=cutoff,
+    ).delete()
+    return deleted
+
+
+def do_clear_message_texts(wa_ids: QuerySet[Any] | list[str], *, before: datetime) -> int:
+    """Empty the text and payload of the messages of ``wa_ids`` older than ``before``
+    (retention). The rows stay for the statistics; one UPDATE. Returns the count."""
+    return (
+        Message.objects.filter(wa_id__in=wa_ids, created_at__lt=before)
+        .exclude(text="", payload={})
+        .update(text="", payload={})
+    )
 
 
 def do_erase_messages(wa_id: str, pseudonym: str) -> int:

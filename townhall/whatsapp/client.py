@@ -16,6 +16,7 @@ import httpx
 import orjson
 from django.conf import settings
 
+from townhall.citysettings.config import whatsapp_setting
 from townhall.core.privacy import redact
 from townhall.whatsapp import outbound
 from townhall.whatsapp.errors import (
@@ -111,10 +112,10 @@ class CloudAPIClient:
         return cls(
             base_url=config["API_BASE_URL"],
             api_version=config["API_VERSION"],
-            phone_number_id=config["PHONE_NUMBER_ID"],
-            access_token=config["ACCESS_TOKEN"],
+            phone_number_id=whatsapp_setting("PHONE_NUMBER_ID"),
+            access_token=whatsapp_setting("ACCESS_TOKEN"),
             timeout_seconds=config["HTTP_TIMEOUT_SECONDS"],
-            business_account_id=config["BUSINESS_ACCOUNT_ID"],
+            business_account_id=whatsapp_setting("BUSINESS_ACCOUNT_ID"),
         )
 
     def close(self) -> None:
@@ -362,15 +363,19 @@ _clients_lock = threading.Lock()
 
 
 def get_client() -> CloudAPIClient:
-    """The process-wide client for the configured number (connection pooling across tasks)."""
+    """The process-wide client for the configured number (connection pooling across tasks).
+
+    The number's ids and token come from the settings page where set (cached reads), else
+    from the environment; a changed token gets a new client.
+    """
     config = settings.WHATSAPP
     key = (
         config["API_BASE_URL"],
         config["API_VERSION"],
-        config["PHONE_NUMBER_ID"],
-        config["ACCESS_TOKEN"],
+        whatsapp_setting("PHONE_NUMBER_ID"),
+        whatsapp_setting("ACCESS_TOKEN"),
         config["HTTP_TIMEOUT_SECONDS"],
-        config["BUSINESS_ACCOUNT_ID"],
+        whatsapp_setting("BUSINESS_ACCOUNT_ID"),
     )
     with _clients_lock:
         client = _clients.get(key)

@@ -24,6 +24,8 @@ from django.core.exceptions import DisallowedHost
 from django.core.handlers.wsgi import WSGIRequest
 from django.db import DatabaseError, connection
 
+from townhall.citysettings.config import whatsapp_setting
+from townhall.core.deployment import insecure_credentials
 from townhall.whatsapp.actions import do_record_webhook_event
 from townhall.whatsapp.signatures import is_valid_signature
 
@@ -45,6 +47,34 @@ def too_large_answer(max_bytes: int, declared: int | None = None) -> tuple[int, 
     return 413, f"Body larger than {max_bytes} bytes"
 
 
+def webhook_app_secret() -> str:
+    """The app secret that signs Meta's webhooks; empty (nothing is accepted) when it is the
+    simulator's public one while Townhall talks to a real Cloud API. The system checks refuse
+    to start so configured; this holds even if they were skipped."""
+    whatsapp = effective_credentials()
+    if "WHATSAPP_APP_SECRET" in insecure_credentials(str(whatsapp["API_BASE_URL"]), whatsapp):
+        return ""
+    return str(whatsapp["APP_SECRET"])
+
+
+def effective_credentials() -> dict[str, object]:
+    """The Cloud API address and credentials in force: the settings page's, else the
+    environment's."""
+    keys = ("API_BASE_URL", "ACCESS_TOKEN", "APP_SECRET", "VERIFY_TOKEN")
+    return {**settings.WHATSAPP, **{key: whatsapp_setting(key) for key in keys}}
+
+
+def drain(stream: Any, length: int) -> None:
+    """Read ``length`` bytes of ``stream`` in pieces and throw them away, so the client,
+    which writes the whole body before it reads, gets our answer instead of a reset."""
+    remaining = length
+    while remaining > 0:
+        chunk = stream.read(min(_DRAIN_CHUNK, remaining))
+        if not chunk:
+            return
+        remaining -= len(chunk)
+
+
 def answer_webhook_post(body: bytes, signature: str | None) -> tuple[int, str]:
     """Status and text of our answer to a webhook POST with this raw body and signature.
 
@@ -53,7 +83,7 @@ def answer_webhook_post(body: bytes, signature: str | None) -> tuple[int, str]:
     if not signature:
         logger.warning("webhook.rejected reason=missing_signature bytes=%d", len(body))
         return 401, "Missing X-Hub-Signature-256"
-    if not is_valid_signature(body, signature, settings.WHATSAPP["APP_SECRET"]):
+    if not is_valid_signature(body, signature, webhook_app_secret()):
         logger.warning("webhook.rejected reason=bad_signature bytes=%d", len(body))
         return 403, "Invalid signature"
     try:
@@ -106,7 +136,7 @@ class WebhookShortcut:
         max_bytes = settings.WHATSAPP["WEBHOOK_MAX_BODY_BYTES"]
         if declared > max_bytes:
             # Read to the end first, so the client gets our answer rather than a reset.
-            _drain(stream, declared)
+            drain(stream, declared)
             status, text = too_large_answer(max_bytes, declared)
         else:
             body = stream.read(declared)
@@ -130,12 +160,3 @@ def _is_allowed_host(environ: dict[str, Any]) -> bool:
     except DisallowedHost:
         return False
     return True
-
-
-def _drain(stream: Any, length: int) -> None:
-    remaining = length
-    while remaining > 0:
-        chunk = stream.read(min(_DRAIN_CHUNK, remaining))
-        if not chunk:
-            return
-        remaining -= len(chunk)

@@ -4,6 +4,7 @@
 - ``Message``: every inbound and outbound message, one row per provider message id.
 - ``MessageStatusEvent``: the status history (sent, delivered, read, failed) of outbound messages.
 - ``MessageTemplate``: the templates Townhall submits to Meta and may send outside the window.
+- ``MessageReaction``: the emoji a citizen (or the city) put on a message, latest one only.
 """
 
 from collections.abc import Sequence
@@ -29,18 +30,26 @@ class WebhookEvent(models.Model):
         FAILED = "failed", "failed"
 
     # Meta re-delivers the identical body; the hash makes the re-delivery a no-op.
-    body_sha256 = models.CharField(max_length=64, unique=True)
+    body_sha256 = models.CharField(
+        verbose_name=_("body hash (SHA-256)"), max_length=64, unique=True
+    )
     # Text, not bytes, so erasure can find a citizen's number in stored bodies. The signature
     # was checked on the raw bytes before storing; exact bytes are not needed afterwards.
-    body = models.TextField()
-    received_at = models.DateTimeField(default=timezone.now, db_index=True)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
-    processed_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
+    body = models.TextField(verbose_name=_("content"))
+    received_at = models.DateTimeField(
+        verbose_name=_("received at"), default=timezone.now, db_index=True
+    )
+    state = models.CharField(
+        verbose_name=_("state"), max_length=16, choices=State.choices, default=State.PENDING
+    )
+    processed_at = models.DateTimeField(verbose_name=_("processed at"), null=True, blank=True)
+    attempts = models.PositiveIntegerField(verbose_name=_("attempts"), default=0)
     # A short technical reason, never personal data.
-    error = models.CharField(max_length=500, blank=True)
+    error = models.CharField(verbose_name=_("error"), max_length=500, blank=True)
 
     class Meta:
+        verbose_name = _("webhook event")
+        verbose_name_plural = _("webhook events")
         indexes = [models.Index(fields=["state", "received_at"])]
 
     def __str__(self) -> str:
@@ -87,39 +96,53 @@ class Message(models.Model):
         # Inbound: the handlers failed INBOUND_MAX_ATTEMPTS times; waits for a person to retry.
         HANDLING_FAILED = "handling_failed", "handling failed"
 
-    provider_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
-    direction = models.CharField(max_length=3, choices=Direction.choices)
+    provider_id = models.CharField(
+        verbose_name=_("WhatsApp message ID"), max_length=255, unique=True, null=True, blank=True
+    )
+    direction = models.CharField(
+        verbose_name=_("direction"), max_length=3, choices=Direction.choices
+    )
     # The citizen's WhatsApp id (digits of the E.164 number without "+").
-    wa_id = models.CharField(max_length=32, db_index=True)
+    wa_id = models.CharField(verbose_name=_("WhatsApp number"), max_length=32, db_index=True)
     # Inbound: the sender's WhatsApp profile name at the time (personal data).
-    profile_name = models.CharField(max_length=255, blank=True)
-    type = models.CharField(max_length=32)
+    profile_name = models.CharField(verbose_name=_("profile name"), max_length=255, blank=True)
+    type = models.CharField(verbose_name=_("type"), max_length=32)
     # Plain text for display and search: the body, a caption, the chosen button's title.
-    text = models.TextField(blank=True)
+    text = models.TextField(verbose_name=_("text"), blank=True)
     # Inbound: the message object as Meta sent it (the type's object is under its type key,
     # e.g. payload["image"]). Outbound: the type-specific request body we send.
-    payload = models.JSONField(default=dict)
-    context_provider_id = models.CharField(max_length=255, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices)
+    payload = models.JSONField(verbose_name=_("content (JSON)"), default=dict)
+    context_provider_id = models.CharField(
+        verbose_name=_("reply to (WhatsApp message ID)"), max_length=255, blank=True
+    )
+    status = models.CharField(verbose_name=_("status"), max_length=16, choices=Status.choices)
     # Outbound: why we may send it (townhall.whatsapp.policy.Purpose) and the info topic.
-    purpose = models.CharField(max_length=16, blank=True)
-    topic = models.CharField(max_length=50, blank=True)
-    error_code = models.IntegerField(null=True, blank=True)
-    error_title = models.CharField(max_length=255, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    purpose = models.CharField(verbose_name=_("purpose"), max_length=16, blank=True)
+    topic = models.CharField(verbose_name=_("topic"), max_length=50, blank=True)
+    error_code = models.IntegerField(verbose_name=_("error code"), null=True, blank=True)
+    error_title = models.CharField(verbose_name=_("error"), max_length=255, blank=True)
+    attempts = models.PositiveIntegerField(verbose_name=_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(verbose_name=_("next attempt at"), null=True, blank=True)
     # Outbound: not sent after this instant (an urgent alert that is over must not arrive
     # hours later); the dispatcher cancels it instead. Empty = no limit.
-    expires_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(verbose_name=_("expires at"), null=True, blank=True)
     # Outbound: the order in which queued messages are claimed (Priority).
-    priority = models.PositiveSmallIntegerField(choices=Priority.choices, default=Priority.REPLY)
+    priority = models.PositiveSmallIntegerField(
+        verbose_name=_("priority"), choices=Priority.choices, default=Priority.REPLY
+    )
     # Inbound: when the business handlers (bot, inbox) ran for it; null = still to do.
-    handled_at = models.DateTimeField(null=True, blank=True)
+    handled_at = models.DateTimeField(verbose_name=_("handled at"), null=True, blank=True)
     # When the message was written: Meta's timestamp for inbound, our queueing time for outbound.
-    created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    status_updated_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(
+        verbose_name=_("created at"), default=timezone.now, db_index=True
+    )
+    status_updated_at = models.DateTimeField(
+        verbose_name=_("status changed at"), default=timezone.now
+    )
 
     class Meta:
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
         indexes = [
             models.Index(fields=["wa_id", "created_at"]),
             models.Index(fields=["direction", "status"]),
@@ -166,15 +189,19 @@ class MessageStatusEvent(models.Model):
 
     # Kept as the provider id, not a foreign key: statuses may arrive before the send task
     # has stored the id Meta gave the message.
-    provider_message_id = models.CharField(max_length=255)
-    status = models.CharField(max_length=16)
-    recipient_wa_id = models.CharField(max_length=32, blank=True)
-    occurred_at = models.DateTimeField()
-    received_at = models.DateTimeField(default=timezone.now)
-    errors = models.JSONField(default=list)
-    pricing = models.JSONField(default=dict)
+    provider_message_id = models.CharField(verbose_name=_("WhatsApp message ID"), max_length=255)
+    status = models.CharField(verbose_name=_("status"), max_length=16)
+    recipient_wa_id = models.CharField(
+        verbose_name=_("recipient's WhatsApp number"), max_length=32, blank=True
+    )
+    occurred_at = models.DateTimeField(verbose_name=_("occurred at"))
+    received_at = models.DateTimeField(verbose_name=_("received at"), default=timezone.now)
+    errors = models.JSONField(verbose_name=_("errors"), default=list)
+    pricing = models.JSONField(verbose_name=_("pricing"), default=dict)
 
     class Meta:
+        verbose_name = _("status event")
+        verbose_name_plural = _("status events")
         constraints = [
             models.UniqueConstraint(
                 fields=["provider_message_id", "status"], name="unique_status_per_message"
@@ -184,6 +211,49 @@ class MessageStatusEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider_message_id} {self.status}"
+
+
+class MessageReaction(models.Model):
+    """The current reaction of one side of a chat to one message: at most one per reactor.
+
+    WhatsApp keeps one reaction per person and message; a new emoji replaces the old one and
+    an empty emoji removes it. The row keeps the removal (empty ``emoji``) with its time, so
+    a change that arrives late (webhooks are not ordered) never overwrites a newer one.
+    The message is named by its WhatsApp id, like status events: the reaction may refer to
+    a message whose id we store a moment later, and joins by id serve every count.
+    """
+
+    # The WhatsApp id (wamid) of the message reacted to.
+    message_provider_id = models.CharField(_("WhatsApp message ID"), max_length=255)
+    # The citizen of the chat (the reactor, or the one whose message the city reacted to).
+    wa_id = models.CharField(_("WhatsApp number"), max_length=32)
+    # True: the city's reaction (sent from the inbox); False: the citizen's.
+    from_business = models.BooleanField(_("from the city"), default=False)
+    # Empty = removed.
+    emoji = models.CharField(_("emoji"), max_length=16, blank=True)
+    reacted_at = models.DateTimeField(_("reacted at"))
+    # The message that carried the latest change (inbound webhook or our outbound send).
+    reaction_message = models.ForeignKey(
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("reaction message"),
+    )
+
+    class Meta:
+        verbose_name = _("reaction")
+        verbose_name_plural = _("reactions")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message_provider_id", "wa_id", "from_business"],
+                name="one_reaction_per_reactor",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.message_provider_id} {self.emoji or '(removed)'}"
 
 
 class MessageTemplate(models.Model):
@@ -249,13 +319,20 @@ class MessageTemplate(models.Model):
     # Meta's rejection reason, or why a submission failed; shown to staff.
     status_reason = models.CharField(_("reason"), max_length=500, blank=True)
     # The id Meta gave the template on submission.
-    provider_id = models.CharField(max_length=64, blank=True)
+    provider_id = models.CharField(verbose_name=_("WhatsApp message ID"), max_length=64, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(default=timezone.now)
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    status_updated_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(verbose_name=_("created at"), default=timezone.now)
+    submitted_at = models.DateTimeField(verbose_name=_("submitted at"), null=True, blank=True)
+    status_updated_at = models.DateTimeField(
+        verbose_name=_("status changed at"), default=timezone.now
+    )
 
     class Meta:
         verbose_name = _("message template")

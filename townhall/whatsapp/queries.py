@@ -9,21 +9,31 @@ from typing import Any
 
 from django.db.models import Count, Max, QuerySet, Subquery
 
-from townhall.whatsapp.models import Message, MessageStatusEvent
+from townhall.whatsapp.models import Message, MessageReaction, MessageStatusEvent
+
+# Reactions are shown on the message they belong to, never as messages of their own.
+REACTION_TYPE = "reaction"
 
 
 @dataclass(frozen=True, slots=True)
 class LoggedMessage:
     message: Message
     status_history: tuple[MessageStatusEvent, ...]
+    # The current reactions on this message (the citizen's and the city's), without removed ones.
+    reactions: tuple[MessageReaction, ...] = ()
 
 
 def message_log_for(wa_id: str, *, limit: int | None = None) -> list[LoggedMessage]:
-    """One citizen's messages in both directions, oldest first, each with its status history.
+    """One citizen's messages in both directions, oldest first, each with its status history
+    and its reactions (reactions themselves are not listed as messages).
 
-    Two queries whatever the number of messages.
+    Three queries whatever the number of messages.
     """
-    messages = Message.objects.filter(wa_id=wa_id).order_by("-created_at", "-id")
+    messages = (
+        Message.objects.filter(wa_id=wa_id)
+        .exclude(type=REACTION_TYPE)
+        .order_by("-created_at", "-id")
+    )
     if limit is not None:
         messages = messages[:limit]
     rows = list(reversed(list(messages)))
@@ -32,10 +42,30 @@ def message_log_for(wa_id: str, *, limit: int | None = None) -> list[LoggedMessa
     if provider_ids:
         for event in MessageStatusEvent.objects.filter(provider_message_id__in=provider_ids):
             history[event.provider_message_id].append(event)
+    reactions = reactions_by_message(wa_id, [m.provider_id for m in rows if m.provider_id])
     return [
-        LoggedMessage(message=m, status_history=tuple(history.get(m.provider_id or "", ())))
+        LoggedMessage(
+            message=m,
+            status_history=tuple(history.get(m.provider_id or "", ())),
+            reactions=tuple(reactions.get(m.provider_id or "", ())),
+        )
         for m in rows
     ]
+
+
+def reactions_by_message(wa_id: str, provider_ids: list[str]) -> dict[str, list[MessageReaction]]:
+    """The current (not removed) reactions in ``wa_id``'s chat on the given messages, the
+    citizen's first; one query."""
+    found: dict[str, list[MessageReaction]] = defaultdict(list)
+    if not provider_ids:
+        return found
+    for reaction in (
+        MessageReaction.objects.filter(wa_id=wa_id, message_provider_id__in=provider_ids)
+        .exclude(emoji="")
+        .order_by("from_business", "reacted_at")
+    ):
+        found[reaction.message_provider_id].append(reaction)
+    return found
 
 
 def outbound_provider_ids(wa_id: str) -> QuerySet[Message, Any]:

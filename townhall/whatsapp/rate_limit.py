@@ -23,6 +23,8 @@ from typing import Protocol
 
 from django.conf import settings
 
+from townhall.citysettings.config import whatsapp_setting
+
 
 @dataclass(frozen=True, slots=True)
 class Grant:
@@ -220,11 +222,22 @@ class RedisRateLimiter:
 BURST_SHARE = 0.05
 
 
-@cache
 def get_limiter() -> RateLimiter:
-    """The process's limiter for the configured business number."""
+    """The process's limiter for the configured business number and throughput (the
+    settings page's values where set, else the environment's)."""
+    return _limiter(
+        str(whatsapp_setting("PHONE_NUMBER_ID")), float(whatsapp_setting("SEND_RATE_PER_SECOND"))
+    )
+
+
+def clear_limiters() -> None:
+    """Forget the process's limiters (tests: fresh buckets)."""
+    _limiter.cache_clear()
+
+
+@cache
+def _limiter(phone_number_id: str, tier_rate: float) -> RateLimiter:
     config = settings.WHATSAPP
-    tier_rate = float(config["SEND_RATE_PER_SECOND"])
     # Meta counts messages in a rolling second. A bucket of capacity B refilled at r lets
     # B + r through in some second, so the burst is taken out of the rate: B + r = the tier.
     burst = max(1.0, tier_rate * BURST_SHARE)
@@ -232,7 +245,7 @@ def get_limiter() -> RateLimiter:
     pair_burst = float(config["PAIR_LIMIT_BURST"])
     pair_interval = float(config["PAIR_LIMIT_INTERVAL_SECONDS"])
     if settings.REDIS_URL:
-        key = f"townhall:{settings.HUEY['name']}:rate:{config['PHONE_NUMBER_ID']}"
+        key = f"townhall:{settings.HUEY['name']}:rate:{phone_number_id}"
         return RedisRateLimiter(
             settings.REDIS_URL,
             key=key,

@@ -69,3 +69,9 @@ def sync_message_templates() -> None:
     except CloudAPIError as error:
         # Meta unreachable for a while is not a bug; the next run tries again.
         logger.warning("whatsapp.template_sync_failed class=%s", type(error).__name__)
+
+
+@db_periodic_task(crontab(minute="19", hour="3"))
+def purge_unprocessable_webhook_events() -> None:
+    deleted = actions.do_purge_unprocessable_webhook_events()
+    logger.info("whatsapp.purged_unprocessable_webhook_events count=%d", deleted)

@@ -27,7 +27,14 @@ from townhall.channel.tests.factories import (
     staff,
     topics,
 )
-from townhall.citizens.models import Citizen, Offering, Subscription, TopicSubscription
+from townhall.citizens.actions import do_set_notification_mode
+from townhall.citizens.models import (
+    Citizen,
+    NotificationMode,
+    Offering,
+    Subscription,
+    TopicSubscription,
+)
 from townhall.core import clock
 from townhall.whatsapp.models import Message, MessageTemplate
 
@@ -355,6 +362,30 @@ def test_audience_split_and_cost_for_a_seeded_case(daytime, rate_card) -> None:
         ("AT", "Service-Vorlage (Utility)", "0,0594 EUR"),
     ]
     assert 'data-testid="limit-ok"' in html
+
+
+def test_the_audience_panel_leaves_out_who_wants_the_summary_or_urgent_alerts_only(rate_card):
+    # given: 6 subscribers of "verkehr", windows open: 2 on the daily summary, 1 urgent only
+    audience = citizens(6, topic_slugs=["verkehr"], window_open=True)
+    for citizen in audience[:2]:
+        do_set_notification_mode(citizen, NotificationMode.DIGEST, channel="whatsapp_keyword")
+    do_set_notification_mode(audience[2], NotificationMode.URGENT_ONLY, channel="web_form")
+    data = composer_data(topics=[str(topics("verkehr")[0].pk)])
+
+    # when: a normal post, then an urgent alert
+    normal = client_for(editor()).post(reverse("channel:audience"), data).content.decode()
+    urgent = (
+        client_for(editor("editor2"))
+        .post(reverse("channel:audience"), {**data, "kind": "urgent"})
+        .content.decode()
+    )
+
+    # then
+    assert 'data-testid="audience-total">3<' in normal
+    assert "2 Bürger haben die tägliche Zusammenfassung gewählt" in normal
+    assert "1 Bürger möchte nur dringende Meldungen: nicht dabei." in normal
+    assert 'data-testid="audience-total">6<' in urgent
+    assert 'id="audience-bell"' not in urgent
 
 
 def test_the_audience_panel_shows_the_plan_when_the_messaging_limit_is_reached(

@@ -157,7 +157,9 @@ def test_topics_toggle_and_done(citizen_sends):
     assert set(
         TopicSubscription.objects.filter(is_active=True).values_list("topic__slug", flat=True)
     ) == {"stadt"}
-    assert "Neues aus der Stadt" in done["text"]["body"]
+    assert "Neues aus der Stadt" in done["interactive"]["body"]["text"]
+    # the confirmation asks how to notify (the bell), with three buttons
+    assert button_ids(done) == ["notify:all", "notify:urgent_only", "notify:digest"]
     kinds = list(ConsentRecord.objects.values_list("kind", flat=True))
     assert kinds.count("topic_added") == 2
     assert kinds.count("topic_removed") == 1

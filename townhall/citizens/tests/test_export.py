@@ -124,6 +124,8 @@ def test_export_holds_everything_stored_about_the_citizen(client: Client, citize
         "language": "de",
         "created_at": "2025-03-14T09:00:00+00:00",
         "last_inbound_at": "2025-03-14T09:00:00+00:00",
+        "notification_mode": "all",
+        "notification_mode_changed_at": None,
         "subscriptions": [
             {
                 "offering": "info",
@@ -150,6 +152,7 @@ def test_export_holds_everything_stored_about_the_citizen(client: Client, citize
                 "topic": topic_slug,
                 "channel": channel,
                 "consent_text_version": version,
+                "notification_mode": None,
                 "created_at": iso(record.created_at),
             }
             for record, (kind, offering, topic_slug, channel, version) in zip(

@@ -408,8 +408,9 @@ def make_many(count: int, staff: Any) -> None:
 
 
 # Session, user, count, rows, labels, the navigation's unread total, sidebar counts, teams,
-# labels of the sidebar. The poll's version needs no query of its own.
-LIST_QUERIES = 9
+# labels of the sidebar, the user's and their groups' permissions (navigation). The poll's
+# version needs no query of its own.
+LIST_QUERIES = 11
 
 
 @pytest.mark.django_db
@@ -432,10 +433,11 @@ def test_list_query_count_does_not_grow_with_conversations(
     assert count_queries(staff_client, LIST_URL) == LIST_QUERIES
 
 
-# Session, user, conversation, mark read, version (3), messages, status events, notes,
+# Session, user, conversation, mark read, version (3), messages, status events, reactions, notes,
 # canned responses, users, teams, labels, the conversation's labels, the citizen's
-# subscriptions and topics.
-CONVERSATION_QUERIES = 18
+# subscriptions and topics, the user's own and group permissions (full number or masked,
+# navigation).
+CONVERSATION_QUERIES = 21
 
 
 @pytest.mark.django_db

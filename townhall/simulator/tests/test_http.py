@@ -235,3 +235,80 @@ def test_the_send_shortcut_answers_like_the_django_view(
     assert shortcut_error == django_error
     assert shortcut.headers["Content-Type"] == django.headers["Content-Type"]
     assert shortcut.headers.get("WWW-Authenticate") == django.headers.get("WWW-Authenticate")
+
+
+# --- the control API of a running demo, seen from a web page in the same browser ----------------
+
+
+def test_control_api_refuses_a_cross_origin_text_plain_post(
+    running_simulator: SimulatorProcess,
+) -> None:
+    # given: what a foreign page's fetch(..., {mode: "no-cors", body: "…"}) sends
+    open_window(running_simulator)
+    before = running_simulator.control("GET", f"/_sim/citizens/{ANNA}/messages")["messages"]
+    # when
+    response = running_simulator.client.post(
+        f"/_sim/citizens/{ANNA}/send",
+        content=b'{"type": "text", "text": "STOP"}',
+        headers={"Content-Type": "text/plain", "Origin": "http://evil.example"},
+    )
+    # then
+    assert response.status_code == 403
+    after = running_simulator.control("GET", f"/_sim/citizens/{ANNA}/messages")["messages"]
+    assert after == before
+
+
+def test_control_api_refuses_text_plain_bodies_even_without_origin(
+    running_simulator: SimulatorProcess,
+) -> None:
+    open_window(running_simulator)
+
+    response = running_simulator.client.post(
+        f"/_sim/citizens/{ANNA}/send",
+        content=b'{"type": "text", "text": "STOP"}',
+        headers={"Content-Type": "text/plain"},
+    )
+
+    assert response.status_code == 415
+    thread = running_simulator.control("GET", f"/_sim/citizens/{ANNA}/messages")["messages"]
+    assert [message["text"] for message in thread] == ["Hallo"]
+
+
+def test_same_origin_json_control_calls_still_work(running_simulator: SimulatorProcess) -> None:
+    origin = str(running_simulator.client.base_url).rstrip("/")
+
+    response = running_simulator.client.post(
+        f"/_sim/citizens/{ANNA}/send",
+        json={"type": "text", "text": "Hallo", "name": "Anna"},
+        headers={"Origin": origin},
+    )
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path", ["/_sim/stats", "/", f"/phone/{ANNA}/", "/v21.0/100000000000001/messages"]
+)
+def test_a_foreign_host_header_is_refused_on_every_path(
+    running_simulator: SimulatorProcess, path: str
+) -> None:
+    # given: DNS rebinding, a foreign name that now resolves to 127.0.0.1
+    open_window(running_simulator)
+    headers = {"Host": "rebind.evil.example:8001", "Authorization": "Bearer simulator-access-token"}
+    # when
+    if path.startswith("/v21.0"):
+        response = running_simulator.client.post(
+            path,
+            json={
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": ANNA,
+                "type": "text",
+                "text": {"body": "Hallo"},
+            },
+            headers=headers,
+        )
+    else:
+        response = running_simulator.client.get(path, headers=headers)
+    # then
+    assert response.status_code == 400

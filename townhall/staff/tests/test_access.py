@@ -22,11 +22,11 @@ def staff_urls() -> list[str]:
 
 
 @pytest.mark.django_db
-def test_root_redirects_to_the_message_log(client: Client) -> None:
+def test_root_asks_anonymous_visitors_to_log_in(client: Client) -> None:
     response = client.get("/")
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("staff:message_log")
+    assert response["Location"] == f"{reverse('staff:login')}?next=/"
 
 
 @pytest.mark.django_db

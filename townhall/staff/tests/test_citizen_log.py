@@ -9,6 +9,7 @@ from django.urls import reverse
 from townhall.citizens.actions import do_subscribe_directly
 from townhall.citizens.models import Citizen, ConsentRecord, Offering
 from townhall.inbox.actions import do_receive_chat_message
+from townhall.whatsapp.actions import ReactionChange, do_record_reactions
 from townhall.whatsapp.models import Message, MessageStatusEvent
 from townhall.whatsapp.tests.factories import BASE_TIME, make_citizen, make_inbound, make_outbound
 
@@ -34,7 +35,7 @@ def citizen():
 
 
 @pytest.mark.django_db
-def test_shows_the_history_in_time_order_with_full_number(staff_client: Client, citizen) -> None:
+def test_shows_the_history_in_time_order_with_masked_number(staff_client: Client, citizen) -> None:
     # given: stored out of order, as webhooks may arrive
     make_inbound(citizen, "Zweite Nachricht", at=BASE_TIME + timedelta(minutes=10))
     make_outbound(citizen, "Antwort der Stadt", at=BASE_TIME + timedelta(minutes=5))
@@ -59,7 +60,8 @@ def test_shows_the_history_in_time_order_with_full_number(staff_client: Client, 
     assert first < reply < second
     assert "bubble--in" in html
     assert "bubble--out" in html
-    assert "+49 176 12345604" in html
+    # The full number only with citizens.view_phone_number (test_number_permissions.py).
+    assert "+49 176 •••• 5604" in html
     # 09:00 UTC is 10:00 in Berlin (CET).
     assert ">10:00</time>" in html
     assert "Freitag, 14. März 2025" in html
@@ -153,24 +155,40 @@ def test_non_text_messages_get_a_type_badge(staff_client: Client, citizen) -> No
         content={"type": "button_reply", "button_reply": {"id": "yes", "title": "Ja, danke"}},
         context_provider_id=question.provider_id,
     )
-    make_inbound(
+    reaction = make_inbound(
         citizen,
         "👍",
         at=BASE_TIME + timedelta(minutes=4),
         type="reaction",
         content={"message_id": question.provider_id, "emoji": "👍"},
     )
+    do_record_reactions(
+        [
+            ReactionChange(
+                message_provider_id=question.provider_id,
+                wa_id=citizen.wa_id,
+                from_business=False,
+                emoji="👍",
+                reacted_at=reaction.created_at,
+                reaction_message_id=reaction.pk,
+            )
+        ]
+    )
 
     html = staff_client.get(page_url()).content.decode()
 
-    for badge in ["Bild", "Standort", "Antwort per Button", "Reaktion"]:
+    for badge in ["Bild", "Standort", "Antwort per Button"]:
         assert f'<span class="badge">{badge}</span>' in html
     assert "image/jpeg" in html
     assert "51.51783, 7.46218" in html
     assert "https://www.openstreetmap.org/?mlat=51.517830&amp;mlon=7.462180" in html
-    assert '<p class="bubble__emoji">👍</p>' in html
-    # The button reply and the reaction quote the message they refer to.
-    assert html.count(f'href="#message-{question.pk}"') == 2
+    # The reaction is no bubble of its own: it sits on the question as a badge.
+    assert '<span class="badge">Reaktion</span>' not in html
+    assert f'id="message-{reaction.pk}"' not in html
+    question_bubble = html.split(f'id="message-{question.pk}"')[1].split("</article>")[0]
+    assert 'data-emoji="👍"' in question_bubble
+    # The button reply quotes the message it refers to.
+    assert html.count(f'href="#message-{question.pk}"') == 1
 
 
 @pytest.mark.django_db
@@ -201,7 +219,8 @@ def test_page_polls_the_history_every_three_seconds(staff_client: Client, citize
     html = response.content.decode()
     version = response.context["history_version"]
     assert f'hx-get="{history_url()}?version={version}"' in html
-    assert "hx-trigger=\"every 3s [document.visibilityState === 'visible']\"" in html
+    # Only while the tab is visible: townhall.js cancels polls of hidden tabs (no eval).
+    assert 'hx-trigger="every 3s" data-poll-when-visible' in html
 
 
 @pytest.mark.django_db

@@ -2,6 +2,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -91,7 +92,11 @@ def test_shows_failed_last_reply_and_message_type_badge(staff_client: Client) ->
         ("Müller", []),
     ],
 )
-def test_search_by_name_or_number(staff_client: Client, search: str, expected: list[str]) -> None:
+def test_search_by_name_or_number(
+    staff_client: Client, staff_user, search: str, expected: list[str]
+) -> None:
+    # Searching by number needs the permission (test_number_permissions.py: without it).
+    staff_user.user_permissions.add(Permission.objects.get(codename="search_by_number"))
     klaus = make_citizen("4917612345604", "Klaus Becker")
     make_inbound(klaus, at=BASE_TIME)
     anna = make_citizen("4915112345601", "Anna Schneider")

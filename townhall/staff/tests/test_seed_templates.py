@@ -1,5 +1,6 @@
 """The demo seeding gives Townhall the simulator's pre-approved templates, among them the
-info channel's post templates with the "Mehr lesen" link and the urgent one with a TTL."""
+info channel's post templates with the "Mehr lesen" link, the urgent one with a TTL and the
+daily summary's."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ def test_seed_demo_creates_the_simulators_approved_templates_once() -> None:
     output = StringIO()
     call_command("seed_demo", "--password", "Rathaus-Demo-2025!", stdout=output)
 
-    # 10 general ones, the poll templates for 2–10 options and the poll results, de and en
-    assert first == 10 + 18 + 2
+    # 12 general ones, the poll templates for 2–10 options and the poll results, de and en
+    assert first == 12 + 18 + 2
     assert MessageTemplate.objects.count() == first
     assert "0 new message templates" in output.getvalue()
     for language, button in (("de", "Mehr lesen"), ("en", "Read more")):
@@ -39,3 +40,6 @@ def test_seed_demo_creates_the_simulators_approved_templates_once() -> None:
             assert len(poll.buttons) == count
         results = approved_template("info_kanal_umfrage_ergebnis", language)
         assert results is not None and check_template(results) == []
+        # the daily summary's template, for citizens whose window is closed at six
+        summary = approved_template("tageszusammenfassung", language)
+        assert summary is not None and check_template(summary) == []

@@ -20,11 +20,18 @@ from townhall.citizens.actions import (
     do_erase_citizen,
     do_request_erasure,
     do_request_subscription,
+    do_set_notification_mode,
     do_set_topics,
     do_subscribe_directly,
     do_withdraw_subscriptions,
 )
-from townhall.citizens.models import Citizen, ConsentRecord, Offering, Subscription
+from townhall.citizens.models import (
+    Citizen,
+    ConsentRecord,
+    NotificationMode,
+    Offering,
+    Subscription,
+)
 from townhall.core import clock
 from townhall.staff.access import (
     access_subscriber_erasure,
@@ -475,6 +482,41 @@ def english_datetime(value: datetime) -> str:
 
 
 @pytest.mark.django_db
+def test_citizen_page_shows_the_bell_and_when_it_was_chosen(staff_client: Client) -> None:
+    # given: one citizen who never chose, one who chose the daily summary by keyword
+    never = subscribe("4917612345611", "Anna Schneider", [INFO], ["verkehr"])
+    daily = subscribe("4917612345612", "Jonas Weber", [INFO], ["verkehr"])
+    do_set_notification_mode(daily, NotificationMode.DIGEST, channel=KEYWORD)
+    record = ConsentRecord.objects.get(citizen=daily, kind="notifications")
+
+    # when
+    never_page = staff_client.get(reverse("staff:subscriber", args=[never.pk]), **ENGLISH)
+    daily_page = staff_client.get(reverse("staff:subscriber", args=[daily.pk]), **ENGLISH)
+
+    # then
+    assert notification_line(never_page.content.decode()) == (
+        "Every post at once (never chosen: the default)"
+    )
+    assert notification_line(daily_page.content.decode()) == (
+        f"Daily summary (chosen {time_cell(record)})"
+    )
+    assert table_rows(daily_page.content.decode(), "consent-history")[-1] == [
+        time_cell(record),
+        "Notifications changed",
+        "Info channel: Daily summary",
+        "WhatsApp keyword",
+        "–",
+        "–",
+    ]
+
+
+def notification_line(html: str) -> str:
+    match = re.search(r'data-testid="notification-mode">(.*?)</p>', html, re.S)
+    assert match is not None
+    return " ".join(re.sub(r"<[^>]+>", "", match.group(1)).split())
+
+
+@pytest.mark.django_db
 def test_citizen_page_hides_buttons_without_permission(staff_client: Client) -> None:
     klaus = subscribe("4917612345604", "Klaus Becker", [CHAT])
 
@@ -723,7 +765,10 @@ def test_users_without_staff_rights_are_refused(
 def test_navigation_links_to_the_subscribers(staff_client: Client) -> None:
     html = staff_client.get(OVERVIEW_URL, **ENGLISH).content.decode()
 
-    assert f'<a href="{OVERVIEW_URL}" aria-current="page">Subscribers</a>' in html
+    assert (
+        f'<a href="{OVERVIEW_URL}" data-nav="subscribers" aria-current="page">Subscribers</a>'
+        in html
+    )
 
 
 def make_town(size: int, start: int = 0) -> None:

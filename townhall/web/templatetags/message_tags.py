@@ -146,3 +146,27 @@ def payload_content(message: Any) -> dict:
 @register.filter
 def is_media(message: Any) -> bool:
     return message.type in MEDIA_TYPES
+
+
+@register.filter
+def interactive_choices(message: Any) -> list[str]:
+    """The titles of the reply buttons or list rows of an interactive message we sent."""
+    payload = message.payload if isinstance(message.payload, dict) else {}
+    interactive = payload.get("interactive")
+    if not isinstance(interactive, dict):
+        return []
+    found = interactive.get("action")
+    action: dict[str, Any] = found if isinstance(found, dict) else {}
+    titles = [
+        str(button.get("reply", {}).get("title", ""))
+        for button in action.get("buttons", [])
+        if isinstance(button, dict)
+    ]
+    for section in action.get("sections", []):
+        if isinstance(section, dict):
+            titles.extend(
+                str(row.get("title", ""))
+                for row in section.get("rows", [])
+                if isinstance(row, dict)
+            )
+    return [title for title in titles if title]

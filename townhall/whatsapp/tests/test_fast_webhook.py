@@ -260,3 +260,64 @@ def test_webhook_post_with_a_query_string_goes_through_django_with_the_same_answ
 
     assert answer.status_code == 200
     assert WebhookEvent.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_signed_body_just_over_4_mb_with_a_query_string_is_read_then_413(caplog):
+    # given: the default limit; a query string sends the POST through Django's view
+    caplog.set_level(logging.WARNING)
+    body = b'{"object":"whatsapp_business_account","entry":[],"pad":"'
+    body += b"x" * (4 * 1024 * 1024 - len(body)) + b'"}'
+
+    answer, stream = call(body, query="debug=1")
+
+    assert answer.status_code == 413
+    # Read to the end, so a client that writes the whole body first sees the 413, not a reset.
+    assert stream.tell() == len(body)
+    assert WebhookEvent.objects.count() == 0
+
+
+PRODUCTION_WHATSAPP = {
+    "API_BASE_URL": "https://graph.facebook.com",
+    # Left at the simulator's public defaults, as an install that forgot to set them.
+    "APP_SECRET": APP_SECRET,
+    "ACCESS_TOKEN": "simulator-access-token",
+    "VERIFY_TOKEN": "simulator-verify-token",
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", ["", "via=django"])
+def test_a_webhook_signed_with_the_simulator_secret_is_refused_in_production(settings, query):
+    # given
+    settings.WHATSAPP = {**settings.WHATSAPP, **PRODUCTION_WHATSAPP}
+    # when: a fake STOP from anyone who read the repository
+    answer, _ = call(fixture_bytes("message_text"), query=query)
+    # then
+    assert answer.status_code == 403
+    assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_the_simulator_verify_token_verifies_nothing_in_production(settings):
+    settings.WHATSAPP = {**settings.WHATSAPP, **PRODUCTION_WHATSAPP}
+
+    answer, _ = call(
+        method="GET",
+        query="hub.mode=subscribe&hub.verify_token=simulator-verify-token&hub.challenge=42",
+        signature=None,
+    )
+
+    assert answer.status_code == 403
+    assert answer.content != b"42"
+
+
+@pytest.mark.django_db
+def test_a_real_app_secret_is_accepted_in_production(settings):
+    settings.WHATSAPP = {**settings.WHATSAPP, **PRODUCTION_WHATSAPP, "APP_SECRET": "meta-secret"}
+    body = fixture_bytes("message_text")
+
+    answer, _ = call(body, signature=sign(body, "meta-secret"))
+
+    assert answer.status_code == 200
+    assert WebhookEvent.objects.count() == 1

@@ -150,8 +150,10 @@ def test_pair_limit_backoff_holds_against_duplicate_tasks(fake_cloud_api, time_m
     waits = [
         (later - earlier).total_seconds() for earlier, later in itertools.pairwise(attempts_at)
     ]
-    assert sum(waits) >= 2 * 5  # at least the base delay (2 s) each time
-    assert waits[-1] >= 2 * 2**3 / 4  # the fifth backoff is no longer seconds apart
+    # Full jitter: the n-th wait lies between the base (2 s) and base + base·2^(n-1), plus
+    # the one-second steps of the travelled clock; the ceiling doubles each time.
+    for attempt, wait in enumerate(waits, start=1):
+        assert 2 <= wait <= 2 + 2 * 2 ** (attempt - 1) + 1
 
 
 @pytest.mark.django_db

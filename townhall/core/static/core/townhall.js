@@ -4,6 +4,21 @@
 (function () {
   "use strict";
 
+  // Polling elements (hx-trigger="every …" with data-poll-when-visible) skip their request
+  // while the tab is hidden. An event handler instead of an hx-trigger filter: filters are
+  // evaluated with eval, which the Content-Security-Policy forbids.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var element = event.detail && event.detail.elt;
+    if (
+      document.visibilityState !== "visible" &&
+      element &&
+      element.hasAttribute &&
+      element.hasAttribute("data-poll-when-visible")
+    ) {
+      event.preventDefault();
+    }
+  });
+
   var BOTTOM_TOLERANCE_PX = 48;
   var savedHistoryState = null;
 

@@ -1,0 +1,69 @@
+"""The compare table: sortable, as CSV, in a fixed number of queries."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from townhall.channel.models import PostLinkOpen
+from townhall.channel.report import compare_rows
+from townhall.channel.tests.archive_factories import make_post
+from townhall.core import clock
+from townhall.inbox.tests.factories import make_staff
+
+
+@pytest.fixture
+def staff_client(client: Client, db: None) -> Client:
+    client.force_login(make_staff())
+    return client
+
+
+def posts_with_opens(*counts: int) -> list:
+    posts = []
+    for index, count in enumerate(counts):
+        post = make_post(f"Beitrag {index}")
+        PostLinkOpen.objects.create(post=post, day=clock.today(), count=count)
+        posts.append(post)
+    return posts
+
+
+@pytest.mark.django_db
+def test_compare_table_sorts_and_exports_the_same_numbers(staff_client: Client):
+    first, second, third = posts_with_opens(5, 12, 1)
+    url = reverse("channel:compare")
+
+    by_opens = staff_client.get(url, {"sort": "-link_opens"})
+    ascending = staff_client.get(url, {"sort": "link_opens"})
+    exported = staff_client.get(url, {"sort": "-link_opens", "format": "csv"})
+
+    assert [row.post for row in by_opens.context["rows"]] == [second, first, third]
+    assert [row.post for row in ascending.context["rows"]] == [third, first, second]
+    assert 'aria-sort="descending"' in by_opens.content.decode()
+    assert exported["Content-Type"].startswith("text/csv")
+    table = list(csv.DictReader(io.StringIO(exported.content.decode())))
+    assert [(row["title"], row["link_opens"]) for row in table] == [
+        ("Beitrag 1", "12"),
+        ("Beitrag 0", "5"),
+        ("Beitrag 2", "1"),
+    ]
+    # Numbers only: no phone numbers or names in the export.
+    assert set(table[0]) == {
+        "post", "title", "sent_at", "audience", "handed_over", "delivered", "read",
+        "read_rate_percent", "reactions", "unsubscribes_24h", "link_opens", "signups",
+    }  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_compare_rows_take_the_same_queries_for_three_posts_as_for_thirty(
+    django_assert_num_queries,
+):
+    posts_with_opens(1, 2, 3)
+    with django_assert_num_queries(2):
+        assert len(compare_rows()) == 3
+    posts_with_opens(*range(27))
+    with django_assert_num_queries(2):
+        assert len(compare_rows()) == 30

@@ -1,0 +1,27 @@
+"""Nightly housekeeping that belongs to no single app."""
+
+import logging
+
+from django.contrib.sessions.backends.db import SessionStore
+from huey import crontab
+from huey.contrib.djhuey import db_periodic_task
+
+from townhall.core.storage import scrub_deleted_data
+
+logger = logging.getLogger(__name__)
+
+
+@db_periodic_task(crontab(minute="47", hour="3"))
+def clear_expired_sessions() -> None:
+    """Django's ``clearsessions``: staff logins past SESSION_COOKIE_AGE leave the database.
+
+    Audit entries: when an audit log of staff actions exists, delete its entries older than
+    ``settings.RETENTION["AUDIT_DAYS"]`` here (none exists yet)."""
+    SessionStore.clear_expired()
+
+
+@db_periodic_task(crontab(minute="7", hour="4"))
+def scrub_database() -> None:
+    """After the night's deletions (03:17-03:47): SQLite's write-ahead log truncated,
+    PostgreSQL's tables with personal data vacuumed (see core.storage)."""
+    scrub_deleted_data(vacuum_postgresql=True)

@@ -1,0 +1,162 @@
+"""Retention: each kind of personal data goes when its period is over, by the nightly
+tasks, on a travelled clock; what is still within its period stays."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.test import Client
+from time_machine import TimeMachineFixture
+
+from townhall.citizens import tasks as citizens_tasks
+from townhall.citizens.models import BotSession
+from townhall.core import tasks as core_tasks
+from townhall.inbox import tasks as inbox_tasks
+from townhall.inbox.actions import do_add_note, do_set_state
+from townhall.inbox.models import Conversation, Note
+from townhall.inbox.tests.factories import (
+    citizen_writes,
+    make_chat_citizen,
+    make_staff,
+    open_around_the_clock,
+)
+from townhall.whatsapp import tasks as whatsapp_tasks
+from townhall.whatsapp.actions import do_record_webhook_event
+from townhall.whatsapp.models import Message, WebhookEvent
+
+BERLIN = ZoneInfo("Europe/Berlin")
+# A Monday morning; the nightly runs are at 03:xx city time.
+START = datetime(2026, 11, 23, 10, 0, tzinfo=BERLIN)
+DAY = timedelta(days=1)
+
+
+@pytest.fixture
+def at_start(time_machine: TimeMachineFixture) -> TimeMachineFixture:
+    time_machine.move_to(START, tick=False)
+    return time_machine
+
+
+def nightly(*tasks) -> None:
+    """Run the periodic tasks as the consumer would, checking that they are due at 03:00-04:59."""
+    for task in tasks:
+        due_at = [
+            START.replace(hour=hour, minute=minute)
+            for hour in (3, 4)
+            for minute in range(60)
+            if task.s().validate_datetime(START.replace(hour=hour, minute=minute, tzinfo=None))
+        ]
+        assert len(due_at) == 1, task.name
+        task.call_local()
+
+
+@pytest.mark.django_db
+def test_rejected_and_failed_webhook_bodies_go_after_30_days(at_start, settings):
+    # given
+    rejected = do_record_webhook_event(b'{"broken', is_readable=False)
+    failed = do_record_webhook_event(b'{"object": "whatsapp_business_account", "n": 1}')
+    WebhookEvent.objects.filter(pk=failed).update(state=WebhookEvent.State.FAILED)
+    # when: 29 days later, then 31
+    at_start.shift(29 * DAY)
+    nightly(whatsapp_tasks.purge_unprocessable_webhook_events)
+    kept = set(WebhookEvent.objects.values_list("pk", flat=True))
+    at_start.shift(2 * DAY)
+    nightly(whatsapp_tasks.purge_unprocessable_webhook_events)
+    # then
+    assert kept == {rejected, failed}
+    assert WebhookEvent.objects.count() == 0
+    assert settings.RETENTION["REJECTED_WEBHOOK_DAYS"] == 30
+
+
+@pytest.mark.django_db
+def test_the_rejected_webhook_period_is_configurable(at_start, settings):
+    settings.RETENTION = {**settings.RETENTION, "REJECTED_WEBHOOK_DAYS": 3}
+    do_record_webhook_event(b'{"broken', is_readable=False)
+
+    at_start.shift(4 * DAY)
+    nightly(whatsapp_tasks.purge_unprocessable_webhook_events)
+
+    assert WebhookEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_texts_of_conversations_resolved_90_days_ago_are_emptied(at_start):
+    # given: one conversation resolved today, one still open
+    open_around_the_clock()
+    staff = make_staff()
+    resolved = citizen_writes(make_chat_citizen("Anna Schneider"), "Meine Adresse: Hauptstr. 5")
+    do_add_note(resolved, "Rückruf unter privater Nummer", acting_user=staff)
+    do_set_state(resolved, Conversation.State.RESOLVED, acting_user=staff)
+    still_open = citizen_writes(make_chat_citizen("Jonas Weber"), "Noch offen")
+    # when: 89 days later nothing happens; 91 days later the resolved one is emptied
+    at_start.shift(89 * DAY)
+    nightly(inbox_tasks.apply_conversation_retention)
+    texts_after_89_days = sorted(Message.objects.exclude(text="").values_list("text", flat=True))
+    at_start.shift(2 * DAY)
+    nightly(inbox_tasks.apply_conversation_retention)
+    # then
+    assert texts_after_89_days == ["Meine Adresse: Hauptstr. 5", "Noch offen"]
+    assert list(Message.objects.exclude(text="").values_list("text", flat=True)) == ["Noch offen"]
+    assert Message.objects.filter(wa_id=resolved.citizen.wa_id).count() == 1
+    assert Note.objects.count() == 0
+    resolved.refresh_from_db()
+    still_open.refresh_from_db()
+    assert resolved.last_message_preview == ""
+    assert still_open.last_message_preview == "Noch offen"
+
+
+@pytest.mark.django_db
+def test_a_reopened_conversation_keeps_its_texts(at_start):
+    open_around_the_clock()
+    staff = make_staff()
+    conversation = citizen_writes(make_chat_citizen("Anna Schneider"), "Erste Frage")
+    do_set_state(conversation, Conversation.State.RESOLVED, acting_user=staff)
+    at_start.shift(100 * DAY)
+    citizen_writes(conversation.citizen, "Noch eine Frage")
+
+    nightly(inbox_tasks.apply_conversation_retention)
+
+    assert sorted(Message.objects.values_list("text", flat=True)) == [
+        "Erste Frage",
+        "Noch eine Frage",
+    ]
+
+
+@pytest.mark.django_db
+def test_expired_bot_sessions_go_a_day_after_they_expired(at_start, deliver_inbound):
+    # given: LÖSCHEN asks for confirmation, which opens a session
+    deliver_inbound({"type": "text", "text": {"body": "LÖSCHEN"}}, wa_id="4915112340001", name="J")
+    session = BotSession.objects.get()
+    # when
+    at_start.move_to(session.expires_at + timedelta(hours=23))
+    nightly(citizens_tasks.purge_bot_sessions)
+    kept = BotSession.objects.count()
+    at_start.shift(2 * timedelta(hours=1))
+    nightly(citizens_tasks.purge_bot_sessions)
+    # then
+    assert kept == 1
+    assert BotSession.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_expired_staff_sessions_are_cleared(at_start, client: Client, settings):
+    # given: a login, whose session lives SESSION_COOKIE_AGE
+    client.force_login(make_staff())
+    assert Session.objects.count() == 1
+    # when
+    at_start.shift(timedelta(seconds=settings.SESSION_COOKIE_AGE) - timedelta(hours=1))
+    nightly(core_tasks.clear_expired_sessions)
+    kept = Session.objects.count()
+    at_start.shift(2 * timedelta(hours=1))
+    nightly(core_tasks.clear_expired_sessions)
+    # then
+    assert kept == 1
+    assert Session.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_nightly_scrub_runs_on_either_database():
+    # VACUUM and SQLite's checkpoint refuse to run inside a transaction: this would raise.
+    nightly(core_tasks.scrub_database)
