@@ -100,6 +100,12 @@ def do_record_poll_answer(
                 # Another tap of the same citizen was stored a moment ago: change that one.
                 existing = PollAnswer.objects.select_for_update().get(poll=poll, citizen=citizen)
         if answered_at < existing.answered_at:
+            # An older tap that arrived late (webhooks may overtake each other): the newer
+            # answer stays, but the citizen did answer earlier, and differently.
+            if existing.option_id != option.pk or answered_at < existing.first_answered_at:
+                existing.first_answered_at = min(existing.first_answered_at, answered_at)
+                existing.changes += existing.option_id != option.pk
+                existing.save(update_fields=["first_answered_at", "changes"])
             return AnswerResult(AnswerOutcome.STALE, existing.option)
         if existing.option_id == option.pk:
             return AnswerResult(AnswerOutcome.UNCHANGED, option)
