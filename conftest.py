@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,6 +29,8 @@ from django.apps import apps as django_apps
 from django.conf import settings
 from django.utils import translation
 from huey.contrib.djhuey import HUEY
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from townhall.citysettings import config as city_config
 from townhall.core import clock
@@ -44,6 +47,21 @@ if TYPE_CHECKING:
     from townhall.core.pytest_plugin import TaskErrors
 
 pytest_plugins = ["townhall.core.pytest_plugin", "pytester"]
+
+# Property-based tests (hypothesis) run with a fixed budget: the same examples on every run
+# (derandomize, no example database), no per-example deadline (CI machines vary). Locally,
+# HYPOTHESIS_PROFILE=explore searches wider and at random.
+_HYPOTHESIS_COMMON: dict[str, Any] = {
+    "deadline": None,
+    "database": None,
+    # The database fixtures are function-scoped on purpose: each example adds its own rows.
+    "suppress_health_check": [HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+}
+hypothesis_settings.register_profile(
+    "ci", max_examples=150, derandomize=True, print_blob=True, **_HYPOTHESIS_COMMON
+)
+hypothesis_settings.register_profile("explore", max_examples=5_000, **_HYPOTHESIS_COMMON)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)
@@ -71,6 +89,9 @@ def install_defaults(request: pytest.FixtureRequest) -> Iterator[None]:
         "townhall.citizens.migrations.0003_default_topics_and_consent_text"
     )
     migration.create_defaults(django_apps, None)
+    importlib.import_module(
+        "townhall.citizens.migrations.0007_consent_text_with_age"
+    ).create_consent_text(django_apps, None)
     # Settings saved by an earlier test are gone with its transaction; loaded now, so the
     # first read inside a query-count assertion costs nothing.
     city_config.prime()

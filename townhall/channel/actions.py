@@ -60,7 +60,7 @@ from townhall.channel.sending_rule import (
     PostSender,
     audience_template,
 )
-from townhall.citizens.models import Topic, TopicSubscription
+from townhall.citizens.models import Citizen, Topic, TopicSubscription
 from townhall.core import clock
 from townhall.whatsapp.actions import (
     PreparedMessage,
@@ -1029,3 +1029,13 @@ def do_count_link_open(post: Post) -> None:
         cursor.execute(
             _COUNT_LINK_OPEN, [post.pk, connection.ops.adapt_datefield_value(clock.today())]
         )
+
+
+def do_merge_post_deliveries(citizen: Citizen, stranger: Citizen | None) -> None:
+    """Number change (``CITIZEN_NUMBER_CHANGE_HANDLERS``): deliveries of the row that already
+    had the new number become the citizen's, except for posts the citizen got already."""
+    if stranger is None:
+        return
+    already = PostDelivery.objects.filter(citizen=citizen).values("post_id")
+    PostDelivery.objects.filter(citizen=stranger, post_id__in=already).delete()
+    PostDelivery.objects.filter(citizen=stranger).update(citizen=citizen)

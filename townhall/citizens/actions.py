@@ -18,6 +18,7 @@ from townhall.citizens import queries
 from townhall.citizens.models import (
     BotSession,
     Citizen,
+    ConsentChannel,
     ConsentRecord,
     ConsentText,
     NotificationMode,
@@ -85,6 +86,7 @@ def _record(
     offering: str = "",
     topic: Topic | None = None,
     consent_text: ConsentText | None = None,
+    age_confirmed: bool | None = None,
     acting_user: Any = None,
     referral_code: str = "",
 ) -> ConsentRecord:
@@ -95,6 +97,7 @@ def _record(
         topic=topic,
         consent_text=consent_text,
         channel=channel,
+        age_confirmed=age_confirmed,
         referral_code=referral_code,
         acting_user=acting_user if getattr(acting_user, "pk", None) else None,
     )
@@ -141,11 +144,18 @@ def do_request_subscription(
 
 
 def do_confirm_subscriptions(
-    citizen: Citizen, *, channel: str, acting_user: Any = None, referral_code: str = ""
+    citizen: Citizen,
+    *,
+    channel: str,
+    age_confirmed: bool | None = None,
+    acting_user: Any = None,
+    referral_code: str = "",
 ) -> list[str]:
     """Second step of the double opt-in: the citizen agreed to the current consent text.
 
-    Activates every waiting offering and records the consent with the text's version.
+    Activates every waiting offering and records the consent with the text's version and
+    ``age_confirmed`` (True: the citizen confirmed being 16 or older, DSGVO Art. 8; None: not
+    asked, e.g. staff recording a written consent).
     ``referral_code``: the shared post's code the sign-up started from ("START <code>"); kept
     on the consent record only, so sign-ups can be counted per post (never who shared it).
     """
@@ -167,6 +177,7 @@ def do_confirm_subscriptions(
                 channel=channel,
                 offering=subscription.offering,
                 consent_text=consent_text,
+                age_confirmed=age_confirmed,
                 acting_user=acting_user,
                 referral_code=referral_code,
             )
@@ -174,14 +185,50 @@ def do_confirm_subscriptions(
     return confirmed
 
 
+def do_decline_under_age(citizen: Citizen, *, channel: str, acting_user: Any = None) -> list[str]:
+    """The citizen said they are under 16 (DSGVO Art. 8): their own consent does not count.
+
+    Ends every waiting offering without activating it and records, per offering, that the
+    consent was refused for age (with the text's version). Returns those offerings.
+    """
+    consent_text = current_consent_text()
+    now = clock.now()
+    declined = []
+    with transaction.atomic():
+        for subscription in Subscription.objects.select_for_update().filter(
+            citizen=citizen, state=Subscription.State.PENDING
+        ):
+            subscription.state = Subscription.State.ENDED
+            subscription.ended_at = now
+            subscription.save(update_fields=["state", "ended_at"])
+            _record(
+                citizen,
+                ConsentRecord.Kind.UNDER_AGE,
+                channel=channel,
+                offering=subscription.offering,
+                consent_text=consent_text,
+                age_confirmed=False,
+                acting_user=acting_user,
+            )
+            declined.append(subscription.offering)
+    return declined
+
+
 def do_subscribe_directly(
-    citizen: Citizen, offerings: Iterable[str], *, channel: str, acting_user: Any = None
+    citizen: Citizen,
+    offerings: Iterable[str],
+    *,
+    channel: str,
+    age_confirmed: bool | None = None,
+    acting_user: Any = None,
 ) -> list[str]:
     """Request and confirm in one step, for paths where the citizen has just agreed to the
     consent text on screen (the web form) or staff record a consent given in writing."""
     with transaction.atomic():
         do_request_subscription(citizen, offerings, channel=channel, acting_user=acting_user)
-        return do_confirm_subscriptions(citizen, channel=channel, acting_user=acting_user)
+        return do_confirm_subscriptions(
+            citizen, channel=channel, age_confirmed=age_confirmed, acting_user=acting_user
+        )
 
 
 def do_withdraw_subscriptions(
@@ -339,6 +386,7 @@ def do_update_preferences(
     has_consented: bool,
     channel: str,
     notification_mode: str | None = None,
+    is_16_or_older: bool = False,
     acting_user: Any = None,
 ) -> PreferencesUpdate:
     """Make ``offerings`` the citizen's active offerings and, while the info channel is
@@ -346,8 +394,8 @@ def do_update_preferences(
     told about normal posts; all in one transaction.
 
     Offerings not active yet need ``has_consented`` (the consent box on the preferences
-    page): they are requested and confirmed at once. Without it ConsentMissing is raised
-    and nothing changes. Topics stay untouched when the info channel is not wanted, so a
+    page) and ``is_16_or_older`` (DSGVO Art. 8): they are requested and confirmed at once.
+    Without both ConsentMissing is raised and nothing changes. Topics stay untouched when the info channel is not wanted, so a
     citizen who leaves it finds their topics again on return (as with STOP in WhatsApp).
     Nothing changes once erasure has been requested.
     """
@@ -365,10 +413,12 @@ def do_update_preferences(
         active = queries.active_offerings(citizen)
         added = [offering for offering in Offering.values if offering in wanted - active]
         removed = [offering for offering in Offering.values if offering in active - wanted]
-        if added and not has_consented:
+        if added and not (has_consented and is_16_or_older):
             raise ConsentMissing
         if added:
-            do_subscribe_directly(citizen, added, channel=channel, acting_user=acting_user)
+            do_subscribe_directly(
+                citizen, added, channel=channel, age_confirmed=True, acting_user=acting_user
+            )
         if removed:
             do_withdraw_subscriptions(citizen, removed, channel=channel, acting_user=acting_user)
         added_topics: list[str] = []
@@ -437,6 +487,91 @@ def do_request_erasure(citizen: Citizen, *, channel: str, acting_user: Any = Non
                 (citizen_id, channel), delay=settings.ERASURE_DELAY_SECONDS
             )
         )
+
+
+# --- number changes ------------------------------------------------------------------------------
+
+
+NUMBER_CHANGE_KINDS = frozenset({"user_changed_number", "customer_changed_number"})
+
+
+def do_change_number(old_wa_id: str, new_wa_id: str) -> Citizen | None:
+    """WhatsApp reported that the person behind ``old_wa_id`` now uses ``new_wa_id``
+    (system message ``user_changed_number``): subscriptions, topics, consent history, the
+    conversation and the message log move to the new number, a consent record says so, and
+    no row keeps the old number in clear.
+
+    If a citizen row already has the new number (someone wrote from it before the notice
+    came, e.g. a re-delivered or overtaken webhook), it is the same person according to
+    WhatsApp: its consent history, subscriptions (an active one wins), topics, post
+    deliveries and conversation are merged into the moving citizen, and the row goes.
+    Returns the moved citizen, or None when there was nothing to move (unknown or erased).
+    """
+    from townhall.whatsapp.actions import do_move_messages
+
+    if not is_valid_wa_id(new_wa_id) or new_wa_id == old_wa_id:
+        raise ValueError("not a new WhatsApp id")
+    with transaction.atomic():
+        # Both rows locked in id order, like any other two-row change, to avoid deadlocks.
+        locked = {
+            row.wa_id: row
+            for row in Citizen.objects.select_for_update()
+            .filter(wa_id__in=[old_wa_id, new_wa_id])
+            .order_by("pk")
+        }
+        citizen = locked.get(old_wa_id)
+        if citizen is None or citizen.erasure_requested_at is not None:
+            # Unknown, or about to be erased under the old number: only the notice's copy of
+            # the numbers goes (it is stored under the old number).
+            if citizen is None:
+                do_move_messages(old_wa_id, new_wa_id)
+            return None
+        stranger = locked.get(new_wa_id)
+        if stranger is not None:
+            _merge_citizen(citizen, stranger)
+        for handler in settings.CITIZEN_NUMBER_CHANGE_HANDLERS:
+            import_string(handler)(citizen, stranger)
+        if stranger is not None:
+            BotSession.objects.filter(citizen=stranger).delete()
+            stranger.delete()
+        citizen.wa_id = new_wa_id
+        citizen.save(update_fields=["wa_id"])
+        do_move_messages(old_wa_id, new_wa_id)
+        _record(citizen, ConsentRecord.Kind.NUMBER_CHANGED, channel=ConsentChannel.WHATSAPP_SYSTEM)
+    return citizen
+
+
+def _merge_citizen(citizen: Citizen, stranger: Citizen) -> None:
+    """Move the stranger's consent history, subscriptions and topics to ``citizen``; where
+    both have one, the active one stays. Caller holds both row locks."""
+    ConsentRecord.objects.filter(citizen=stranger).update(citizen=citizen)
+    mine = {row.offering: row for row in Subscription.objects.filter(citizen=citizen)}
+    for theirs in Subscription.objects.filter(citizen=stranger):
+        current = mine.get(theirs.offering)
+        if current is not None and (
+            current.state == Subscription.State.ACTIVE or theirs.state != Subscription.State.ACTIVE
+        ):
+            theirs.delete()
+            continue
+        if current is not None:
+            current.delete()
+        theirs.citizen = citizen
+        theirs.save(update_fields=["citizen"])
+    my_topics = {row.topic_id: row for row in TopicSubscription.objects.filter(citizen=citizen)}
+    for theirs_topic in TopicSubscription.objects.filter(citizen=stranger):
+        current_topic = my_topics.get(theirs_topic.topic_id)
+        if current_topic is not None and (current_topic.is_active or not theirs_topic.is_active):
+            theirs_topic.delete()
+            continue
+        if current_topic is not None:
+            current_topic.delete()
+        theirs_topic.citizen = citizen
+        theirs_topic.save(update_fields=["citizen"])
+    if stranger.last_inbound_at and (
+        citizen.last_inbound_at is None or stranger.last_inbound_at > citizen.last_inbound_at
+    ):
+        citizen.last_inbound_at = stranger.last_inbound_at
+        citizen.save(update_fields=["last_inbound_at"])
 
 
 # The longest erasure waits for the last messages to leave; then it runs regardless.

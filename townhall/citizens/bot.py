@@ -5,12 +5,12 @@ that marks the message handled. It decides from the message (a keyword, a tapped
 list row) and the citizen's ``BotSession`` what to do, calls the actions, and answers with
 service replies through the sending layer.
 
-Interactive ids are ``<kind>:<value>``: ``offer:info|chat|both``, ``consent:yes|no``,
-``topic:<slug>|all|done``, ``erase:yes|no``, ``cmd:start|help``,
-``notify:all|urgent_only|digest`` (the bell: how normal posts reach the citizen). Taps of
-kinds other apps send (``poll:…`` of the info channel) go first, before any keyword, to
-their handler in ``settings.BOT_CHOICE_HANDLERS``, which records them and returns the bot's
-one-line answer.
+Interactive ids are ``<kind>:<value>``: ``offer:info|chat|both``, ``consent:yes|under16|no``
+(yes also confirms being 16 or older), ``topic:<slug>|all|done``, ``erase:yes|no``,
+``cmd:start|help``, ``notify:all|urgent_only|digest`` (the bell: how normal posts reach the
+citizen). Taps of kinds other apps send (``poll:…`` of the info channel) go first, before
+any keyword, to their handler in ``settings.BOT_CHOICE_HANDLERS``, which records them and
+returns the bot's one-line answer.
 """
 
 from __future__ import annotations
@@ -157,7 +157,10 @@ def _on_choice(citizen: Citizen, session: BotSession | None, reply_id: str) -> N
             return
     elif kind == "consent":
         if session is not None and session.step == BotSession.Step.CONFIRM_CONSENT:
-            _answer_consent(citizen, value == "yes", channel=Channel.WHATSAPP_BUTTON)
+            if value == "under16":
+                _answer_under_age(citizen, channel=Channel.WHATSAPP_BUTTON)
+            else:
+                _answer_consent(citizen, value == "yes", channel=Channel.WHATSAPP_BUTTON)
         else:
             _reply(citizen, outbound.Text(_expired_text()))
         return
@@ -307,11 +310,16 @@ def _ask_consent(
     _start_session(citizen, BotSession.Step.CONFIRM_CONSENT, CONSENT_TIMEOUT, data)
     consent_text = actions.current_consent_text()
     names = _(" and ").join(_offering_name(o) for o in waiting)
-    body = citizen_text(
-        "consent_question",
-        names=names,
-        consent=consent_text.text(citizen.language),
-        privacy_url=_privacy_url(),
+    body = (
+        citizen_text(
+            "consent_question",
+            names=names,
+            consent=consent_text.text(citizen.language),
+            privacy_url=_privacy_url(),
+        )
+        # Not part of the editable text: the age rule (DSGVO Art. 8) must always be asked.
+        + "\n"
+        + _("Tap “Yes, I agree” only if you are 16 or older.")
     )
     _reply(
         citizen,
@@ -336,8 +344,12 @@ def _answer_consent(citizen: Citizen, agreed: bool, *, channel: str) -> None:
     session_data = (
         BotSession.objects.filter(citizen=citizen).values_list("data", flat=True).first() or {}
     )
+    # The question and the consent text say that agreeing confirms being 16 or older.
     confirmed = actions.do_confirm_subscriptions(
-        citizen, channel=channel, referral_code=str(session_data.get("referral_code", ""))[:8]
+        citizen,
+        channel=channel,
+        age_confirmed=True,
+        referral_code=str(session_data.get("referral_code", ""))[:8],
     )
     _end_session(citizen)
     if Offering.CHAT in confirmed:
@@ -349,6 +361,28 @@ def _answer_consent(citizen: Citizen, agreed: bool, *, channel: str) -> None:
         _send_topic_list(
             citizen, intro=_("Thank you! Which topics would you like in the info channel?")
         )
+
+
+def _answer_under_age(citizen: Citizen, *, channel: str) -> None:
+    """Under 16 the citizen's own consent does not count (DSGVO Art. 8, § 16 in Germany):
+    nothing is subscribed, and we say how a parent can agree for them."""
+    actions.do_decline_under_age(citizen, channel=channel)
+    _end_session(citizen)
+    _reply(
+        citizen,
+        outbound.Text(
+            _(
+                "Thank you for telling us. As you are under 16, a parent or guardian has to "
+                "agree before we may send you messages (Art. 8 GDPR). You have not subscribed "
+                "to anything.\n\n"
+                "What to do: ask a parent or guardian to contact the City of %(city)s with "
+                "you (citizens' office or the contact in the privacy notice: "
+                "%(privacy_url)s). With their written consent the city registers you. "
+                "Once you are 16, you can send START yourself."
+            )
+            % {"city": settings.CITY["NAME"], "privacy_url": _privacy_url()}
+        ),
+    )
 
 
 def _send_topic_list(citizen: Citizen, intro: str = "") -> None:
@@ -572,7 +606,11 @@ def _reply(citizen: Citizen, message: outbound.OutboundMessage) -> None:
 
 
 def _consent_buttons() -> tuple[tuple[str, str], ...]:
-    return (("consent:yes", _("Yes, I agree")), ("consent:no", _("No, thanks")))
+    return (
+        ("consent:yes", _("Yes, I agree")),
+        ("consent:under16", _("I am under 16")),
+        ("consent:no", _("No, thanks")),
+    )
 
 
 def _offering_name(offering: str) -> str:

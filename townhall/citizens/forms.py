@@ -58,6 +58,15 @@ class PreferencesForm(forms.Form):
         label=_("I agree to this consent text."),
         required=False,
     )
+    # DSGVO Art. 8: in Germany a child's own consent counts from 16.
+    is_16_or_older = forms.BooleanField(
+        label=_("I am 16 or older."),
+        help_text=_(
+            "Younger than 16? Then a parent or guardian has to agree: ask them to contact "
+            "the city hall with you; with their written consent the city registers you."
+        ),
+        required=False,
+    )
 
     def __init__(
         self,
@@ -109,6 +118,14 @@ class PreferencesForm(forms.Form):
             self.add_error("topics", _("Please choose at least one topic."))
         if self.added_offerings() and not cleaned_data.get("consent"):
             self.add_consent_error()
+        if self.added_offerings() and not cleaned_data.get("is_16_or_older"):
+            self.add_error(
+                "is_16_or_older",
+                _(
+                    "Under 16 we may only register you with a parent's or guardian's consent. "
+                    "If you are 16 or older, please tick the box."
+                ),
+            )
         return cleaned_data
 
     def add_consent_error(self) -> None:

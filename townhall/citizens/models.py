@@ -13,6 +13,8 @@ class ConsentChannel(models.TextChoices):
     WHATSAPP_BUTTON = "whatsapp_button", _("WhatsApp button")
     WEB_FORM = "web_form", _("Web form")
     STAFF = "staff", _("Staff on request")
+    # WhatsApp itself told us (e.g. the citizen changed their number).
+    WHATSAPP_SYSTEM = "whatsapp_system", _("WhatsApp system notice")
 
 
 class NotificationMode(models.TextChoices):
@@ -232,6 +234,10 @@ class ConsentRecord(models.Model):
         DATA_EXPORTED = "data_exported", _("Data exported")
         ERASED = "erased", _("Personal data erased")
         NOTIFICATIONS_CHANGED = "notifications", _("Notifications changed")
+        # The citizen said they are under 16: nothing was subscribed (DSGVO Art. 8).
+        UNDER_AGE = "under_age", _("Under 16: a parent must agree")
+        # WhatsApp reported a new number; everything moved to it, the old one is erased.
+        NUMBER_CHANGED = "number_changed", _("WhatsApp number changed")
         LINKS_REVOKED = "links_revoked", _("Links revoked")
 
     # Defined above Citizen, which stores it too; callers keep saying ConsentRecord.Channel.
@@ -269,6 +275,11 @@ class ConsentRecord(models.Model):
         default="",
     )
     channel = models.CharField(verbose_name=_("channel"), max_length=20, choices=Channel.choices)
+    # DSGVO Art. 8: True = the citizen confirmed being 16 or older with this consent, False =
+    # they said they are younger; None = not asked (withdrawals, records before 2026-12).
+    age_confirmed = models.BooleanField(
+        verbose_name=_("confirmed 16 or older"), null=True, blank=True
+    )
     acting_user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

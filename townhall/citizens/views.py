@@ -160,6 +160,7 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
                     topic_slugs=form.wanted_topics(),
                     has_consented=form.cleaned_data["consent"],
                     notification_mode=form.wanted_notification_mode(),
+                    is_16_or_older=form.cleaned_data["is_16_or_older"],
                     channel=WEB_FORM,
                 )
             except ConsentMissing:

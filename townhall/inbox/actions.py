@@ -480,6 +480,32 @@ def do_remove_closed_day(closed_day_id: int, *, acting_user: Any) -> None:
     logger.info("inbox.closed_day_removed user=%s", getattr(acting_user, "pk", None))
 
 
+def do_merge_conversation(citizen: Citizen, stranger: Citizen | None) -> None:
+    """Number change (``CITIZEN_NUMBER_CHANGE_HANDLERS``): the citizen's conversation stays
+    theirs (it hangs off the citizen, the messages follow the number). A conversation the
+    row that already had the new number started becomes theirs if they have none; else its
+    notes and labels join theirs and it goes."""
+    if stranger is None:
+        return
+    theirs = Conversation.objects.filter(citizen=stranger).first()
+    if theirs is None:
+        return
+    mine = Conversation.objects.filter(citizen=citizen).first()
+    if mine is None:
+        Conversation.objects.filter(pk=theirs.pk).update(citizen=citizen)
+        return
+    Note.objects.filter(conversation=theirs).update(conversation=mine)
+    mine.labels.add(*theirs.labels.all())
+    if theirs.last_message_at > mine.last_message_at:
+        Conversation.objects.filter(pk=mine.pk).update(
+            last_message_at=theirs.last_message_at,
+            last_message_preview=theirs.last_message_preview,
+            last_message_direction=theirs.last_message_direction,
+            unread_count=F("unread_count") + theirs.unread_count,
+        )
+    theirs.delete()
+
+
 # --- helpers ------------------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ import dataclasses
 import enum
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import (
@@ -442,3 +442,34 @@ def panel_choices(conversation: Conversation) -> PanelChoices:
 
 def canned_responses() -> list[CannedResponse]:
     return list(CannedResponse.objects.all())
+
+
+def citizen_conversation_export(citizen: Citizen) -> dict[str, Any]:
+    """The inbox's part of a citizen's data export (``CITIZEN_EXPORT_HANDLERS``): the state of
+    their conversation and the staff's notes about them (DSGVO Art. 15 covers internal
+    notes too). Two queries."""
+    conversation = (
+        Conversation.objects.filter(citizen=citizen).prefetch_related("labels", "notes").first()
+    )
+    if conversation is None:
+        return {"conversation": None}
+
+    def iso(value: datetime | None) -> str | None:
+        return value.astimezone(UTC).isoformat() if value is not None else None
+
+    return {
+        "conversation": {
+            "state": conversation.state,
+            "priority": conversation.priority,
+            "is_unsubscribed": conversation.is_unsubscribed,
+            "labels": sorted(label.name for label in conversation.labels.all()),
+            "last_message_preview": conversation.last_message_preview,
+            "last_message_at": iso(conversation.last_message_at),
+            "opened_at": iso(conversation.opened_at),
+            "resolved_at": iso(conversation.resolved_at),
+            "notes": [
+                {"text": note.text, "created_at": iso(note.created_at)}
+                for note in conversation.notes.all()
+            ],
+        }
+    }

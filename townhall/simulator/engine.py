@@ -1015,6 +1015,51 @@ class Simulator:
         self._dispatcher.submit(payload)
         return wamid
 
+    def citizen_change_number(self, wa_id: str, new_wa_id: str) -> str:
+        """The citizen moves their WhatsApp account to a new number (Settings → Account →
+        Change number): the chat goes on under ``new_wa_id`` and the business gets a
+        ``system`` message of type ``user_changed_number`` from the old number, without a
+        contacts array, as Meta sends it. A phone already known under the new number (the
+        citizen wrote from it first) becomes part of the same chat. Returns the notice's
+        wamid."""
+        wa_id, new_wa_id = _check_wa_id(wa_id), _check_wa_id(new_wa_id)
+        if new_wa_id == wa_id:
+            raise ControlError("new_wa_id must differ from the current number")
+        with self._lock:
+            citizen = self._citizens.get(wa_id)
+            if citizen is None:
+                raise ControlError("unknown citizen", status=404)
+            config = self._config
+            now = self._clock()
+            wamid = new_wamid()
+            # https://developers.facebook.com/documentation/business-messaging/whatsapp/webhooks/reference/messages/system/
+            content = {
+                "body": f"User {citizen.name} changed from {wa_id} to {new_wa_id}",
+                "wa_id": new_wa_id,
+                "type": "user_changed_number",
+            }
+            message_object = webhooks.inbound_message(
+                wamid=wamid, wa_id=wa_id, timestamp=now, message_type="system", content=content
+            )
+            webhook = self._envelope(config, {"messages": [message_object]})
+            payload = webhooks.build_payload(
+                config.app_secret, webhook, kind="message", reference=wamid
+            )
+            del self._citizens[wa_id]
+            earlier = self._citizens.pop(new_wa_id, None)
+            citizen.wa_id = new_wa_id
+            if earlier is not None:
+                for message in earlier.messages:
+                    self._messages[message.id] = (citizen, message)
+                citizen.messages = sorted(
+                    earlier.messages + citizen.messages, key=lambda message: message.timestamp
+                )
+            self._citizens[new_wa_id] = citizen
+            citizen.version += 1
+            self.counters.increment("number_changes")
+        self._dispatcher.submit(payload)
+        return wamid
+
     def _citizen_content(
         self,
         citizen: Citizen,

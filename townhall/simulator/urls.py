@@ -15,6 +15,11 @@ control_patterns = [
     path("_sim/citizens", views.control_citizens, name="control_citizens"),
     path("_sim/citizens/<str:wa_id>/send", views.control_citizen_send, name="control_citizen_send"),
     path(
+        "_sim/citizens/<str:wa_id>/change-number",
+        views.control_citizen_change_number,
+        name="control_citizen_change_number",
+    ),
+    path(
         "_sim/citizens/<str:wa_id>/messages",
         views.control_citizen_messages,
         name="control_citizen_messages",

@@ -309,6 +309,16 @@ def control_citizen_send(request: HttpRequest, wa_id: str) -> HttpResponse:
     return _json({"message_id": message_id})
 
 
+@control_endpoint("POST")
+def control_citizen_change_number(request: HttpRequest, wa_id: str) -> HttpResponse:
+    """The citizen changes their number: {"new_wa_id"}; the business gets WhatsApp's
+    ``user_changed_number`` notice. Returns the notice's wamid."""
+    new_wa_id = _json_body(request).get("new_wa_id")
+    if not isinstance(new_wa_id, str):
+        raise ControlError("new_wa_id must be a string of digits")
+    return _json({"message_id": get_simulator().citizen_change_number(wa_id, new_wa_id)})
+
+
 @control_endpoint("GET")
 def control_citizen_messages(request: HttpRequest, wa_id: str) -> HttpResponse:
     thread = get_simulator().thread(wa_id)

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+import redis
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
@@ -52,6 +53,13 @@ logger = logging.getLogger(__name__)
 
 # Work older than this without progress is considered lost (worker crash, lost enqueue).
 STALE_AFTER = timedelta(minutes=2)
+
+# Errors of the task queue's storage when it is unreachable (Redis stopped, restarting, out of
+# reach); see _enqueue.
+QUEUE_DOWN_ERRORS: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 # How long one dispatcher may take for its batch; dispatchers yield the worker thread after
 # it, so webhooks and inbound messages get their turn between broadcast slices.
 DISPATCH_SLICE_SECONDS = 0.5
@@ -1351,8 +1359,54 @@ def do_erase_messages(wa_id: str, pseudonym: str) -> int:
             recipient_wa_id=""
         )
         MessageStatusEvent.objects.filter(recipient_wa_id=wa_id).update(recipient_wa_id="")
+        # Reactions stay for the posts' reports, under the pseudonym.
+        MessageReaction.objects.filter(wa_id=wa_id).update(wa_id=pseudonym)
         WebhookEvent.objects.filter(body__contains=wa_id).delete()
     return count
+
+
+# Rows rewritten per UPDATE when a number changes; a citizen has at most a few thousand.
+NUMBER_CHANGE_BATCH_SIZE = 500
+
+
+def do_move_messages(old_wa_id: str, new_wa_id: str) -> int:
+    """A citizen's number changed: their message log moves to ``new_wa_id`` and keeps no
+    copy of ``old_wa_id`` in clear (WhatsApp's own number-change notice included).
+
+    Messages (also queued ones, which then go to the new number), status events and the
+    payloads that quote the number are rewritten; handled webhook bodies that mention the
+    old number are deleted (pending ones still have to be processed). Caller holds the
+    citizen's row lock. Returns the number of messages moved.
+    """
+    old_bytes, new_bytes = old_wa_id.encode(), new_wa_id.encode()
+    with transaction.atomic():
+        rows = list(
+            Message.objects.select_for_update()
+            .filter(wa_id=old_wa_id)
+            .only("id", "type", "text", "payload", "wa_id")
+        )
+        for row in rows:
+            row.wa_id = new_wa_id
+            if row.type == "system":
+                # "X changed from <old> to <new>": what it said is now the consent record.
+                row.text = ""
+                row.payload = {
+                    "system": {"type": str(row.payload.get("system", {}).get("type", ""))}
+                }
+            else:
+                row.text = row.text.replace(old_wa_id, new_wa_id)
+                row.payload = orjson.loads(orjson.dumps(row.payload).replace(old_bytes, new_bytes))
+        Message.objects.bulk_update(
+            rows, ["wa_id", "text", "payload"], batch_size=NUMBER_CHANGE_BATCH_SIZE
+        )
+        MessageStatusEvent.objects.filter(recipient_wa_id=old_wa_id).update(
+            recipient_wa_id=new_wa_id
+        )
+        MessageReaction.objects.filter(wa_id=old_wa_id).update(wa_id=new_wa_id)
+        WebhookEvent.objects.filter(body__contains=old_wa_id).exclude(
+            state=WebhookEvent.State.PENDING
+        ).delete()
+    return len(rows)
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -1361,13 +1415,31 @@ def do_erase_messages(wa_id: str, pseudonym: str) -> int:
 def _enqueue(task_name: str, *args: Any) -> None:
     from townhall.whatsapp import tasks  # tasks import this module
 
-    getattr(tasks, task_name)(*args)
+    try:
+        getattr(tasks, task_name)(*args)
+    except QUEUE_DOWN_ERRORS as error:
+        _log_queue_down(task_name, error)
 
 
 def _enqueue_later(task_name: str, *, delay: float) -> None:
     from townhall.whatsapp import tasks
 
-    getattr(tasks, task_name).schedule(delay=delay)
+    try:
+        getattr(tasks, task_name).schedule(delay=delay)
+    except QUEUE_DOWN_ERRORS as error:
+        _log_queue_down(task_name, error)
+
+
+def _log_queue_down(task_name: str, error: Exception) -> None:
+    """The task queue (Redis) is unreachable. The work is a durable row already (a webhook
+    event, a queued message), so nothing is lost: the request still succeeds, and the
+    sweeper (``requeue_stale_work``) or the next poke once Redis is back picks it up."""
+    logger.warning(
+        "whatsapp.enqueue_failed task=%s error=%s (task queue unreachable; the sweeper "
+        "recovers the work)",
+        task_name,
+        type(error).__name__,
+    )
 
 
 def _enqueue_on_commit(task_name: str, *args: Any) -> None:

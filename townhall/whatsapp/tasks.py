@@ -20,8 +20,15 @@ logger = logging.getLogger(__name__)
 PRIORITY_INBOUND = 20
 PRIORITY_SEND = 10
 
+# The loops below are the only thing that moves their work on until the sweeper runs (a
+# minute later, and it counts rows as stale only after two). A database restart or failover
+# kills them mid-batch; retried after a second on a fresh connection (djhuey's db_task closes
+# a broken one), they carry on. Each is idempotent, so a retry never does work twice.
+OUTAGE_RETRIES = 10
+OUTAGE_RETRY_DELAY_SECONDS = 1
 
-@db_task(priority=PRIORITY_INBOUND)
+
+@db_task(priority=PRIORITY_INBOUND, retries=OUTAGE_RETRIES, retry_delay=OUTAGE_RETRY_DELAY_SECONDS)
 def process_webhook_events() -> None:
     if actions.do_process_webhook_events():
         process_webhook_events()
@@ -32,7 +39,7 @@ def handle_inbound_message(message_id: int) -> None:
     actions.do_handle_inbound_message(message_id)
 
 
-@db_task(priority=PRIORITY_INBOUND)
+@db_task(priority=PRIORITY_INBOUND, retries=OUTAGE_RETRIES, retry_delay=OUTAGE_RETRY_DELAY_SECONDS)
 def send_message(message_id: int) -> None:
     """A chat reply or bot answer: sent on its own, not after a running broadcast's batch."""
     delay = actions.do_send_queued_message(message_id)
@@ -41,7 +48,7 @@ def send_message(message_id: int) -> None:
         dispatch_messages.schedule(delay=delay)
 
 
-@db_task(priority=PRIORITY_SEND)
+@db_task(priority=PRIORITY_SEND, retries=OUTAGE_RETRIES, retry_delay=OUTAGE_RETRY_DELAY_SECONDS)
 def dispatch_messages() -> None:
     if actions.do_dispatch():
         dispatch_messages()

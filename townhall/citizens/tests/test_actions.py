@@ -187,6 +187,7 @@ def test_adding_an_offering_with_consent_subscribes_and_records_the_text(
         offerings=["info"],
         topic_slugs=["dringend", "verkehr"],
         has_consented=True,
+        is_16_or_older=True,
         channel=WEB,
     )
 
@@ -202,6 +203,7 @@ def test_adding_an_offering_with_consent_subscribes_and_records_the_text(
     ]
     granted = ConsentRecord.objects.get(kind=ConsentRecord.Kind.GRANTED)
     assert granted.consent_text == current_consent_text()
+    assert granted.age_confirmed is True
     assert Subscription.objects.get(citizen=citizen).consent_text == current_consent_text()
 
 
@@ -304,6 +306,7 @@ def test_an_unknown_topic_undoes_the_whole_update(subscriber: Citizen) -> None:
             offerings=["info", "chat"],
             topic_slugs=["wetter"],
             has_consented=True,
+            is_16_or_older=True,
             channel=WEB,
         )
 

@@ -91,7 +91,7 @@ def test_start_offers_three_choices_and_nothing_is_active_before_consent(citizen
 
     consent_question = citizen_sends(button("offer:both"))[0]
 
-    assert button_ids(consent_question) == ["consent:yes", "consent:no"]
+    assert button_ids(consent_question) == ["consent:yes", "consent:under16", "consent:no"]
     assert "Datenschutzhinweise" in consent_question["interactive"]["body"]["text"]
     assert states() == {"info": "pending", "chat": "pending"}
     assert not ConsentRecord.objects.filter(kind="granted").exists()
@@ -107,7 +107,9 @@ def test_yes_by_keyword_confirms_and_records_consent_text(citizen_sends):
     assert states() == {"chat": "active"}
     record = ConsentRecord.objects.get(kind="granted")
     assert record.channel == "whatsapp_keyword"
-    assert record.consent_text.version == "2026-11"
+    assert record.consent_text.version == "2026-12"
+    # "Ja" answers a question that asks to agree only at 16 or older.
+    assert record.age_confirmed is True
     assert "110" in sent[0]["text"]["body"]
 
 

@@ -130,7 +130,7 @@ def test_export_holds_everything_stored_about_the_citizen(client: Client, citize
             {
                 "offering": "info",
                 "state": "active",
-                "consent_text_version": "2026-11",
+                "consent_text_version": "2026-12",
                 "requested_at": iso(info.requested_at),
                 "confirmed_at": iso(info.confirmed_at),
                 "ended_at": None,
@@ -138,7 +138,7 @@ def test_export_holds_everything_stored_about_the_citizen(client: Client, citize
             {
                 "offering": "chat",
                 "state": "ended",
-                "consent_text_version": "2026-11",
+                "consent_text_version": "2026-12",
                 "requested_at": iso(chat.requested_at),
                 "confirmed_at": iso(chat.confirmed_at),
                 "ended_at": iso(chat.ended_at),
@@ -153,15 +153,17 @@ def test_export_holds_everything_stored_about_the_citizen(client: Client, citize
                 "channel": channel,
                 "consent_text_version": version,
                 "notification_mode": None,
+                "age_confirmed": None,
+                "referral_code": "",
                 "created_at": iso(record.created_at),
             }
             for record, (kind, offering, topic_slug, channel, version) in zip(
                 records,
                 [
                     ("requested", "info", None, "whatsapp_button", None),
-                    ("granted", "info", None, "whatsapp_button", "2026-11"),
+                    ("granted", "info", None, "whatsapp_button", "2026-12"),
                     ("requested", "chat", None, "whatsapp_button", None),
-                    ("granted", "chat", None, "whatsapp_button", "2026-11"),
+                    ("granted", "chat", None, "whatsapp_button", "2026-12"),
                     ("topic_added", "info", "verkehr", "whatsapp_button", None),
                     ("withdrawn", "chat", None, "whatsapp_keyword", None),
                 ],
@@ -173,6 +175,9 @@ def test_export_holds_everything_stored_about_the_citizen(client: Client, citize
                 "direction": "in",
                 "type": "text",
                 "text": "Hallo Rathaus",
+                "content": inbound.payload,
+                "profile_name": "Klaus Becker",
+                "topic": "",
                 "created_at": "2025-03-14T09:00:00+00:00",
                 "status": "received",
             },
@@ -180,11 +185,18 @@ def test_export_holds_everything_stored_about_the_citizen(client: Client, citize
                 "direction": "out",
                 "type": "text",
                 "text": "Guten Tag, Herr Becker.",
+                "content": answer.payload,
+                "profile_name": "",
+                "topic": "",
                 "created_at": iso(answer.created_at),
                 "status": "queued",
             },
         ],
+        "reactions": [],
+        "bot_session": None,
+        "conversation": None,
     }
+    assert inbound.payload["text"] == {"body": "Hallo Rathaus"}
     assert inbound.created_at < answer.created_at
 
 
@@ -228,7 +240,8 @@ def test_export_reads_a_fixed_number_of_queries(
     for index in range(5):
         do_queue_message(WA_ID, outbound.Text(f"Nachricht {index}"), purpose=Purpose.INFO)
 
-    with django_assert_num_queries(4):
+    # subscriptions, topics, consents, messages, reactions, bot session, conversation
+    with django_assert_num_queries(7):
         data = citizen_export(citizen)
 
     assert len(data["messages"]) == 7

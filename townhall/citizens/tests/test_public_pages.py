@@ -139,8 +139,9 @@ def test_privacy_page_shows_the_current_consent_text(client: Client) -> None:
     assert response.status_code == 200
     assert reverse("citizens:privacy") == "/datenschutz/"
     html = response.content.decode()
-    assert consent_text.version == "2026-11"
-    assert "Version 2026-11, published on" in html
+    assert consent_text.version == "2026-12"
+    assert "Version 2026-12, published on" in html
+    assert "I confirm that I am 16 or older" in consent_text.text_en
     assert consent_text.text_en in html
     assert "City of Musterstadt" in html
     assert "Art. 6(1)(a) GDPR" in html
@@ -255,7 +256,14 @@ def test_adding_info_with_consent_records_it_with_the_current_text(
     path = preferences_path(citizen)
 
     response = post(
-        client, path, {"offerings": ["info"], "topics": ["dringend", "verkehr"], "consent": "on"}
+        client,
+        path,
+        {
+            "offerings": ["info"],
+            "topics": ["dringend", "verkehr"],
+            "consent": "on",
+            "is_16_or_older": "on",
+        },
     )
 
     assert response.status_code == 302

@@ -922,3 +922,46 @@ def test_status_jobs_build_one_webhook_for_several_statuses(
     assert payload.message_ids == (first, second)
     expected = hmac.new(b"simulator-app-secret", payload.body, hashlib.sha256).hexdigest()
     assert payload.signature == f"sha256={expected}"
+
+
+# --- number changes ------------------------------------------------------------------------------
+
+
+def test_changing_number_sends_whatsapps_system_notice_and_moves_the_chat(
+    simulator: Simulator, dispatcher: FakeDispatcher
+) -> None:
+    simulator.citizen_send(ANNA, {"type": "text", "text": "Hallo", "name": "Anna"})
+    new_number = "4917012345678"
+
+    wamid = simulator.citizen_change_number(ANNA, new_number)
+
+    value = value_of(dispatcher.submitted[-1])
+    # Meta's shape: from the old number, no contacts array, the new number in system.wa_id
+    assert "contacts" not in value
+    assert value["messages"] == [
+        {
+            "from": ANNA,
+            "id": wamid,
+            "timestamp": value["messages"][0]["timestamp"],
+            "type": "system",
+            "system": {
+                "body": f"User Anna changed from {ANNA} to {new_number}",
+                "wa_id": new_number,
+                "type": "user_changed_number",
+            },
+        }
+    ]
+    assert simulator.citizen(ANNA) is None
+    moved = simulator.citizen(new_number)
+    assert moved is not None and moved["name"] == "Anna" and moved["message_count"] == 1
+
+
+def test_changing_number_of_an_unknown_phone_or_to_the_same_number_is_refused(
+    simulator: Simulator, dispatcher: FakeDispatcher
+) -> None:
+    with pytest.raises(ControlError, match="unknown citizen"):
+        simulator.citizen_change_number(ANNA, "4917012345678")
+    simulator.citizen_send(ANNA, {"type": "text", "text": "Hallo"})
+    with pytest.raises(ControlError, match="must differ"):
+        simulator.citizen_change_number(ANNA, ANNA)
+    assert len(dispatcher.submitted) == 1

@@ -450,8 +450,8 @@ def test_citizen_page_shows_subscriptions_topics_and_consent_history_in_order(
             [
                 ("Asked to subscribe", CHAT_LABEL, "WhatsApp button", "–", "–"),
                 ("Asked to subscribe", INFO_LABEL, "WhatsApp button", "–", "–"),
-                ("Consent given", CHAT_LABEL, "WhatsApp button", "2026-11", "–"),
-                ("Consent given", INFO_LABEL, "WhatsApp button", "2026-11", "–"),
+                ("Consent given", CHAT_LABEL, "WhatsApp button", "2026-12", "–"),
+                ("Consent given", INFO_LABEL, "WhatsApp button", "2026-12", "–"),
                 ("Topic added", "Traffic & roadworks", "WhatsApp button", "–", "–"),
                 ("Consent withdrawn", CHAT_LABEL, "WhatsApp keyword", "–", "–"),
                 ("Data exported", "–", "Staff on request", "–", "Maria"),
@@ -461,7 +461,7 @@ def test_citizen_page_shows_subscriptions_topics_and_consent_history_in_order(
     ]
     assert table_rows(html, "subscription-table")[1:] == [
         [CHAT_LABEL, "Ended", time_cell_of(klaus, CHAT, "ended_at"), "–"],
-        [INFO_LABEL, "Active", time_cell_of(klaus, INFO, "confirmed_at"), "2026-11"],
+        [INFO_LABEL, "Active", time_cell_of(klaus, INFO, "confirmed_at"), "2026-12"],
     ]
     assert "<li>Traffic &amp; roadworks</li>" in html
 
