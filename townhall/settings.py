@@ -313,13 +313,17 @@ INBOX_REENGAGEMENT_TEMPLATE = {
 CITIZEN_ERASURE_HANDLERS = ["townhall.inbox.actions.do_erase_conversation"]
 # Called with the citizen for their data export (DSGVO Art. 15); each returns its part as a
 # dict of JSON-ready values, merged into citizens.queries.citizen_export.
-CITIZEN_EXPORT_HANDLERS = ["townhall.inbox.queries.citizen_conversation_export"]
+CITIZEN_EXPORT_HANDLERS = [
+    "townhall.inbox.queries.citizen_conversation_export",
+    "townhall.channel.poll_queries.citizen_poll_export",
+]
 # Called with (citizen, stranger) when a citizen's WhatsApp number changed and another
 # citizen row already had the new number (``stranger``, deleted afterwards; None if there was
 # none): each app moves what it holds of the stranger to the citizen.
 CITIZEN_NUMBER_CHANGE_HANDLERS = [
     "townhall.inbox.actions.do_merge_conversation",
     "townhall.channel.actions.do_merge_post_deliveries",
+    "townhall.channel.poll_actions.do_merge_poll_answers",
 ]
 # Seconds between a confirmed LÖSCHEN and the erasure, so the goodbye message is sent first.
 ERASURE_DELAY_SECONDS = float(os.environ.get("TOWNHALL_ERASURE_DELAY_SECONDS", "30"))

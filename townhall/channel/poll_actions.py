@@ -258,3 +258,13 @@ def do_send_poll_results(post: Post, *, actor: Any) -> ResultsSent:
         poll.save(update_fields=["results_sent_at", "results_sent_by"])
     logger.info("channel.poll_results post=%s queued=%d skipped=%d", post.pk, queued, skipped)
     return ResultsSent(queued, skipped)
+
+
+def do_merge_poll_answers(citizen: Citizen, stranger: Citizen | None) -> None:
+    """Number change (``CITIZEN_NUMBER_CHANGE_HANDLERS``): answers of the row that already
+    had the new number become the citizen's, except for polls the citizen answered."""
+    if stranger is None:
+        return
+    already = PollAnswer.objects.filter(citizen=citizen).values("poll_id")
+    PollAnswer.objects.filter(citizen=stranger, poll_id__in=already).delete()
+    PollAnswer.objects.filter(citizen=stranger).update(citizen=citizen)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from django.db.models import Count
 from django.utils import timezone
 
 from townhall.channel.models import Poll, PollAnswer, PollOption
+from townhall.citizens.models import Citizen
 
 
 @dataclass(frozen=True)
@@ -86,3 +88,22 @@ def answer_rows(poll: Poll) -> Iterator[tuple[str, ...]]:
             str(changes),
             language,
         )
+
+
+def citizen_poll_export(citizen: Citizen) -> dict[str, Any]:
+    """The polls' part of a citizen's data export (``CITIZEN_EXPORT_HANDLERS``): each of
+    their answers with the question. One query."""
+    answers = PollAnswer.objects.filter(citizen=citizen).select_related("poll", "option")
+    return {
+        "poll_answers": [
+            {
+                "question": answer.poll.question,
+                "option": str(answer.option),
+                "language": answer.language,
+                "first_answered_at": answer.first_answered_at.astimezone(UTC).isoformat(),
+                "answered_at": answer.answered_at.astimezone(UTC).isoformat(),
+                "changes": answer.changes,
+            }
+            for answer in answers.order_by("pk")
+        ]
+    }
