@@ -57,6 +57,8 @@ REGISTRY: dict[str, dict[str, Personal | Technical]] = {
         "created_at": Personal("created_at", K, STATS),
         "last_inbound_at": Personal("last_inbound_at", K, STATS),
         "language": Personal("language", K, STATS),
+        "notification_mode": Personal("notification_mode", K, STATS),
+        "notification_mode_changed_at": Personal("notification_mode_changed_at", K, STATS),
         "erased_at": Technical("when the erasure ran"),
         "erasure_requested_at": Technical("when the erasure was asked for"),
         "erasure_requested_channel": Technical("how the erasure was asked for"),
@@ -90,6 +92,7 @@ REGISTRY: dict[str, dict[str, Personal | Technical]] = {
         "channel": Personal("consent_history.channel", K, "proof of consent"),
         "age_confirmed": Personal("consent_history.age_confirmed", K, "proof (Art. 8)"),
         "referral_code": Personal("consent_history.referral_code", K, "which post, counted"),
+        "notification_mode": Personal("consent_history.notification_mode", K, "the choice made"),
         "acting_user": Technical("the staff member who recorded it"),
         "created_at": Personal("consent_history.created_at", K, "proof of consent"),
     },
@@ -207,6 +210,16 @@ REGISTRY: dict[str, dict[str, Personal | Technical]] = {
         "first_answered_at": Personal("poll_answers.first_answered_at", K, POLL_KEPT),
         "answered_at": Personal("poll_answers.answered_at", K, POLL_KEPT),
         "changes": Technical("how often the answer changed: a counter"),
+    },
+    "channel.DigestDelivery": {
+        "id": ID,
+        "digest": Technical("which day's summary: the message itself is exported"),
+        "citizen": Technical("link to the citizen"),
+        "message": Technical("link to the message"),
+        "post_ids": Technical("which posts it listed: in the message"),
+        "language": Technical("the version sent: in the message"),
+        "as_template": Technical("how it was sent: in the message"),
+        "created_at": Technical("when the summary was queued: the message's time"),
     },
 }
 

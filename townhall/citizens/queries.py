@@ -90,7 +90,7 @@ def citizen_export(citizen: Citizen) -> dict[str, Any]:
             "topic": record.topic.slug if record.topic else None,
             "channel": record.channel,
             "consent_text_version": record.consent_text.version if record.consent_text else None,
-            "notification_mode": record.notification_mode or None,
+            "notification_mode": record.notification_mode,
             "age_confirmed": record.age_confirmed,
             "referral_code": record.referral_code,
             "created_at": _iso(record.created_at),

@@ -152,7 +152,7 @@ def test_export_holds_everything_stored_about_the_citizen(client: Client, citize
                 "topic": topic_slug,
                 "channel": channel,
                 "consent_text_version": version,
-                "notification_mode": None,
+                "notification_mode": "",
                 "age_confirmed": None,
                 "referral_code": "",
                 "created_at": iso(record.created_at),
