@@ -300,7 +300,15 @@ CITY = {
     "STATE": os.environ.get("TOWNHALL_CITY_STATE", "NW"),
 }
 # Where citizens reach the public pages (subscribe, preferences, data export links).
-PUBLIC_BASE_URL = os.environ.get("TOWNHALL_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Unless set, the address the web server listens on (``./run.sh demo`` with TOWNHALL_HOST and
+# TOWNHALL_PORT), so that a demo on another port sends links that work.
+PUBLIC_BASE_URL = (
+    os.environ.get("TOWNHALL_PUBLIC_URL")
+    or "http://{host}:{port}".format(
+        host=os.environ.get("TOWNHALL_HOST", "127.0.0.1"),
+        port=os.environ.get("TOWNHALL_PORT", "8000"),
+    )
+).rstrip("/")
 # Uploads (post images and documents). Not served under MEDIA_URL: each file is served by
 # the route of the thing it belongs to, which decides who may see it (channel.public_views).
 MEDIA_ROOT = DATA_DIR / "media"
@@ -438,6 +446,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("TOWNHALL_EMAIL_FROM", "townhall@localhost")
 LANGUAGE_CODE = "de"
 LANGUAGES = [("de", _("German")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "townhall" / "locale"]
+# Day first and a 24-hour clock in every language (Django's English is American).
+FORMAT_MODULE_PATH = ["townhall.formats"]
 TIME_ZONE = "Europe/Berlin"
 USE_I18N = True
 USE_TZ = True
