@@ -8,6 +8,7 @@ Huey's SQLite storage, the Cloud API pointed at the built-in simulator.
 import contextlib
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -119,12 +120,16 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "huey.contrib.djhuey",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "townhall.core",
     "townhall.citysettings",
     "townhall.whatsapp",
     "townhall.citizens",
     "townhall.inbox",
     "townhall.channel",
+    "townhall.audit",
     "townhall.staff",
     "townhall.web",
     "townhall.simulator",
@@ -139,9 +144,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After htmx (background polls do not count as activity) and OTP (who is verified).
+    "townhall.staff.middleware.IdleSessionMiddleware",
+    "townhall.staff.middleware.TwoFactorMiddleware",
+    # Last, as django-axes asks: it turns a lockout during the login into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "townhall.urls"
@@ -321,13 +332,17 @@ INBOX_REENGAGEMENT_TEMPLATE = {
 CITIZEN_ERASURE_HANDLERS = ["townhall.inbox.actions.do_erase_conversation"]
 # Called with the citizen for their data export (DSGVO Art. 15); each returns its part as a
 # dict of JSON-ready values, merged into citizens.queries.citizen_export.
-CITIZEN_EXPORT_HANDLERS = ["townhall.inbox.queries.citizen_conversation_export"]
+CITIZEN_EXPORT_HANDLERS = [
+    "townhall.inbox.queries.citizen_conversation_export",
+    "townhall.channel.poll_queries.citizen_poll_export",
+]
 # Called with (citizen, stranger) when a citizen's WhatsApp number changed and another
 # citizen row already had the new number (``stranger``, deleted afterwards; None if there was
 # none): each app moves what it holds of the stranger to the citizen.
 CITIZEN_NUMBER_CHANGE_HANDLERS = [
     "townhall.inbox.actions.do_merge_conversation",
     "townhall.channel.actions.do_merge_post_deliveries",
+    "townhall.channel.poll_actions.do_merge_poll_answers",
 ]
 # Seconds between a confirmed LÖSCHEN and the erasure, so the goodbye message is sent first.
 ERASURE_DELAY_SECONDS = float(os.environ.get("TOWNHALL_ERASURE_DELAY_SECONDS", "30"))
@@ -365,11 +380,21 @@ CHANNEL: dict[str, Any] = {
     # The approved template for citizens whose 24-hour window is closed, when a post names
     # none (the publish_post command, official warnings).
     "DEFAULT_TEMPLATE": os.environ.get("TOWNHALL_CHANNEL_DEFAULT_TEMPLATE", "info_kanal_meldung"),
+    # A post with a poll of N options reaches citizens whose window is closed with the
+    # approved template of this name ({count} = N): its N quick-reply buttons are "1" … "N".
+    "POLL_TEMPLATE": os.environ.get("TOWNHALL_CHANNEL_POLL_TEMPLATE", "info_kanal_umfrage_{count}"),
+    # The poll's results to its participants whose window is closed.
+    "POLL_RESULTS_TEMPLATE": os.environ.get(
+        "TOWNHALL_CHANNEL_POLL_RESULTS_TEMPLATE", "info_kanal_umfrage_ergebnis"
+    ),
     # When citizens who chose the daily summary get it (city time, "HH:MM", wall clock).
     "DIGEST_TIME": os.environ.get("TOWNHALL_CHANNEL_DIGEST_TIME", "18:00"),
     # The approved template of the daily summary for citizens whose 24-hour window is closed.
     "DIGEST_TEMPLATE": os.environ.get("TOWNHALL_CHANNEL_DIGEST_TEMPLATE", "tageszusammenfassung"),
 }
+# Handlers of tapped buttons and list rows whose id starts with "<kind>:", for kinds the bot
+# does not own itself (citizens/ never imports the apps that send those buttons).
+BOT_CHOICE_HANDLERS = {"poll": "townhall.channel.poll_actions.on_poll_choice"}
 
 # --- Auth, i18n, static -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -379,8 +404,44 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "staff:login"
+# The start page sends each role to the first page it may open (see web/navigation.py).
 LOGIN_REDIRECT_URL = "staff:home"
 LOGOUT_REDIRECT_URL = "staff:login"
+AUTHENTICATION_BACKENDS = [
+    # First, as django-axes asks: refuses locked-out users and IP addresses before any check.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins: the 6th wrong password within the cool-off time is refused (per user name
+# and, separately, per IP address), and so is every login after it until the time is over.
+AXES_FAILURE_LIMIT = int(os.environ.get("TOWNHALL_LOGIN_FAILURE_LIMIT", "6"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("TOWNHALL_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "townhall.staff.views_auth.locked_out"
+# Successful logins are in our audit log; axes keeps only what it needs to count failures.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+# A staff session ends after this much inactivity (background polls of open pages do not
+# count); see staff/middleware.py.
+SESSION_IDLE_TIMEOUT = timedelta(
+    minutes=float(os.environ.get("TOWNHALL_SESSION_IDLE_MINUTES", "30"))
+)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+OTP_TOTP_ISSUER = f"Townhall {os.environ.get('TOWNHALL_CITY_NAME', 'Musterstadt')}"
+# Password reset mails: printed to the console unless an SMTP server is configured.
+EMAIL_BACKEND = os.environ.get(
+    "TOWNHALL_EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if os.environ.get("TOWNHALL_EMAIL_HOST")
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("TOWNHALL_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("TOWNHALL_EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("TOWNHALL_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("TOWNHALL_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("TOWNHALL_EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = os.environ.get("TOWNHALL_EMAIL_FROM", "townhall@localhost")
 
 LANGUAGE_CODE = "de"
 LANGUAGES = [("de", _("German")), ("en", _("English"))]

@@ -15,6 +15,8 @@ from django.db.models import F
 from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 
+from townhall.audit.actions import Action as AuditAction
+from townhall.audit.actions import do_audit
 from townhall.citizens.models import Citizen
 from townhall.citysettings.texts import citizen_text
 from townhall.core import clock
@@ -210,6 +212,13 @@ def do_reply(conversation: Conversation, text: str, *, acting_user: Any) -> Mess
             acting_user=acting_user,
         )
         _after_outbound(conversation, message, acting_user)
+        # The conversation's id only: the text and the number stay out of the audit log.
+        do_audit(
+            AuditAction.REPLY_SENT,
+            acting_user=acting_user,
+            target=conversation,
+            details={"message_id": message.pk},
+        )
     return message
 
 
@@ -319,6 +328,12 @@ def do_send_reengagement_template(conversation: Conversation, *, acting_user: An
         )
         _after_outbound(conversation, message, acting_user)
         _event(conversation, ConversationEvent.Kind.TEMPLATE_OFFERED, actor=acting_user)
+        do_audit(
+            AuditAction.REPLY_SENT,
+            acting_user=acting_user,
+            target=conversation,
+            details={"message_id": message.pk, "template": True},
+        )
     return message
 
 
