@@ -89,6 +89,11 @@ def install_defaults(request: pytest.FixtureRequest) -> Iterator[None]:
         "townhall.citizens.migrations.0003_default_topics_and_consent_text"
     )
     migration.create_defaults(django_apps, None)
+    if "transactional_db" in request.fixturenames:
+        # The flush took the roles of the staff app's data migration with it.
+        from townhall.staff.roles import ensure_roles
+
+        ensure_roles(django_apps)
     importlib.import_module(
         "townhall.citizens.migrations.0007_consent_text_with_age"
     ).create_consent_text(django_apps, None)

@@ -8,6 +8,7 @@ Huey's SQLite storage, the Cloud API pointed at the built-in simulator.
 import contextlib
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -119,12 +120,16 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "huey.contrib.djhuey",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "townhall.core",
     "townhall.citysettings",
     "townhall.whatsapp",
     "townhall.citizens",
     "townhall.inbox",
     "townhall.channel",
+    "townhall.audit",
     "townhall.staff",
     "townhall.web",
     "townhall.simulator",
@@ -139,9 +144,15 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After htmx (background polls do not count as activity) and OTP (who is verified).
+    "townhall.staff.middleware.IdleSessionMiddleware",
+    "townhall.staff.middleware.TwoFactorMiddleware",
+    # Last, as django-axes asks: it turns a lockout during the login into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "townhall.urls"
@@ -289,7 +300,15 @@ CITY = {
     "STATE": os.environ.get("TOWNHALL_CITY_STATE", "NW"),
 }
 # Where citizens reach the public pages (subscribe, preferences, data export links).
-PUBLIC_BASE_URL = os.environ.get("TOWNHALL_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Unless set, the address the web server listens on (``./run.sh demo`` with TOWNHALL_HOST and
+# TOWNHALL_PORT), so that a demo on another port sends links that work.
+PUBLIC_BASE_URL = (
+    os.environ.get("TOWNHALL_PUBLIC_URL")
+    or "http://{host}:{port}".format(
+        host=os.environ.get("TOWNHALL_HOST", "127.0.0.1"),
+        port=os.environ.get("TOWNHALL_PORT", "8000"),
+    )
+).rstrip("/")
 # Uploads (post images and documents). Not served under MEDIA_URL: each file is served by
 # the route of the thing it belongs to, which decides who may see it (channel.public_views).
 MEDIA_ROOT = DATA_DIR / "media"
@@ -385,12 +404,50 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "staff:login"
+# The start page sends each role to the first page it may open (see web/navigation.py).
 LOGIN_REDIRECT_URL = "staff:home"
 LOGOUT_REDIRECT_URL = "staff:login"
+AUTHENTICATION_BACKENDS = [
+    # First, as django-axes asks: refuses locked-out users and IP addresses before any check.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins: the 6th wrong password within the cool-off time is refused (per user name
+# and, separately, per IP address), and so is every login after it until the time is over.
+AXES_FAILURE_LIMIT = int(os.environ.get("TOWNHALL_LOGIN_FAILURE_LIMIT", "6"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("TOWNHALL_LOGIN_LOCKOUT_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "townhall.staff.views_auth.locked_out"
+# Successful logins are in our audit log; axes keeps only what it needs to count failures.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_VERBOSE = False
+# A staff session ends after this much inactivity (background polls of open pages do not
+# count); see staff/middleware.py.
+SESSION_IDLE_TIMEOUT = timedelta(
+    minutes=float(os.environ.get("TOWNHALL_SESSION_IDLE_MINUTES", "30"))
+)
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+OTP_TOTP_ISSUER = f"Townhall {os.environ.get('TOWNHALL_CITY_NAME', 'Musterstadt')}"
+# Password reset mails: printed to the console unless an SMTP server is configured.
+EMAIL_BACKEND = os.environ.get(
+    "TOWNHALL_EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if os.environ.get("TOWNHALL_EMAIL_HOST")
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("TOWNHALL_EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("TOWNHALL_EMAIL_PORT", "587"))
+EMAIL_HOST_USER = os.environ.get("TOWNHALL_EMAIL_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("TOWNHALL_EMAIL_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("TOWNHALL_EMAIL_USE_TLS", True)
+DEFAULT_FROM_EMAIL = os.environ.get("TOWNHALL_EMAIL_FROM", "townhall@localhost")
 
 LANGUAGE_CODE = "de"
 LANGUAGES = [("de", _("German")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "townhall" / "locale"]
+# Day first and a 24-hour clock in every language (Django's English is American).
+FORMAT_MODULE_PATH = ["townhall.formats"]
 TIME_ZONE = "Europe/Berlin"
 USE_I18N = True
 USE_TZ = True

@@ -1,8 +1,9 @@
 """Who may see and do what with the info channel's posts and rate card.
 
-Every channel view checks through one of these. Any active staff member may read posts;
-drafting, approving, sending urgent alerts and editing prices each need their permission
-(the roles issue maps them to roles).
+Every channel view checks through one of these. Reading posts needs ``channel.view_post``,
+reading the rate card ``channel.view_messageprice``; drafting, approving, sending urgent
+alerts and editing prices each need their permission (``townhall.staff.roles`` grants them
+to roles; docs/permissions.md lists who may open which page).
 """
 
 from __future__ import annotations
@@ -14,21 +15,18 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from townhall.channel.models import MessagePrice, Post
+from townhall.core.permissions import has_permission
 
+VIEW_PERMISSION = "channel.view_post"
 DRAFT_PERMISSIONS = ("channel.add_post", "channel.change_post")
 APPROVE_PERMISSION = "channel.approve_post"
 URGENT_PERMISSION = "channel.send_urgent"
 RATE_CARD_PERMISSION = "channel.change_messageprice"
+RATE_CARD_VIEW_PERMISSION = "channel.view_messageprice"
 
 
-def is_staff(user: Any) -> bool:
-    return bool(user.is_authenticated and user.is_active and getattr(user, "is_staff", False))
-
-
-def has_permission(user: Any, permission: str) -> bool:
-    """Whether an active staff ``user`` holds ``permission`` (superusers hold all)."""
-    has_perm = getattr(user, "has_perm", None)
-    return is_staff(user) and has_perm is not None and bool(has_perm(permission))
+def can_read_posts(user: Any) -> bool:
+    return has_permission(user, VIEW_PERMISSION)
 
 
 def can_draft(user: Any) -> bool:
@@ -53,12 +51,12 @@ def _require(allowed: bool) -> None:
 
 
 def access_post_list(user: Any) -> None:
-    _require(is_staff(user))
+    _require(can_read_posts(user))
 
 
 def access_post(user: Any, post_id: int) -> Post:
     """The post ``post_id`` for reading; ``Http404`` only after the permission check."""
-    _require(is_staff(user))
+    _require(can_read_posts(user))
     try:
         return Post.objects.select_related("author", "approved_by", "template").get(pk=post_id)
     except Post.DoesNotExist:
@@ -94,7 +92,7 @@ def access_post_for_sending_control(user: Any, post_id: int) -> Post:
 
 
 def access_rate_card(user: Any) -> None:
-    _require(is_staff(user))
+    _require(has_permission(user, RATE_CARD_VIEW_PERMISSION))
 
 
 def access_rate_card_for_editing(user: Any) -> None:

@@ -34,6 +34,8 @@ from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from townhall.audit.actions import Action as AuditAction
+from townhall.audit.actions import do_audit
 from townhall.channel import digest, limits
 from townhall.channel.audience import plan_audience, post_recipients
 from townhall.channel.models import (
@@ -114,10 +116,37 @@ class PostActionRefused(ValueError):
 # --- helpers ------------------------------------------------------------------------------------
 
 
+# The post events that the audit log keeps too (without comments: they are free text).
+AUDITED_EVENTS = {
+    PostEvent.Action.DRAFTED: AuditAction.POST_DRAFTED,
+    PostEvent.Action.EDITED: AuditAction.POST_DRAFTED,
+    PostEvent.Action.SUBMITTED: AuditAction.POST_SUBMITTED,
+    PostEvent.Action.APPROVED: AuditAction.POST_APPROVED,
+    PostEvent.Action.CHANGES_REQUESTED: AuditAction.POST_RETURNED,
+    PostEvent.Action.URGENT_SENT: AuditAction.POST_SENT,
+    PostEvent.Action.SENDING_STARTED: AuditAction.POST_SENT,
+    PostEvent.Action.REVIEWED_AFTER: AuditAction.POST_APPROVED,
+    PostEvent.Action.PAUSED: AuditAction.POST_CANCELLED,
+    PostEvent.Action.RESUMED: AuditAction.POST_CANCELLED,
+    PostEvent.Action.CANCELLED: AuditAction.POST_CANCELLED,
+}
+
+
 def _record(post: Post, action: str, actor: Any, comment: str = "") -> PostEvent:
-    return PostEvent.objects.create(
+    """The post's own trail, and for the events that matter the audit log."""
+    event = PostEvent.objects.create(
         post=post, action=action, actor=actor, comment=comment, created_at=clock.now()
     )
+    audit_action = AUDITED_EVENTS.get(PostEvent.Action(action))
+    if audit_action is not None:
+        do_audit(
+            audit_action,
+            acting_user=actor,
+            target=post,
+            details={"event": str(action), "kind": post.kind},
+            actor_name="" if actor is not None else "system",
+        )
+    return event
 
 
 def _require_permission(actor: Any, permission: str) -> None:
@@ -138,7 +167,12 @@ def _locked(post: Post) -> Post:
 def _is_sole_approver(actor: Any) -> bool:
     others = (
         get_user_model()
-        .objects.with_perm("channel.approve_post", is_active=True)  # type: ignore[attr-defined]
+        .objects.with_perm(  # type: ignore[attr-defined]
+            "channel.approve_post",
+            is_active=True,
+            # The backend that knows roles (django-axes' backend only throttles logins).
+            backend="django.contrib.auth.backends.ModelBackend",
+        )
         .exclude(pk=actor.pk)
     )
     return not others.exists()

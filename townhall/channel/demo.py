@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import Max
 
@@ -294,6 +295,9 @@ class DemoChannelResult:
     deliveries: int
 
 
+EDITORS_ROLE = "Redaktion"
+
+
 def demo_editors() -> list[Any]:
     user_model = get_user_model()
     editors = []
@@ -305,6 +309,9 @@ def demo_editors() -> list[Any]:
         if created:
             user.set_unusable_password()
             user.save(update_fields=["password"])
+            # The role of townhall.staff.roles that drafts posts (named, not imported: the
+            # channel never imports the staff app).
+            user.groups.add(*Group.objects.filter(name=EDITORS_ROLE))
         editors.append(user)
     return editors
 

@@ -14,6 +14,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils.module_loading import import_string
 
+from townhall.audit.actions import Action as AuditAction
+from townhall.audit.actions import do_audit
 from townhall.citizens import queries
 from townhall.citizens.models import (
     BotSession,
@@ -437,6 +439,13 @@ def do_update_preferences(
 
 def do_record_data_export(citizen: Citizen, *, channel: str, acting_user: Any = None) -> None:
     _record(citizen, ConsentRecord.Kind.DATA_EXPORTED, channel=channel, acting_user=acting_user)
+    do_audit(
+        AuditAction.DATA_EXPORTED,
+        acting_user=acting_user,
+        target=citizen,
+        details={"channel": channel},
+        actor_name="" if acting_user is not None else "citizen",
+    )
 
 
 def do_redeem_export_link(citizen: Citizen, *, export_downloads: int) -> bool:
@@ -649,5 +658,12 @@ def do_erase_citizen(citizen: Citizen, *, channel: str, acting_user: Any = None)
         citizen.link_generation += 1
         citizen.save(update_fields=["wa_id", "profile_name", "erased_at", "link_generation"])
         _record(citizen, ConsentRecord.Kind.ERASED, channel=channel, acting_user=acting_user)
+        do_audit(
+            AuditAction.CITIZEN_ERASED,
+            acting_user=acting_user,
+            target=citizen,
+            details={"channel": channel},
+            actor_name="" if acting_user is not None else "citizen",
+        )
         # After the commit: no readable copy left in SQLite's write-ahead log either.
         transaction.on_commit(_scrub_after_erasure)

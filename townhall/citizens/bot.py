@@ -278,6 +278,11 @@ def _on_free_message(citizen: Citizen, session: BotSession | None) -> None:
 
 
 def _send_welcome(citizen: Citizen) -> None:
+    """START: a new citizen chooses what to receive; a subscribed one hears what they get."""
+    active = [offering for offering in Offering.values if _is_active(citizen, offering)]
+    if active:
+        _send_current_subscriptions(citizen, active)
+        return
     body = citizen_text("welcome", city=config.city_name(), privacy_url=_privacy_url())
     _reply(
         citizen,
@@ -290,6 +295,41 @@ def _send_welcome(citizen: Citizen) -> None:
             ),
         ),
     )
+
+
+def _send_current_subscriptions(citizen: Citizen, active: list[str]) -> None:
+    """Instead of asking a subscriber to subscribe again: what they receive, how to change
+    it and how to stop; a button for what they do not have yet."""
+    lines = []
+    if Offering.INFO in active:
+        topics = ", ".join(
+            topic.name(citizen.language)
+            for topic in Topic.objects.filter(
+                subscriptions__citizen=citizen,
+                subscriptions__is_active=True,
+                is_active=True,
+            ).order_by("position", "pk")
+        )
+        lines.append(
+            _("• Info channel, your topics: %(topics)s")
+            % {"topics": topics or _("none yet (send THEMEN to choose)")}
+        )
+    if Offering.CHAT in active:
+        lines.append(_("• Chat with the mayor's office: just write your message here"))
+    body = _(
+        "You are already registered with the WhatsApp service of the City of %(city)s:\n"
+        "%(subscriptions)s\n\n"
+        "THEMEN changes your topics, EINSTELLUNGEN opens all settings, STOP unsubscribes "
+        "(STOP INFO or STOP CHAT for one of them)."
+    ) % {"city": config.city_name(), "subscriptions": "\n".join(lines)}
+    missing = [offering for offering in Offering.values if offering not in active]
+    if not missing:
+        _reply(citizen, outbound.Text(body))
+        return
+    # Button titles: at most 20 characters (Meta).
+    titles = {Offering.INFO: _("Add info channel"), Offering.CHAT: _("Add the chat")}
+    buttons = tuple((f"offer:{offering}", titles[Offering(offering)]) for offering in missing)
+    _reply(citizen, outbound.ReplyButtons(body, (*buttons, ("cmd:help", _("Help")))))
 
 
 def _ask_consent(

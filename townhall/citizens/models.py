@@ -87,6 +87,7 @@ class Citizen(models.Model):
             ("view_phone_number", "Can see citizens' full phone numbers"),
             ("export_citizen_data", "Can export a citizen's data on request"),
             ("erase_citizen", "Can erase a citizen's data on request"),
+            ("view_subscriber_statistics", "Can see the anonymous subscriber numbers"),
         ]
 
     def __str__(self) -> str:

@@ -1,8 +1,9 @@
 """Who may use the shared inbox and what they may do there.
 
-Every permission check of an inbox view goes through one of these functions. For now every
-active staff user may read and work on all conversations; roles (e.g. a team only seeing its
-own conversations) will narrow this down here, without touching the views.
+Every permission check of an inbox view goes through one of these functions. Whoever holds
+``inbox.use_inbox`` (the roles Büro and Bürgermeister/in) may read and work on all
+conversations; the statistics need ``inbox.view_metrics``. Narrower rules (e.g. a team only
+seeing its own conversations) belong here, without touching the views.
 """
 
 from __future__ import annotations
@@ -13,23 +14,33 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from townhall.core.permissions import has_permission
 from townhall.inbox.models import Conversation
+
+USE_INBOX_PERMISSION = "inbox.use_inbox"
+METRICS_PERMISSION = "inbox.view_metrics"
 
 InboxUser = AbstractBaseUser | AnonymousUser
 
 
 def can_use_inbox(user: InboxUser) -> bool:
     """Whether ``user`` may open the inbox at all (for navigation links and badges)."""
-    return bool(user.is_authenticated and user.is_active and getattr(user, "is_staff", False))
+    return has_permission(user, USE_INBOX_PERMISSION)
 
 
 def access_inbox(user: InboxUser) -> None:
     """Allow reading the list of conversations, or raise ``PermissionDenied``."""
     if not can_use_inbox(user):
+        raise PermissionDenied
+
+
+def access_inbox_metrics(user: InboxUser) -> None:
+    """Allow reading the inbox statistics (no personal data), or raise ``PermissionDenied``."""
+    if not has_permission(user, METRICS_PERMISSION):
         raise PermissionDenied
 
 
@@ -54,9 +65,19 @@ def access_conversation(
 
 
 def assignable_users() -> QuerySet[Any]:
-    """The staff members a conversation may be assigned to."""
+    """The staff members a conversation may be assigned to: those who may use the inbox."""
+    app_label, codename = USE_INBOX_PERMISSION.split(".")
+    granted = Q(
+        groups__permissions__codename=codename,
+        groups__permissions__content_type__app_label=app_label,
+    ) | Q(
+        user_permissions__codename=codename,
+        user_permissions__content_type__app_label=app_label,
+    )
     return (
         get_user_model()
         .objects.filter(is_active=True, is_staff=True)
+        .filter(granted | Q(is_superuser=True))
+        .distinct()
         .order_by("first_name", "last_name", "username")
     )

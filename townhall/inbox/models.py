@@ -115,6 +115,10 @@ class Conversation(models.Model):
     )
 
     class Meta:
+        permissions = [
+            ("use_inbox", _("Can read and answer the conversations of the inbox")),
+            ("view_metrics", _("Can see the inbox statistics")),
+        ]
         verbose_name = _("conversation")
         verbose_name_plural = _("conversations")
         # The lists show "everything but resolved" by default: about a tenth of the table

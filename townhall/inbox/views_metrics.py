@@ -1,6 +1,6 @@
 """The inbox metrics page: response and resolution times, backlog and daily volume.
 
-Parse the period, check access (``access_inbox``: whoever may use the inbox), run the
+Parse the period, check access (``access_inbox_metrics``), run the
 queries of ``townhall.inbox.metrics``, render charts (``townhall.web.charts``) and the same
 numbers as tables.
 """
@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
-from townhall.inbox.access import access_inbox
+from townhall.inbox.access import access_inbox_metrics
 from townhall.inbox.metrics import (
     MAX_PERIOD_DAYS,
     DurationStats,
@@ -168,7 +168,7 @@ def _time_rows(groups: list[GroupTimes]) -> list[dict[str, Any]]:
 @require_GET
 def metrics_overview(request: HtmxHttpRequest) -> HttpResponse:
     # The same people who work in the inbox; the page shows no citizen's data.
-    access_inbox(request.user)
+    access_inbox_metrics(request.user)
     default = Period.last_days()
     form = PeriodForm(
         request.GET if request.GET else None,

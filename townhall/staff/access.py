@@ -1,8 +1,8 @@
 """Who may see and do what in the staff app.
 
-Every permission check of a staff view goes through one of these functions. For now every
-active staff user may read all conversations and reply; roles will narrow this down here,
-without touching the views.
+Every permission check of a staff view goes through one of these functions, and each needs
+a permission that the roles of ``townhall.staff.roles`` grant (docs/permissions.md lists who
+may open which page).
 """
 
 from __future__ import annotations
@@ -14,19 +14,29 @@ from django.http import Http404
 from django.utils.translation import gettext as _
 
 from townhall.citizens.models import Citizen
+from townhall.core.permissions import has_permission, is_active_staff
 from townhall.whatsapp.models import Message, MessageTemplate
 
 StaffUser = AbstractBaseUser | AnonymousUser
 
 
+MESSAGE_LOG_PERMISSION = "whatsapp.view_message_log"
+
+
 def _require_staff(user: StaffUser) -> None:
-    if not (user.is_authenticated and user.is_active and getattr(user, "is_staff", False)):
+    if not is_active_staff(user):
+        raise PermissionDenied
+
+
+def _require_permission(user: StaffUser, permission: str) -> None:
+    # Superusers have every permission; others through their own or their groups' rights.
+    if not has_permission(user, permission):
         raise PermissionDenied
 
 
 def access_message_log(user: StaffUser) -> None:
     """Allow reading the list of conversations, or raise ``PermissionDenied``."""
-    _require_staff(user)
+    _require_permission(user, MESSAGE_LOG_PERMISSION)
 
 
 def access_citizen(user: StaffUser, citizen_id: int) -> Citizen:
@@ -38,7 +48,7 @@ def access_citizen(user: StaffUser, citizen_id: int) -> Citizen:
     Raises ``PermissionDenied`` for users without access and ``Http404`` for unknown ids
     (only after the permission check, so outsiders cannot probe which numbers exist).
     """
-    _require_staff(user)
+    _require_permission(user, MESSAGE_LOG_PERMISSION)
     try:
         return Citizen.objects.get(pk=citizen_id, erased_at__isnull=True)
     except Citizen.DoesNotExist:
@@ -47,7 +57,9 @@ def access_citizen(user: StaffUser, citizen_id: int) -> Citizen:
 
 def access_inbound_message(user: StaffUser, citizen_id: int, message_id: int) -> Message:
     """The inbound message ``message_id`` from citizen ``citizen_id``, if ``user`` may handle
-    it (as for ``access_citizen``); ``Http404`` for a message that is not the citizen's."""
+    it (``whatsapp.retry_inbound_message``); ``Http404`` for a message that is not the
+    citizen's."""
+    _require_permission(user, "whatsapp.retry_inbound_message")
     citizen = access_citizen(user, citizen_id)
     try:
         return Message.objects.get(
@@ -60,15 +72,6 @@ def access_inbound_message(user: StaffUser, citizen_id: int, message_id: int) ->
 # --- subscribers --------------------------------------------------------------------------------
 
 
-def _require_permission(user: StaffUser, permission: str) -> None:
-    _require_staff(user)
-    # Superusers have every permission; others through their own or their groups' rights.
-    # (A custom user model without PermissionsMixin has no permissions at all.)
-    has_perm = getattr(user, "has_perm", None)
-    if has_perm is None or not has_perm(permission):
-        raise PermissionDenied
-
-
 def _subscriber(citizen_id: int) -> Citizen:
     try:
         return Citizen.objects.get(pk=citizen_id)
@@ -78,7 +81,7 @@ def _subscriber(citizen_id: int) -> Citizen:
 
 def access_subscriber_statistics(user: StaffUser) -> None:
     """Allow reading the anonymous subscriber numbers, or raise ``PermissionDenied``."""
-    _require_staff(user)
+    _require_permission(user, "citizens.view_subscriber_statistics")
 
 
 def access_subscriber_search(user: StaffUser) -> None:
@@ -91,8 +94,9 @@ def access_subscriber_search(user: StaffUser) -> None:
 
 def access_subscriber(user: StaffUser, citizen_id: int) -> Citizen:
     """The citizen with ``citizen_id`` if ``user`` may read their subscriptions and consent
-    history; ``Http404`` for unknown ids, only after the permission check."""
-    _require_staff(user)
+    history (``citizens.view_citizen``); ``Http404`` for unknown ids, only after the
+    permission check."""
+    _require_permission(user, "citizens.view_citizen")
     return _subscriber(citizen_id)
 
 
@@ -119,13 +123,13 @@ def access_subscriber_erasure(user: StaffUser, citizen_id: int) -> Citizen:
 
 
 def access_templates(user: StaffUser) -> None:
-    """Allow reading the message templates and their review status (every staff user)."""
-    _require_staff(user)
+    """Allow reading the message templates and their review status."""
+    _require_permission(user, "whatsapp.view_messagetemplate")
 
 
 def access_template(user: StaffUser, template_id: int) -> MessageTemplate:
     """The template ``template_id`` if ``user`` may read it; ``Http404`` for unknown ids."""
-    _require_staff(user)
+    _require_permission(user, "whatsapp.view_messagetemplate")
     try:
         return MessageTemplate.objects.get(pk=template_id)
     except MessageTemplate.DoesNotExist:

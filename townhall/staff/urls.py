@@ -1,23 +1,34 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from townhall.staff import views, views_dashboard, views_subscribers, views_templates
-from townhall.staff.forms import StaffAuthenticationForm
+from townhall.staff import views, views_auth, views_dashboard, views_subscribers, views_templates
 
 app_name = "staff"
 urlpatterns = [
     path("", views_dashboard.home, name="home"),
     path("dashboard/", views_dashboard.dashboard_view, name="dashboard"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(
-            template_name="staff/login.html",
-            authentication_form=StaffAuthenticationForm,
-            redirect_authenticated_user=True,
-        ),
-        name="login",
-    ),
+    path("login/", views_auth.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/code/", views_auth.two_factor_verify, name="two_factor_verify"),
+    path("konto/zwei-faktor/", views_auth.two_factor_setup, name="two_factor_setup"),
+    path("passwort-vergessen/", views_auth.PasswordResetView.as_view(), name="password_reset"),
+    path(
+        "passwort-vergessen/gesendet/",
+        auth_views.PasswordResetDoneView.as_view(template_name="staff/password_reset_done.html"),
+        name="password_reset_done",
+    ),
+    path(
+        "passwort-neu/<uidb64>/<token>/",
+        views_auth.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "passwort-neu/fertig/",
+        auth_views.PasswordResetCompleteView.as_view(
+            template_name="staff/password_reset_complete.html"
+        ),
+        name="password_reset_complete",
+    ),
     path("messages/", views.message_log, name="message_log"),
     path("messages/<int:citizen_id>/", views.citizen_log, name="citizen_log"),
     path("messages/<int:citizen_id>/history/", views.citizen_history, name="citizen_history"),

@@ -40,7 +40,8 @@ def home(request: HtmxHttpRequest) -> HttpResponse:
     """``/``: the dashboard for who may see it, else the first page the user may open."""
     entries = visible_entries(request.user)
     if not entries:
-        raise PermissionDenied
+        # Logged in, but no role yet: say so instead of a bare "access denied".
+        return render(request, "staff/no_role.html", status=403)
     return redirect(entries[0].url)
 
 

@@ -31,6 +31,7 @@ from townhall.staff.access import (
     access_subscriber_search,
     access_subscriber_statistics,
 )
+from townhall.staff.actions import do_search_by_number
 from townhall.web import charts
 from townhall.web.http import HtmxHttpRequest, staff_login_required
 
@@ -108,7 +109,7 @@ def subscriber_overview(request: HtmxHttpRequest) -> HttpResponse:
     if number is not None:
         access_subscriber_search(request.user)
         number = number.strip()[:SEARCH_MAX_CHARS]
-        results, has_more = subscribers.search_by_number(number)
+        results, has_more = do_search_by_number(number, acting_user=request.user, request=request)
         search = {
             "number": number,
             "is_searchable": subscribers.is_searchable(number),

@@ -43,29 +43,41 @@ NAVIGATION: tuple[NavEntry, ...] = (
     NavEntry(
         "dashboard", _("Dashboard"), "staff:dashboard", (STATISTICS,), url_names=("dashboard",)
     ),
-    NavEntry("inbox", _("Inbox"), "inbox:list", namespaces=("inbox",)),
-    NavEntry("channel", _("Info channel"), "channel:posts", namespaces=("channel",)),
+    NavEntry("inbox", _("Inbox"), "inbox:list", ("inbox.use_inbox",), namespaces=("inbox",)),
+    NavEntry(
+        "channel",
+        _("Info channel"),
+        "channel:posts",
+        ("channel.view_post",),
+        namespaces=("channel",),
+    ),
     NavEntry(
         "templates",
         _("Templates"),
         "staff:templates",
+        ("whatsapp.view_messagetemplate",),
         url_names=("templates", "template_detail", "template_new"),
     ),
     NavEntry(
         "subscribers",
         _("Subscribers"),
         "staff:subscribers",
+        ("citizens.view_subscriber_statistics",),
         url_names=("subscribers", "subscriber", "subscriber_erase"),
     ),
     NavEntry(
         "statistics",
         _("Statistics"),
         "inbox_metrics:overview",
-        (STATISTICS,),
+        ("inbox.view_metrics",),
         namespaces=("inbox_metrics",),
     ),
     NavEntry(
-        "messages", _("Messages"), "staff:message_log", url_names=("message_log", "citizen_log")
+        "messages",
+        _("Messages"),
+        "staff:message_log",
+        ("whatsapp.view_message_log",),
+        url_names=("message_log", "citizen_log"),
     ),
     NavEntry(
         "office_hours",
@@ -85,8 +97,13 @@ NAVIGATION: tuple[NavEntry, ...] = (
         namespaces=("audit",),
         app_label="audit",
     ),
+    # The admin: for whoever may manage accounts or roles (the role Administration).
     NavEntry(
-        "admin", _("Administration"), "admin:index", superuser_only=True, namespaces=("admin",)
+        "admin",
+        _("Administration"),
+        "admin:index",
+        ("auth.change_user", "auth.change_group"),
+        namespaces=("admin",),
     ),
 )
 

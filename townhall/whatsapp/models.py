@@ -143,6 +143,10 @@ class Message(models.Model):
     class Meta:
         verbose_name = _("message")
         verbose_name_plural = _("messages")
+        permissions = [
+            ("view_message_log", _("Can read the message log")),
+            ("retry_inbound_message", _("Can retry the handling of a failed inbound message")),
+        ]
         indexes = [
             models.Index(fields=["wa_id", "created_at"]),
             models.Index(fields=["direction", "status"]),

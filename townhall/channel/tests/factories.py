@@ -18,9 +18,14 @@ from townhall.whatsapp.models import MessageTemplate
 _numbers = itertools.count(1)
 
 
+# What every member of a channel role (Redaktion, Freigabe, Bürgermeister/in) may do.
+CHANNEL_READER = ("channel.view_post", "channel.view_messageprice")
+
+
 def staff(username: str, *permissions: str) -> User:
+    """A staff member who may read the channel and holds ``permissions``."""
     user = User.objects.create_user(username, password="x", is_staff=True)
-    for permission in permissions:
+    for permission in (*CHANNEL_READER, *permissions):
         app_label, codename = permission.split(".")
         user.user_permissions.add(
             Permission.objects.get(content_type__app_label=app_label, codename=codename)

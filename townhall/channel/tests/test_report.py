@@ -6,6 +6,7 @@ import csv
 import io
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
@@ -18,7 +19,10 @@ from townhall.inbox.tests.factories import make_staff
 
 @pytest.fixture
 def staff_client(client: Client, db: None) -> Client:
-    client.force_login(make_staff())
+    # The role that reads statistics (and posts) but sends nothing.
+    user = make_staff()
+    user.groups.set([Group.objects.get(name="Auswertung")])
+    client.force_login(user)
     return client
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
@@ -184,7 +185,10 @@ def test_report_of_a_broadcast_matches_the_simulators_counts(daytime, live_stack
 
     # and: the staff page shows the same numbers, with Meta's error title
     client = Client()
-    client.force_login(make_staff("leitung"))
+    leader = make_staff("leitung")
+    # Inbox and channel: the mayor's role.
+    leader.groups.set([Group.objects.get(name="Bürgermeister/in")])
+    client.force_login(leader)
     response = client.get(reverse("channel:report", args=[post.pk]))
     assert response.status_code == 200
     html = response.content.decode()

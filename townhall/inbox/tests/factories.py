@@ -12,6 +12,7 @@ from datetime import datetime, time
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from townhall.citizens.actions import do_record_inbound_contact, do_subscribe_directly
@@ -35,9 +36,13 @@ def open_around_the_clock() -> None:
 def make_staff(username: str = "sachbearbeitung", **fields: Any) -> Any:
     fields.setdefault("first_name", "Maria")
     fields.setdefault("last_name", "Schulz")
-    return get_user_model().objects.create_user(
+    """A member of the role Büro (the inbox); the role comes from the staff app's data
+    migration (townhall.staff.roles)."""
+    user = get_user_model().objects.create_user(
         username, password=PASSWORD, is_staff=True, **fields
     )
+    user.groups.add(Group.objects.get(name="Büro"))
+    return user
 
 
 def make_chat_citizen(

@@ -10,7 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.urls import reverse
 from time_machine import TimeMachineFixture
 
@@ -54,7 +54,9 @@ def test_keyboard_moves_through_the_list_and_keeps_focus_across_live_updates(
     anna = make_conversation("Anna Schneider", "Parkplatz", at=now - timedelta(minutes=30))
     bernd = make_conversation("Bernd Wagner", "Spielplatz", at=now - timedelta(minutes=20))
     clara = make_conversation("Clara Fischer", "Laterne", at=now - timedelta(minutes=10))
-    User.objects.create_user("sachbearbeitung", password=PASSWORD, is_staff=True)
+    User.objects.create_user("sachbearbeitung", password=PASSWORD, is_staff=True).groups.add(
+        Group.objects.get(name="Büro")
+    )
     page.goto(live_server.url + reverse("inbox:list"))
     page.fill("#id_username", "sachbearbeitung")
     page.fill("#id_password", PASSWORD)

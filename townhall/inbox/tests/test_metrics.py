@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -57,13 +58,16 @@ def berlin(*args: int) -> datetime:
 
 
 def staff_member(username: str, first_name: str = "", last_name: str = "") -> object:
-    return get_user_model().objects.create_user(
+    """A member of the role Büro, which may use the inbox and read its statistics."""
+    user = get_user_model().objects.create_user(
         username,
         password="x-Passwort-2026",
         is_staff=True,
         first_name=first_name,
         last_name=last_name,
     )
+    user.groups.add(Group.objects.get(name="Büro"))
+    return user
 
 
 def conversation(

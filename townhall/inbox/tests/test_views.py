@@ -433,7 +433,7 @@ def test_list_query_count_does_not_grow_with_conversations(
     assert count_queries(staff_client, LIST_URL) == LIST_QUERIES
 
 
-# Session, user, conversation, mark read, version (3), messages, status events, reactions, notes,
+# Session, user, the user's rights (2), conversation, mark read, version (3), messages, status events, reactions, notes,
 # canned responses, users, teams, labels, the conversation's labels, the citizen's
 # subscriptions and topics, the user's own and group permissions (full number or masked,
 # navigation).

@@ -1,15 +1,18 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.test import Client
 
 
 @pytest.fixture
 def staff_user(db: None) -> User:
-    return User.objects.create_user(
+    """A member of the role Büro: inbox, message log, subscribers, data requests."""
+    user = User.objects.create_user(
         "sachbearbeitung", password="Rathaus-Test-2025", is_staff=True, first_name="Maria"
     )
+    user.groups.add(Group.objects.get(name="Büro"))
+    return user
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 import pytest
-from django.contrib.auth.models import AnonymousUser, User
+from django.contrib.auth.models import AnonymousUser, Group, User
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.test import Client
@@ -27,6 +27,41 @@ def test_root_asks_anonymous_visitors_to_log_in(client: Client) -> None:
 
     assert response.status_code == 302
     assert response["Location"] == f"{reverse('staff:login')}?next=/"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("role", "start_page"),
+    [
+        ("Büro", "staff:dashboard"),
+        ("Bürgermeister/in", "staff:dashboard"),
+        ("Redaktion", "channel:posts"),
+        ("Freigabe", "channel:posts"),
+        ("Auswertung", "staff:dashboard"),
+        ("Administration", "citysettings:index"),
+    ],
+)
+def test_root_opens_the_first_page_the_role_may_use(
+    client: Client, role: str, start_page: str
+) -> None:
+    user = User.objects.create_user("mitarbeiterin", is_staff=True)
+    user.groups.add(Group.objects.get(name=role))
+    client.force_login(user)
+
+    response = client.get("/")
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse(start_page)
+
+
+@pytest.mark.django_db
+def test_root_tells_a_staff_member_without_a_role_to_ask_for_one(client: Client) -> None:
+    client.force_login(User.objects.create_user("neu", is_staff=True))
+
+    response = client.get("/")
+
+    assert response.status_code == 403
+    assert "Ihr Konto hat noch keine Rolle" in response.content.decode()
 
 
 @pytest.mark.django_db

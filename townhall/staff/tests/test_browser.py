@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -38,7 +38,9 @@ def page(live_server, new_page) -> Any:
 
 
 def log_in(page, live_server) -> None:
-    User.objects.create_user("sachbearbeitung", password=PASSWORD, is_staff=True)
+    User.objects.create_user("sachbearbeitung", password=PASSWORD, is_staff=True).groups.add(
+        Group.objects.get(name="Büro")
+    )
     page.goto(
         live_server.url + reverse("staff:citizen_log", args=[Citizen.objects.get(wa_id=WA_ID).pk])
     )

@@ -2,14 +2,20 @@ import re
 from io import StringIO
 
 import pytest
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate as django_authenticate
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.test import RequestFactory
 
 from townhall.citizens.models import Citizen
 from townhall.inbox.metrics import Period, inbox_metrics
 from townhall.inbox.models import Conversation
-from townhall.staff.management.commands.seed_demo import DEMO_CITIZENS, DEMO_USERNAME
+from townhall.staff import roles
+from townhall.staff.management.commands.seed_demo import (
+    DEMO_CITIZENS,
+    DEMO_USERNAME,
+    DEMO_USERS,
+)
 from townhall.whatsapp.models import Message, MessageStatusEvent
 
 
@@ -17,6 +23,11 @@ def seed(*args: str) -> str:
     output = StringIO()
     call_command("seed_demo", *args, stdout=output)
     return output.getvalue()
+
+
+def authenticate(**credentials: str):
+    """As the login page does: django-axes counts failures per request."""
+    return django_authenticate(RequestFactory().post("/login/"), **credentials)
 
 
 def printed_password(output: str) -> str:
@@ -42,11 +53,14 @@ def test_seed_demo_creates_the_staff_user_and_conversations() -> None:
 
     password = printed_password(output)
     assert "Login:     http://localhost:8000/login/" in output
-    assert f"User:      {DEMO_USERNAME}" in output
-    user = authenticate(username=DEMO_USERNAME, password=password)
-    assert user is not None
-    assert user.is_staff
-    assert user.is_superuser
+    for role, username, _first_name, _last_name in DEMO_USERS:
+        assert f"{role:<18} User: {username}" in output
+        user = authenticate(username=username, password=password)
+        assert user is not None
+        assert user.is_staff
+        assert not user.is_superuser
+        assert list(user.groups.values_list("name", flat=True)) == [role]
+    assert {role for role, *_ in DEMO_USERS} == set(roles.ROLES)
     assert counts()["citizens"] == len(DEMO_CITIZENS) == 8
     assert Message.objects.filter(type="image").count() == 1
     assert Message.objects.filter(type="location").count() == 1
@@ -130,3 +144,21 @@ def test_seed_demo_gives_the_metrics_page_numbers() -> None:
     assert metrics.first_response.median is not None
     assert {group.name for group in metrics.by_team} >= {"Bürgermeisterbüro", "Ordnungsamt"}
     assert sum(metrics.daily.opened) == Conversation.objects.count()
+
+
+@pytest.mark.django_db
+def test_the_simulator_phones_are_the_seeded_citizens() -> None:
+    # given: the demo's phones as the simulator offers them
+    from townhall.simulator.engine import Simulator
+
+    phones = {persona["wa_id"]: persona["name"] for persona in Simulator.personas()}
+
+    # when
+    seed()
+
+    # then: each phone opens a citizen with a history under the same name, and the README's
+    # example is one of them
+    seeded = dict(Citizen.objects.filter(wa_id__in=phones).values_list("wa_id", "profile_name"))
+    assert seeded == phones
+    assert phones["4915112345601"] == "Anna Schneider"
+    assert Message.objects.filter(wa_id="4915112345601").count() > 0

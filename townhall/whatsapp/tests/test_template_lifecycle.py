@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
 
@@ -70,6 +70,7 @@ def status_of(template: MessageTemplate) -> str:
 
 def staff_page(url: str) -> str:
     user = User.objects.create_user("pressestelle", is_staff=True)
+    user.groups.add(Group.objects.get(name="Redaktion"))
     browser = Client(HTTP_ACCEPT_LANGUAGE="en")
     browser.force_login(user)
     return browser.get(url).content.decode()

@@ -1,8 +1,8 @@
-"""Demo data for the fictional city of Musterstadt (NRW): a staff login, conversations and
-the info channel's posts (``townhall.channel.demo``).
+"""Demo data for the fictional city of Musterstadt (NRW): one staff login per role,
+conversations and the info channel's posts (``townhall.channel.demo``).
 
 Safe to run again: messages have fixed provider ids and are only created once; the staff
-user gets a new password on every run.
+users get a new password on every run.
 """
 
 from __future__ import annotations
@@ -28,12 +28,25 @@ from townhall.citizens.models import Citizen, ConsentRecord, Offering
 from townhall.core import clock
 from townhall.inbox.models import CannedResponse, Conversation, ConversationEvent, Label, Team
 from townhall.inbox.office_hours import Schedule
-from townhall.staff.actions import do_set_up_superuser
+from townhall.simulator.personas import persona_name
+from townhall.staff import roles
+from townhall.staff.actions import do_set_up_staff_user
 from townhall.whatsapp.models import Message, MessageStatusEvent
 from townhall.whatsapp.template_actions import do_import_templates
 
-DEMO_USERNAME = "buergermeisteramt"
-DEMO_DISPLAY_NAME = "Bürgermeisteramt"
+# One login per role (role, user name, first name, last name); all share the printed
+# password. None is a superuser: each sees what their role may see.
+DEMO_USERS: tuple[tuple[str, str, str, str], ...] = (
+    (roles.MAYOR, "buergermeisterin", "Sabine", "Keller"),
+    (roles.OFFICE, "buero", "Maria", "Schulz"),
+    (roles.EDITORS, "redaktion", "Jonas", "Brandt"),
+    (roles.APPROVAL, "freigabe", "Ayşe", "Demir"),
+    (roles.ANALYSIS, "auswertung", "Tobias", "Lang"),
+    (roles.ADMINISTRATION, "verwaltung", "Frank", "Weber"),
+)
+DEMO_USERNAME = "buergermeisterin"
+DEMO_OFFICE_USERNAME = "buero"
+DEMO_EMAIL_DOMAIN = "musterstadt.example"
 PROVIDER_ID_PREFIX = "wamid.demo-"
 # Without look-alike characters (0/O, 1/l/I), so the password can be typed from the screen.
 PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # noqa: S105 - an alphabet
@@ -69,8 +82,12 @@ class DemoMessage:
 @dataclass(frozen=True)
 class DemoCitizen:
     wa_id: str
-    profile_name: str
     messages: tuple[DemoMessage, ...]
+
+    @property
+    def profile_name(self) -> str:
+        # The simulator's phones are these citizens: one list of names and numbers.
+        return persona_name(self.wa_id)
 
 
 def ago(*, days: int = 0, hours: int = 0, minutes: int = 0) -> timedelta:
@@ -80,7 +97,6 @@ def ago(*, days: int = 0, hours: int = 0, minutes: int = 0) -> timedelta:
 DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     DemoCitizen(
         "4915112345601",
-        "Anna Schneider",
         (
             DemoMessage(
                 "pothole-1",
@@ -118,7 +134,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4916012345602",
-        "Mehmet Yılmaz",
         (
             DemoMessage(
                 "office-hours-1",
@@ -170,7 +185,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4917012345603",
-        "Lena Hoffmann",
         (
             DemoMessage(
                 "bookcase-1",
@@ -199,7 +213,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4917612345604",
-        "Klaus Becker",
         (
             DemoMessage(
                 "noise-1",
@@ -235,7 +248,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4915112345605",
-        "Sabine Krüger",
         (
             DemoMessage(
                 "festival-1",
@@ -266,7 +278,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4916012345606",
-        "Thomas Wagner",
         (
             DemoMessage(
                 "bulky-waste-1",
@@ -288,7 +299,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4917012345607",
-        "Julia Fischer",
         (
             DemoMessage(
                 "street-lamp-1",
@@ -330,7 +340,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4917612345608",
-        "Peter Schmitz",
         (
             DemoMessage(
                 "repair-cafe-1",
@@ -568,8 +577,8 @@ def create_demo_message(citizen: DemoCitizen, demo: DemoMessage, now: datetime) 
 
 class Command(BaseCommand):
     help = (
-        "Create demo data for the fictional city of Musterstadt: the staff superuser "
-        f"{DEMO_USERNAME!r} (with a new password on every run), eight citizen "
+        "Create demo data for the fictional city of Musterstadt: one staff user per role "
+        "(with a new password on every run), eight citizen "
         "conversations and a few weeks of info-channel posts. Running it again adds nothing "
         "twice."
     )
@@ -577,7 +586,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--password",
-            help="Password for the staff user (default: a new random password).",
+            help="Password for the staff users (default: a new random password).",
         )
         parser.add_argument(
             "--base-url",
@@ -596,19 +605,28 @@ class Command(BaseCommand):
 
         now = clock.now()
         with transaction.atomic():
-            _user, user_created = do_set_up_superuser(
-                DEMO_USERNAME, password, display_name=DEMO_DISPLAY_NAME
-            )
+            users = {}
+            any_created = False
+            for role, username, first_name, last_name in DEMO_USERS:
+                users[username], created = do_set_up_staff_user(
+                    username,
+                    password,
+                    role=role,
+                    first_name=first_name,
+                    last_name=last_name,
+                    email=f"{username}@{DEMO_EMAIL_DOMAIN}",
+                )
+                any_created = any_created or created
             new_messages = sum(
                 create_demo_message(citizen, demo, now)
                 for citizen in DEMO_CITIZENS
                 for demo in citizen.messages
             )
             subscribe_demo_citizens()
-            seed_inbox(_user)
+            seed_inbox(users[DEMO_OFFICE_USERNAME])
             new_templates = seed_templates()
             # After the subscriptions: the posts reach whom the consent policy lets them.
-            channel_demo = seed_channel_demo(approver=_user, now=now)
+            channel_demo = seed_channel_demo(approver=users[DEMO_USERNAME], now=now)
         total_messages = sum(len(citizen.messages) for citizen in DEMO_CITIZENS)
         demo_citizens = Citizen.objects.filter(
             wa_id__in=[citizen.wa_id for citizen in DEMO_CITIZENS]
@@ -625,18 +643,22 @@ class Command(BaseCommand):
             f"{channel_demo.deliveries} new deliveries."
         )
         login_url = base_url.rstrip("/") + reverse("staff:login")
-        action = "created" if user_created else "password reset"
+        action = "created" if any_created else "password reset"
         rule = "─" * 60
         self.stdout.write(
             "\n".join(
                 [
                     "",
                     rule,
-                    f"  Townhall demo: staff login ({action})",
+                    f"  Townhall demo: staff logins, one per role ({action})",
                     "",
                     f"  Login:     {login_url}",
-                    f"  User:      {DEMO_USERNAME}",
-                    f"  Password:  {password}",
+                    f"  Password:  {password}   (the same for every demo user)",
+                    "",
+                    *(
+                        f"  {role:<18} User: {username}"
+                        for role, username, _first_name, _last_name in DEMO_USERS
+                    ),
                     rule,
                     "",
                 ]
