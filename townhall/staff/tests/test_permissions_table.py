@@ -24,7 +24,9 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from townhall.channel.actions import do_save_draft
 from townhall.channel.models import MessagePrice
+from townhall.citysettings import texts
 from townhall.core import clock
+from townhall.inbox.models import ClosedDay
 from townhall.inbox.tests.factories import make_conversation
 from townhall.staff import roles
 from townhall.whatsapp.models import Message, MessageTemplate
@@ -121,6 +123,7 @@ def make_samples() -> Samples:
     )
     price = MessagePrice.objects.create(category="marketing", price="0.1", valid_from=clock.today())
     device = TOTPDevice.objects.create(user=editor, name="sample", confirmed=True)
+    closed_day = ClosedDay.objects.create(date=clock.today(), reason="Betriebsausflug")
     device_pk = {"pk": str(device.pk)}
     return Samples(
         {
@@ -140,6 +143,9 @@ def make_samples() -> Samples:
             "app_label": "auth",
             "url": "nowhere/",
             "path": "nothing.txt",
+            "closed_day_id": str(closed_day.pk),
+            "key": next(iter(texts.SPECS)),
+            "language": "de",
         },
         {
             "admin:otp_totp_totpdevice_config": device_pk,

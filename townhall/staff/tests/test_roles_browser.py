@@ -71,7 +71,8 @@ def test_log_in_with_the_code_of_an_authenticator_app(live_server, new_page) -> 
     page.fill("#id_token", f"{totp(device.bin_key):06d}")
     page.click("form .button--primary")
 
-    page.wait_for_url(f"**{reverse('inbox:list')}")
+    # the start page of the role (the dashboard), with the inbox in the navigation
+    page.wait_for_url(f"**{reverse('staff:dashboard')}")
     assert page.locator('.mainnav [data-nav="inbox"]').is_visible()
 
 

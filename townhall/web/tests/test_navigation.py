@@ -5,45 +5,47 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
 from django.urls import reverse
 
-from townhall.channel.tests.factories import staff
+from townhall.staff import roles
 
 
-def nav_keys(client) -> list[str]:
-    page = client.get(reverse("inbox:list")).content.decode()
+def nav_keys(client, url_name: str = "inbox:list") -> list[str]:
+    page = client.get(reverse(url_name)).content.decode()
     return re.findall(r'data-nav="([a-z_]+)"', page)
 
 
+def member_of(*role_names: str) -> User:
+    user = User.objects.create_user("mitglied", password="x", is_staff=True)
+    user.groups.add(*Group.objects.filter(name__in=role_names))
+    return User.objects.get(pk=user.pk)  # fresh permission cache
+
+
 @pytest.mark.django_db
-def test_staff_without_extra_permissions_see_the_daily_pages(client):
-    client.force_login(staff("buero"))
+def test_the_office_sees_its_daily_pages_and_no_settings(client):
+    client.force_login(member_of(roles.OFFICE))
     assert nav_keys(client) == [
+        "dashboard",
         "inbox",
-        "channel",
         "templates",
         "subscribers",
+        "statistics",
         "messages",
         "office_hours",
     ]
 
 
 @pytest.mark.django_db
-def test_statistics_and_settings_permissions_add_their_entries(client):
-    client.force_login(
-        staff("verwaltung", "citysettings.view_statistics", "citysettings.change_citysettings")
-    )
-    assert nav_keys(client) == [
-        "dashboard",
-        "inbox",
-        "channel",
-        "templates",
-        "subscribers",
-        "statistics",
-        "messages",
-        "settings",
-    ]
+def test_the_editors_see_the_channel_but_not_the_inbox(client):
+    client.force_login(member_of(roles.EDITORS))
+    assert nav_keys(client, "channel:posts") == ["channel", "templates", "office_hours"]
+
+
+@pytest.mark.django_db
+def test_administration_sees_settings_audit_and_admin(client):
+    client.force_login(member_of(roles.ADMINISTRATION))
+    assert nav_keys(client, "citysettings:city") == ["settings", "audit", "admin"]
 
 
 @pytest.mark.django_db
