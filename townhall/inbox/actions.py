@@ -516,6 +516,13 @@ def do_set_office_hours(hours: dict[int, list[tuple[time, time]]], *, acting_use
     logger.info(
         "inbox.office_hours_changed spans=%s user=%s", len(rows), getattr(acting_user, "pk", None)
     )
+    do_audit(
+        AuditAction.SETTINGS_CHANGED,
+        acting_user=acting_user,
+        target_type="citysettings",
+        target_id="office_hours",
+        details={"fields": ["weekly_hours"], "via": "settings page"},
+    )
 
 
 def do_add_closed_day(day: date, reason: str, *, acting_user: Any) -> ClosedDay:
@@ -523,12 +530,26 @@ def do_add_closed_day(day: date, reason: str, *, acting_user: Any) -> ClosedDay:
         date=day, defaults={"reason": reason.strip()[:200]}
     )
     logger.info("inbox.closed_day_added user=%s", getattr(acting_user, "pk", None))
+    do_audit(
+        AuditAction.SETTINGS_CHANGED,
+        acting_user=acting_user,
+        target_type="citysettings",
+        target_id="closed_days",
+        details={"fields": ["closed_days"], "via": "settings page"},
+    )
     return closed_day
 
 
 def do_remove_closed_day(closed_day_id: int, *, acting_user: Any) -> None:
     ClosedDay.objects.filter(pk=closed_day_id).delete()
     logger.info("inbox.closed_day_removed user=%s", getattr(acting_user, "pk", None))
+    do_audit(
+        AuditAction.SETTINGS_CHANGED,
+        acting_user=acting_user,
+        target_type="citysettings",
+        target_id="closed_days",
+        details={"fields": ["closed_days"], "via": "settings page"},
+    )
 
 
 def do_merge_conversation(citizen: Citizen, stranger: Citizen | None) -> None:

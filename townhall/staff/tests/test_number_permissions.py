@@ -28,7 +28,16 @@ def conversation(db: None):
 
 
 def login(client: Client, *permissions: str) -> Client:
+    """An office member with the office's rights except the number rights, plus
+    ``permissions`` (codenames of the citizens app)."""
     user = make_staff()
+    office_rights = user.get_group_permissions()
+    user.groups.clear()
+    for right in office_rights - {"citizens.search_by_number", "citizens.view_phone_number"}:
+        app_label, codename = right.split(".")
+        user.user_permissions.add(
+            Permission.objects.get(content_type__app_label=app_label, codename=codename)
+        )
     user.user_permissions.add(
         *Permission.objects.filter(content_type__app_label="citizens", codename__in=permissions)
     )
