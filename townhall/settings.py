@@ -300,7 +300,15 @@ CITY = {
     "STATE": os.environ.get("TOWNHALL_CITY_STATE", "NW"),
 }
 # Where citizens reach the public pages (subscribe, preferences, data export links).
-PUBLIC_BASE_URL = os.environ.get("TOWNHALL_PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Unless set, the address the web server listens on (``./run.sh demo`` with TOWNHALL_HOST and
+# TOWNHALL_PORT), so that a demo on another port sends links that work.
+PUBLIC_BASE_URL = (
+    os.environ.get("TOWNHALL_PUBLIC_URL")
+    or "http://{host}:{port}".format(
+        host=os.environ.get("TOWNHALL_HOST", "127.0.0.1"),
+        port=os.environ.get("TOWNHALL_PORT", "8000"),
+    )
+).rstrip("/")
 # Uploads (post images and documents). Not served under MEDIA_URL: each file is served by
 # the route of the thing it belongs to, which decides who may see it (channel.public_views).
 MEDIA_ROOT = DATA_DIR / "media"
@@ -324,13 +332,17 @@ INBOX_REENGAGEMENT_TEMPLATE = {
 CITIZEN_ERASURE_HANDLERS = ["townhall.inbox.actions.do_erase_conversation"]
 # Called with the citizen for their data export (DSGVO Art. 15); each returns its part as a
 # dict of JSON-ready values, merged into citizens.queries.citizen_export.
-CITIZEN_EXPORT_HANDLERS = ["townhall.inbox.queries.citizen_conversation_export"]
+CITIZEN_EXPORT_HANDLERS = [
+    "townhall.inbox.queries.citizen_conversation_export",
+    "townhall.channel.poll_queries.citizen_poll_export",
+]
 # Called with (citizen, stranger) when a citizen's WhatsApp number changed and another
 # citizen row already had the new number (``stranger``, deleted afterwards; None if there was
 # none): each app moves what it holds of the stranger to the citizen.
 CITIZEN_NUMBER_CHANGE_HANDLERS = [
     "townhall.inbox.actions.do_merge_conversation",
     "townhall.channel.actions.do_merge_post_deliveries",
+    "townhall.channel.poll_actions.do_merge_poll_answers",
 ]
 # Seconds between a confirmed LÖSCHEN and the erasure, so the goodbye message is sent first.
 ERASURE_DELAY_SECONDS = float(os.environ.get("TOWNHALL_ERASURE_DELAY_SECONDS", "30"))
@@ -368,11 +380,21 @@ CHANNEL: dict[str, Any] = {
     # The approved template for citizens whose 24-hour window is closed, when a post names
     # none (the publish_post command, official warnings).
     "DEFAULT_TEMPLATE": os.environ.get("TOWNHALL_CHANNEL_DEFAULT_TEMPLATE", "info_kanal_meldung"),
+    # A post with a poll of N options reaches citizens whose window is closed with the
+    # approved template of this name ({count} = N): its N quick-reply buttons are "1" … "N".
+    "POLL_TEMPLATE": os.environ.get("TOWNHALL_CHANNEL_POLL_TEMPLATE", "info_kanal_umfrage_{count}"),
+    # The poll's results to its participants whose window is closed.
+    "POLL_RESULTS_TEMPLATE": os.environ.get(
+        "TOWNHALL_CHANNEL_POLL_RESULTS_TEMPLATE", "info_kanal_umfrage_ergebnis"
+    ),
     # When citizens who chose the daily summary get it (city time, "HH:MM", wall clock).
     "DIGEST_TIME": os.environ.get("TOWNHALL_CHANNEL_DIGEST_TIME", "18:00"),
     # The approved template of the daily summary for citizens whose 24-hour window is closed.
     "DIGEST_TEMPLATE": os.environ.get("TOWNHALL_CHANNEL_DIGEST_TEMPLATE", "tageszusammenfassung"),
 }
+# Handlers of tapped buttons and list rows whose id starts with "<kind>:", for kinds the bot
+# does not own itself (citizens/ never imports the apps that send those buttons).
+BOT_CHOICE_HANDLERS = {"poll": "townhall.channel.poll_actions.on_poll_choice"}
 
 # --- Auth, i18n, static -------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -424,6 +446,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("TOWNHALL_EMAIL_FROM", "townhall@localhost")
 LANGUAGE_CODE = "de"
 LANGUAGES = [("de", _("German")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "townhall" / "locale"]
+# Day first and a 24-hour clock in every language (Django's English is American).
+FORMAT_MODULE_PATH = ["townhall.formats"]
 TIME_ZONE = "Europe/Berlin"
 USE_I18N = True
 USE_TZ = True

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,8 +39,16 @@ from townhall.audit.actions import do_audit
 from townhall.channel import digest, limits
 from townhall.channel.audience import plan_audience, post_recipients
 from townhall.channel.models import (
+    POLL_BUTTON_TITLE_MAX_CHARS,
+    POLL_BUTTONS_MAX_OPTIONS,
+    POLL_MAX_OPTIONS,
+    POLL_MIN_OPTIONS,
+    POLL_QUESTION_MAX_CHARS,
+    POLL_ROW_TITLE_MAX_CHARS,
     Digest,
     DigestDelivery,
+    Poll,
+    PollOption,
     Post,
     PostDelivery,
     PostEvent,
@@ -47,7 +56,12 @@ from townhall.channel.models import (
     PostVersion,
 )
 from townhall.channel.schedule import quiet_hours_end
-from townhall.channel.sending_rule import WINDOW_MARGIN, DigestSender, PostSender
+from townhall.channel.sending_rule import (
+    WINDOW_MARGIN,
+    DigestSender,
+    PostSender,
+    audience_template,
+)
 from townhall.citizens.models import Citizen, Topic, TopicSubscription
 from townhall.core import clock
 from townhall.whatsapp.actions import (
@@ -210,6 +224,65 @@ def _check_versions(versions: dict[str, tuple[str, str]]) -> dict[str, tuple[str
     return cleaned
 
 
+@dataclass(frozen=True)
+class PollDraft:
+    """A poll as staff wrote it: the question, the options in order, an optional end."""
+
+    question: str
+    options: Sequence[str]
+    closes_at: datetime | None = None
+
+
+def check_poll(poll: PollDraft) -> PollDraft:
+    """The poll cleaned, or ``PostActionRefused`` naming what breaks WhatsApp's limits."""
+    question = (poll.question or "").strip()
+    options = [" ".join(option.split()) for option in poll.options if option and option.strip()]
+    if not question:
+        raise PostActionRefused(_("The poll needs a question."))
+    if len(question) > POLL_QUESTION_MAX_CHARS:
+        raise PostActionRefused(
+            _("The question has %(count)d characters, at most %(max)d.")
+            % {"count": len(question), "max": POLL_QUESTION_MAX_CHARS}
+        )
+    if not POLL_MIN_OPTIONS <= len(options) <= POLL_MAX_OPTIONS:
+        raise PostActionRefused(
+            _("A poll has %(min)d to %(max)d options.")
+            % {"min": POLL_MIN_OPTIONS, "max": POLL_MAX_OPTIONS}
+        )
+    # Up to three options go as reply buttons (20 characters), more as a list (24).
+    max_chars = (
+        POLL_BUTTON_TITLE_MAX_CHARS
+        if len(options) <= POLL_BUTTONS_MAX_OPTIONS
+        else POLL_ROW_TITLE_MAX_CHARS
+    )
+    for option in options:
+        if len(option) > max_chars:
+            raise PostActionRefused(
+                _(
+                    "The option “%(option)s” has %(count)d characters; WhatsApp shows at most %(max)d."
+                )
+                % {"option": option, "count": len(option), "max": max_chars}
+            )
+    if len({option.casefold() for option in options}) != len(options):
+        raise PostActionRefused(_("Each option of the poll must be different."))
+    return PollDraft(question, options, poll.closes_at)
+
+
+def _save_poll(post: Post, poll: PollDraft | None) -> None:
+    """Replace the post's poll by ``poll`` (None removes it). Caller holds the post's lock
+    and the post is a draft, so no answers exist yet."""
+    Poll.objects.filter(post=post).delete()
+    if poll is None:
+        return
+    saved = Poll.objects.create(post=post, question=poll.question, closes_at=poll.closes_at)
+    PollOption.objects.bulk_create(
+        [
+            PollOption(poll=saved, position=position, title=title)
+            for position, title in enumerate(poll.options, start=1)
+        ]
+    )
+
+
 def do_save_draft(
     *,
     author: Any,
@@ -221,12 +294,14 @@ def do_save_draft(
     send_at: datetime | None = None,
     valid_for_seconds: int | None = None,
     attachment: Any = None,
+    poll: PollDraft | None = None,
 ) -> Post:
     """Create (``post=None``) or update a draft. Needs ``channel.add_post``; only drafts and
     posts sent back are editable, by their author or someone with ``channel.change_post``.
 
     ``versions``: language -> (title, text); German is required; languages left out are
     removed. ``attachment``: a file to attach, ``""`` to remove it, None to keep it.
+    ``poll``: the post's poll (None: the post has none).
     """
     _require_permission(author, "channel.add_post")
     if kind not in Post.Kind.values:
@@ -240,6 +315,10 @@ def do_save_draft(
         )
     topic_list = list(topics)
     now = clock.now()
+    if poll is not None:
+        poll = check_poll(poll)
+        if poll.closes_at is not None and poll.closes_at <= now:
+            raise PostActionRefused(_("The poll's closing time has passed."))
     with transaction.atomic():
         if post is None:
             post = Post(author=author, created_at=now)
@@ -257,8 +336,12 @@ def do_save_draft(
         post.valid_for_seconds = valid_for_seconds
         if attachment is not None:
             post.attachment = attachment or ""
+        if poll is not None and post.attachment:
+            # Buttons and lists carry text only: the poll's message has no room for a file.
+            raise PostActionRefused(_("A post with a poll cannot have an image or document."))
         post.updated_at = now
         post.save()
+        _save_poll(post, poll)
         post.topics.set(topic_list)
         post.versions.exclude(language__in=cleaned).delete()
         for language, (title, text) in cleaned.items():
@@ -287,7 +370,7 @@ def _limit_refusal(post: Post) -> str | None:
     plan = plan_audience(
         topics=post.topics.all(),
         kind=post.kind,
-        template=post.template,
+        template=audience_template(post),
         languages=post.versions.values_list("language", flat=True),
     )
     if plan.template_later == 0:
@@ -430,11 +513,13 @@ def do_publish_post(
     template: MessageTemplate | None = None,
     valid_for_seconds: int | None = None,
     comment: str = "publish_post command",
+    poll: PollDraft | None = None,
 ) -> Post:
     """The system path (management command, official warnings later): an approved post
     without a person, recorded with ``comment`` and no actor. Urgent alerts start at once;
     normal posts follow quiet hours and the messaging limit like any approved post."""
     cleaned = _check_versions(versions)
+    poll = check_poll(poll) if poll is not None else None
     now = clock.now()
     with transaction.atomic():
         post = Post.objects.create(
@@ -453,6 +538,7 @@ def do_publish_post(
                 for language, (title, text) in cleaned.items()
             ]
         )
+        _save_poll(post, poll)
         _require_sendable(post)
         _record(post, PostEvent.Action.DRAFTED, None, comment)
         _record(post, PostEvent.Action.APPROVED, None, comment)

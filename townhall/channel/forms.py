@@ -10,7 +10,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from townhall.channel.models import MessagePrice, Post
+from townhall.channel.actions import PollDraft, PostActionRefused, check_poll
+from townhall.channel.models import POLL_QUESTION_MAX_CHARS, MessagePrice, Post
 from townhall.citizens.models import Topic
 from townhall.core import clock
 from townhall.whatsapp.models import MessageTemplate
@@ -110,6 +111,25 @@ class PostForm(forms.Form):
         required=False,
     )
 
+    poll_question = forms.CharField(
+        label=_("Poll question"), max_length=POLL_QUESTION_MAX_CHARS, required=False
+    )
+    poll_options = forms.CharField(
+        label=_("Answers, one per line"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text=_(
+            "2 to 10 answers, single choice. Up to 3 answers are buttons (at most 20 "
+            "characters each), more a list (at most 24)."
+        ),
+    )
+    poll_closes_at = forms.DateTimeField(
+        label=_("Poll closes at"),
+        required=False,
+        input_formats=["%Y-%m-%dT%H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+
     @classmethod
     def initial_for(cls, post: Post) -> dict[str, Any]:
         """The form's values for an existing post."""
@@ -124,6 +144,11 @@ class PostForm(forms.Form):
         for version in post.versions.all():
             initial[f"title_{version.language}"] = version.title
             initial[f"text_{version.language}"] = version.text
+        poll = getattr(post, "poll", None) if post.pk else None
+        if poll is not None:
+            initial["poll_question"] = poll.question
+            initial["poll_options"] = "\n".join(o.title for o in poll.options.all())
+            initial["poll_closes_at"] = poll.closes_at
         return initial
 
     def clean_attachment(self) -> UploadedFile | None:
@@ -161,7 +186,25 @@ class PostForm(forms.Form):
                 self.add_error("send_at", _("This time has passed. Please choose a later one."))
         else:
             cleaned["send_at"] = None
+        cleaned["poll"] = self._clean_poll(cleaned)
         return cleaned
+
+    def _clean_poll(self, cleaned: dict[str, Any]) -> PollDraft | None:
+        question = cleaned.get("poll_question", "")
+        options = str(cleaned.get("poll_options", "")).splitlines()
+        closes_at = cleaned.get("poll_closes_at")
+        if not question and not any(option.strip() for option in options) and not closes_at:
+            return None
+        try:
+            poll = check_poll(PollDraft(question, options, closes_at))
+        except PostActionRefused as refusal:
+            field = "poll_question" if not str(question).strip() else "poll_options"
+            self.add_error(field, refusal.message)
+            return None
+        if closes_at is not None and closes_at <= clock.now():
+            self.add_error("poll_closes_at", _("This time has passed. Please choose a later one."))
+            return None
+        return poll
 
     def versions(self) -> dict[str, tuple[str, str]]:
         """Language → (title, text) of the languages filled in."""
@@ -183,6 +226,7 @@ class PostForm(forms.Form):
             "template": values["template"],
             "send_at": values["send_at"],
             "valid_for_seconds": values["valid_for_seconds"],
+            "poll": values.get("poll"),
         }
         if values.get("attachment"):
             arguments["attachment"] = values["attachment"]

@@ -7,10 +7,13 @@
 - ``PostDelivery``: one row per citizen a post was queued for. The unique (post, citizen)
   pair is what makes "each citizen receives a post at most once" hold across crashes and
   retries; ``message`` links to the outbound message whose status is the delivery's status.
+- ``Poll``, ``PollOption``, ``PollAnswer``: a question a post can carry (2–10 options, single
+  choice, optional closing time) and each citizen's one answer (a later tap changes it).
 - ``MessagePrice``: the editable rate card for the cost estimate (Meta's prices are data).
 """
 
 import secrets
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
@@ -245,6 +248,79 @@ class PostDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.post_id} → {self.citizen_id}"
+
+
+# WhatsApp's limits for the options: a reply button title has at most 20 characters (polls of
+# up to three options go as buttons), a list row title at most 24, a list at most 10 rows.
+POLL_MIN_OPTIONS = 2
+POLL_MAX_OPTIONS = 10
+POLL_BUTTONS_MAX_OPTIONS = 3
+POLL_BUTTON_TITLE_MAX_CHARS = 20
+POLL_ROW_TITLE_MAX_CHARS = 24
+POLL_QUESTION_MAX_CHARS = 200
+
+
+class Poll(models.Model):
+    """The question a post carries; answered with a tap on a button, list row or template
+    quick reply whose id is ``poll:<poll id>:<option position>``."""
+
+    post = models.OneToOneField(Post, on_delete=models.CASCADE, related_name="poll")
+    question = models.CharField(_("question"), max_length=POLL_QUESTION_MAX_CHARS)
+    # Empty = open until closed by hand. Taps at or after this instant are refused politely.
+    closes_at = models.DateTimeField(_("closes at"), null=True, blank=True)
+    results_sent_at = models.DateTimeField(null=True, blank=True)
+    results_sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        verbose_name = _("poll")
+        verbose_name_plural = _("polls")
+
+    def __str__(self) -> str:
+        return f"Poll {self.pk} of post {self.post_id}"
+
+    def is_closed_at(self, instant: datetime) -> bool:
+        return self.closes_at is not None and instant >= self.closes_at
+
+
+class PollOption(models.Model):
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="options")
+    # 1, 2, … in the order staff wrote them; the number on the template's buttons.
+    position = models.PositiveSmallIntegerField()
+    title = models.CharField(_("option"), max_length=POLL_ROW_TITLE_MAX_CHARS)
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "position"], name="unique_poll_option")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.title}"
+
+
+class PollAnswer(models.Model):
+    """A citizen's answer to a poll: one per (poll, citizen); a later tap changes it."""
+
+    poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="answers")
+    citizen = models.ForeignKey(Citizen, on_delete=models.CASCADE, related_name="poll_answers")
+    option = models.ForeignKey(PollOption, on_delete=models.CASCADE, related_name="answers")
+    # The citizen's language when answering (for the results message and the export).
+    language = models.CharField(max_length=8)
+    # When the citizen tapped (WhatsApp's timestamp): first, and the tap that counts now.
+    first_answered_at = models.DateTimeField()
+    answered_at = models.DateTimeField()
+    changes = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["poll", "citizen"], name="unique_poll_answer")
+        ]
+        indexes = [models.Index(fields=["poll", "option"])]
+
+    def __str__(self) -> str:
+        return f"{self.poll_id} {self.citizen_id} → {self.option_id}"
 
 
 class PostLinkOpen(models.Model):

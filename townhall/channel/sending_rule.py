@@ -12,6 +12,15 @@
   post's attachment when it is of the header's kind.
 - Closed window and no approved template: the citizen cannot be reached (skipped, counted).
 
+A post with a poll goes as one message that carries the answers:
+- window open: reply buttons (up to three options) or a list (up to ten), the body being
+  the title in bold, the text, the link and the question; button and row ids are
+  ``poll:<poll id>:<option position>``;
+- window closed: the approved poll template for its number of options
+  (``CHANNEL["POLL_TEMPLATE"]``, e.g. ``info_kanal_umfrage_5``, buttons "1" … "5"), whatever
+  template the post names: {{1}} title, {{2}} text, {{3}} question, {{4}} the numbered options
+  on one line, {{5}} link; the quick replies' payloads are the same ids as the buttons'.
+
 The daily summary (citizens who chose it) follows the same rule; see the end of this module.
 """
 
@@ -23,10 +32,10 @@ from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.urls import reverse
-from django.utils import formats, translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext, ngettext
 
-from townhall.channel.models import Post, PostVersion
+from townhall.channel.models import POLL_BUTTONS_MAX_OPTIONS, Poll, PollOption, Post, PostVersion
 from townhall.channel.public_queries import absolute_public_url, public_post_url
 from townhall.whatsapp import outbound, templates
 from townhall.whatsapp.models import MessageTemplate
@@ -38,6 +47,7 @@ WINDOW_MARGIN = timedelta(minutes=10)
 # body of a template stays under 1,024 characters with a text parameter of this length.
 TEMPLATE_TEXT_MAX_CHARS = 700
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+POLL_CHOICE_KIND = "poll"
 
 
 def public_url(post: Post) -> str:
@@ -109,6 +119,87 @@ def _attachment_link(post: Post) -> str:
     return absolute_public_url(reverse("channel_public:attachment", args=[post.public_id]))
 
 
+def poll_choice_id(poll_id: int | None, position: int) -> str:
+    """The id of a poll option's button, list row and template quick-reply payload."""
+    return f"{POLL_CHOICE_KIND}:{poll_id or 0}:{position}"
+
+
+def parse_poll_choice(choice_id: str) -> tuple[int, int] | None:
+    """(poll id, option position) of a tapped id, or None when it is not one of ours."""
+    kind, _sep, rest = choice_id.partition(":")
+    poll_id, _sep, position = rest.partition(":")
+    if kind != POLL_CHOICE_KIND or not poll_id.isdigit() or not position.isdigit():
+        return None
+    return int(poll_id), int(position)
+
+
+def poll_template_name(option_count: int) -> str:
+    return str(settings.CHANNEL["POLL_TEMPLATE"]).format(count=option_count)
+
+
+def _poll_footer(poll: Poll) -> str:
+    if poll.closes_at is None:
+        return ""
+    closes = formats.date_format(timezone.localtime(poll.closes_at), "d.m. H:i")
+    return gettext("Open until %(time)s") % {"time": closes}
+
+
+def poll_interactive_message(
+    version: PostVersion, url: str, poll: Poll, options: list[PollOption]
+) -> outbound.ReplyButtons | outbound.ListMessage:
+    """The post with its poll for a citizen whose window is open (in the version's language)."""
+    question = f"\n\n*{poll.question}*"
+    head, tail = f"*{version.title}*\n\n", f"\n\n{url}{question}"
+    room = outbound.INTERACTIVE_BODY_MAX_CHARS - len(head) - len(tail)
+    body = head + _shortened(version.text, room) + tail
+    with translation.override(version.language):
+        footer = _poll_footer(poll)
+        if len(options) <= POLL_BUTTONS_MAX_OPTIONS:
+            buttons = tuple((poll_choice_id(poll.pk, o.position), o.title) for o in options)
+            return outbound.ReplyButtons(body, buttons, footer=footer)
+        rows = tuple(
+            outbound.ListRow(poll_choice_id(poll.pk, o.position), o.title) for o in options
+        )
+        return outbound.ListMessage(
+            body,
+            gettext("Choose an answer"),
+            (outbound.ListSection("", rows),),
+            footer=footer,
+        )
+
+
+def poll_options_line(options: list[PollOption]) -> str:
+    return " · ".join(f"{option.position} = {option.title}" for option in options)
+
+
+def poll_template_message(
+    template: MessageTemplate,
+    version: PostVersion,
+    url: str,
+    poll: Poll,
+    options: list[PollOption],
+) -> outbound.Template:
+    """The poll template filled with the post: {{1}} title, {{2}} text, {{3}} question,
+    {{4}} numbered options, {{5}} link; a quick-reply button per option."""
+    values = [
+        templates.parameter_text(version.title) or "-",
+        "",
+        templates.parameter_text(poll.question) or "-",
+        templates.parameter_text(poll_options_line(options)) or "-",
+        url,
+    ][: templates.parameter_count(template.body)]
+    if len(values) >= 2:
+        room = templates.BODY_MAX_CHARS - len(templates.fill_parameters(template.body, values))
+        values[1] = (
+            _shortened(templates.parameter_text(version.text), min(TEMPLATE_TEXT_MAX_CHARS, room))
+            or "-"
+        )
+    return template.to_outbound(
+        body_parameters=values,
+        quick_reply_payloads=[poll_choice_id(poll.pk, option.position) for option in options],
+    )
+
+
 def free_text_message(post: Post, version: PostVersion, url: str) -> outbound.OutboundMessage:
     if not post.attachment:
         return outbound.Text(
@@ -131,17 +222,22 @@ class PostSender:
     # Approved templates by language (the post's own and same-named ones in other languages).
     templates: dict[str, MessageTemplate]
     url: str
+    poll: Poll | None = None
+    options: tuple[PollOption, ...] = ()
 
     @classmethod
     def for_post(cls, post: Post) -> PostSender:
         versions = {version.language: version for version in post.versions.all()}
+        poll = post_poll(post)
+        options = tuple(poll.options.all()) if poll is not None else ()
+        name = template_name_for(post, len(options) if poll is not None else None)
         templates: dict[str, MessageTemplate] = {}
-        if post.template is not None and post.template.is_sendable:
+        if name:
             for template in MessageTemplate.objects.filter(
-                name=post.template.name, status=MessageTemplate.Status.APPROVED
-            ):
+                name=name, status=MessageTemplate.Status.APPROVED
+            ).order_by("pk"):
                 templates.setdefault(template.language.split("_")[0].lower(), template)
-        return cls(post, versions, templates, public_url(post))
+        return cls(post, versions, templates, public_url(post), poll, options)
 
     @property
     def can_use_template(self) -> bool:
@@ -166,8 +262,50 @@ class PostSender:
         version = self.versions[language]
         if as_template:
             template = self.templates.get(language) or next(iter(self.templates.values()))
+            if self.poll is not None:
+                return poll_template_message(
+                    template, version, self.url, self.poll, list(self.options)
+                )
             return template_message(template, self.post, version, self.url)
+        if self.poll is not None:
+            return poll_interactive_message(version, self.url, self.poll, list(self.options))
         return free_text_message(self.post, version, self.url)
+
+
+def post_poll(post: Post) -> Poll | None:
+    if post.pk is None:
+        return None
+    return Poll.objects.filter(post=post).first()
+
+
+def template_name_for(post: Post, poll_option_count: int | None) -> str:
+    """The name of the template a post goes as to closed windows: the poll template for a
+    post with a poll, else the template the post names ("" = none)."""
+    if poll_option_count is not None:
+        return poll_template_name(poll_option_count)
+    if post.template is not None and post.template.is_sendable:
+        return post.template.name
+    return ""
+
+
+def audience_template(post: Post) -> MessageTemplate | None:
+    """The approved template the post goes as to closed windows (German first), for the
+    audience plan, the cost estimate and the messaging limit."""
+    poll = post_poll(post)
+    if poll is None:
+        return post.template
+    return poll_template(poll.options.count())
+
+
+def poll_template(option_count: int) -> MessageTemplate | None:
+    """The approved poll template for that many options (German first), or None."""
+    found = list(
+        MessageTemplate.objects.filter(
+            name=poll_template_name(option_count), status=MessageTemplate.Status.APPROVED
+        ).order_by("pk")
+    )
+    german = [t for t in found if t.language.split("_")[0].lower() == DEFAULT_LANGUAGE]
+    return next(iter(german or found), None)
 
 
 def message_for(
@@ -177,7 +315,9 @@ def message_for(
     above. Raises ``ValueError`` when the citizen cannot be reached (closed window, no
     approved template)."""
     sender = PostSender.for_post(post)
-    sender = PostSender(sender.post, sender.versions, sender.templates, url)
+    sender = PostSender(
+        sender.post, sender.versions, sender.templates, url, sender.poll, sender.options
+    )
     choice = sender.choose(language, window_open=window_open)
     if choice is None:
         raise ValueError("the window is closed and the post has no approved template")

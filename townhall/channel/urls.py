@@ -1,6 +1,6 @@
 from django.urls import path
 
-from townhall.channel import views, views_rate_card, views_report
+from townhall.channel import views, views_polls, views_rate_card, views_report
 
 app_name = "channel"
 urlpatterns = [
@@ -22,6 +22,15 @@ urlpatterns = [
     path("<int:post_id>/pausieren/", views.pause, name="pause"),
     path("<int:post_id>/fortsetzen/", views.resume, name="resume"),
     path("<int:post_id>/abbrechen/", views.cancel, name="cancel"),
+    path("<int:post_id>/umfrage/", views_polls.poll_results, name="poll"),
+    path("<int:post_id>/umfrage/ergebnis/", views_polls.poll_results_fragment, name="poll_results"),
+    path("<int:post_id>/umfrage/antworten.csv", views_polls.poll_answers_csv, name="poll_csv"),
+    path("<int:post_id>/umfrage/schliessen/", views_polls.close_poll, name="poll_close"),
+    path(
+        "<int:post_id>/umfrage/ergebnis-senden/",
+        views_polls.send_poll_results,
+        name="poll_send_results",
+    ),
     path("preise/", views_rate_card.rate_card, name="rate_card"),
     path("preise/neu/", views_rate_card.price_add, name="price_add"),
     path("preise/<int:price_id>/", views_rate_card.price_edit, name="price_edit"),

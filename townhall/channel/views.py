@@ -43,7 +43,7 @@ from townhall.channel.access import (
     has_permission,
 )
 from townhall.channel.forms import POST_LANGUAGES, CommentForm, PostForm
-from townhall.channel.models import Post, PostEvent, PostVersion
+from townhall.channel.models import Poll, PollOption, Post, PostEvent, PostVersion
 from townhall.core import clock
 from townhall.web.http import HtmxHttpRequest, staff_login_required
 from townhall.whatsapp import formatting, outbound
@@ -224,6 +224,13 @@ class PhonePreview:
     template: MessageTemplate | None
     template_body: SafeString | None
     template_counters: tuple[Counter, ...]
+    # The poll as the phone shows it: answers as buttons or list rows, and why it cannot go.
+    poll_question: str = ""
+    poll_choices: tuple[str, ...] = ()
+    poll_as_list: bool = False
+    poll_list_button: str = ""
+    poll_footer: str = ""
+    poll_problem: str = ""
 
 
 def _template_body(template: MessageTemplate, parameters: tuple[str, ...]) -> str:
@@ -236,17 +243,66 @@ def _template_body(template: MessageTemplate, parameters: tuple[str, ...]) -> st
     return TEMPLATE_PARAMETER_RE.sub(value, template.body)
 
 
+def _typed_poll(form: PostForm) -> tuple[Poll, list[PollOption]] | None:
+    """The poll as typed (unsaved), when the form has a valid one."""
+    if not form.is_valid() or form.cleaned_data.get("poll") is None:
+        return None
+    draft = form.cleaned_data["poll"]
+    poll = Poll(question=draft.question, closes_at=draft.closes_at)
+    options = [
+        PollOption(position=position, title=title)
+        for position, title in enumerate(draft.options, start=1)
+    ]
+    return poll, options
+
+
+def _form_template(form: PostForm) -> MessageTemplate | None:
+    """The template closed windows get for what is typed: the poll template for a poll."""
+    typed = _typed_poll(form)
+    if typed is not None:
+        return sending_rule.poll_template(len(typed[1]))
+    return form.cleaned_data.get("template") if form.is_valid() else None
+
+
+def _poll_preview(
+    version: PostVersion, url: str, poll: Poll, options: list[PollOption]
+) -> dict[str, Any]:
+    try:
+        message = sending_rule.poll_interactive_message(version, url, poll, options)
+    except outbound.InvalidOutboundMessage as error:
+        return {"poll_question": poll.question, "poll_problem": str(error)}
+    if isinstance(message, outbound.ListMessage):
+        choices = tuple(row.title for section in message.sections for row in section.rows)
+        return {
+            "poll_question": poll.question,
+            "poll_choices": choices,
+            "poll_as_list": True,
+            "poll_list_button": message.button,
+            "poll_footer": message.footer,
+            "free_text": formatting.to_html(message.body),
+        }
+    return {
+        "poll_question": poll.question,
+        "poll_choices": tuple(title for _id, title in message.buttons),
+        "poll_footer": message.footer,
+        "free_text": formatting.to_html(message.body),
+    }
+
+
 def _phone_previews(form: PostForm, post: Post | None) -> list[PhonePreview]:
     """What citizens will see, per language: as free text (window open) and as the
     template (window closed), built by the sending rule itself from what is typed now."""
     data = form.data
+    typed_poll = _typed_poll(form)
     # A new post gets its public address when first saved; until then a placeholder.
     url = sending_rule.public_url(post) if post else f"{settings.PUBLIC_BASE_URL}/p/…/"
     has_attachment = bool(data.get("attachment_name")) or bool(post and post.attachment)
     limit = outbound.CAPTION_MAX_CHARS if has_attachment else outbound.TEXT_MAX_CHARS
     template = None
     template_id = str(data.get("template", ""))
-    if template_id.isdigit():
+    if typed_poll is not None:
+        template = sending_rule.poll_template(len(typed_poll[1]))
+    elif template_id.isdigit():
         template = MessageTemplate.objects.filter(
             pk=int(template_id), status=MessageTemplate.Status.APPROVED
         ).first()
@@ -263,17 +319,21 @@ def _phone_previews(form: PostForm, post: Post | None) -> list[PhonePreview]:
         template_counters: tuple[Counter, ...] = ()
         if template is not None:
             # An unsaved post stands in for a new one (its public id, no attachment yet).
-            message = sending_rule.template_message(template, post or Post(), version, url)
+            if typed_poll is not None:
+                message = sending_rule.poll_template_message(template, version, url, *typed_poll)
+            else:
+                message = sending_rule.template_message(template, post or Post(), version, url)
             body = _template_body(template, message.body_parameters)
             template_body = formatting.to_html(body)
             template_counters = (
                 Counter(_("Template text"), len(body), outbound.INTERACTIVE_BODY_MAX_CHARS),
             )
+        poll_extra = _poll_preview(version, url, *typed_poll) if typed_poll else {}
         previews.append(
             PhonePreview(
                 language=language,
                 language_label=str(label),
-                free_text=formatting.to_html(free_text),
+                free_text=poll_extra.pop("free_text", None) or formatting.to_html(free_text),
                 free_text_counter=Counter(
                     _("Caption") if has_attachment else _("Message"), typed_length, limit
                 ),
@@ -281,6 +341,7 @@ def _phone_previews(form: PostForm, post: Post | None) -> list[PhonePreview]:
                 template=template,
                 template_body=template_body,
                 template_counters=template_counters,
+                **poll_extra,
             )
         )
     return previews
@@ -306,7 +367,7 @@ def audience_panel(request: HtmxHttpRequest) -> HttpResponse:
     form.is_valid()  # the audience needs topics, kind and template only
     values = form.cleaned_data
     topics = list(values.get("topics") or [])
-    template = values.get("template")
+    template = _form_template(form) if values.get("poll") else values.get("template")
     kind = values.get("kind") or Post.Kind.NORMAL
     languages = [
         language
@@ -381,7 +442,7 @@ def _limit_plan(post: Post) -> audience.AudiencePlan | None:
     plan = audience.plan_audience(
         topics=post.topics.all(),
         kind=post.kind,
-        template=post.template,
+        template=sending_rule.audience_template(post),
         languages=post.versions.values_list("language", flat=True),
     )
     return plan if plan.template_later else None
@@ -393,8 +454,12 @@ def post_detail(request: HtmxHttpRequest, post_id: int) -> HttpResponse:
     post = access_post(request.user, post_id)
     user = request.user
     is_author = post.author_id == getattr(user, "pk", None)
+    poll = sending_rule.post_poll(post)
     context = {
         "post": post,
+        "poll": poll,
+        "poll_options": list(poll.options.all()) if poll is not None else [],
+        "poll_template": sending_rule.audience_template(post) if poll is not None else None,
         "versions": list(post.versions.order_by("language")),
         "topics": list(post.topics.all()),
         "trail": _trail(post),
@@ -495,7 +560,7 @@ def send_urgent(request: HtmxHttpRequest, post_id: int) -> HttpResponse:
     plan = audience.plan_audience(
         topics=post.topics.all(),
         kind=post.kind,
-        template=post.template,
+        template=sending_rule.audience_template(post),
         languages=post.versions.values_list("language", flat=True),
     )
     return render(

@@ -8,16 +8,20 @@ service replies through the sending layer.
 Interactive ids are ``<kind>:<value>``: ``offer:info|chat|both``, ``consent:yes|under16|no``
 (yes also confirms being 16 or older), ``topic:<slug>|all|done``, ``erase:yes|no``,
 ``cmd:start|help``, ``notify:all|urgent_only|digest`` (the bell: how normal posts reach the
-citizen).
+citizen). Taps of kinds other apps send (``poll:…`` of the info channel) go first, before
+any keyword, to their handler in ``settings.BOT_CHOICE_HANDLERS``, which records them and
+returns the bot's one-line answer.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.utils import translation
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 
 from townhall.citizens import actions, links
@@ -108,8 +112,13 @@ def handle_inbound(citizen: Citizen, message: InboundMessage) -> None:
     """React to one new inbound message of ``citizen`` if it is the bot's to answer."""
     if route_inbound(citizen, message) != Route.BOT:
         return
-    session = _active_session(citizen)
     reply_id = message.reply.id if message.reply is not None else ""
+    handler = choice_handler(reply_id)
+    if handler is not None:
+        with translation.override(citizen.language):
+            _reply(citizen, outbound.Text(handler(citizen, reply_id, message.timestamp)))
+        return
+    session = _active_session(citizen)
     match = match_keyword(message.text) if message.type == "text" else None
     if match is not None:
         _maybe_switch_language(citizen, message.text)
@@ -130,6 +139,13 @@ def handle_inbound(citizen: Citizen, message: InboundMessage) -> None:
 
 
 # --- dispatch -----------------------------------------------------------------------------------
+
+
+def choice_handler(reply_id: str) -> Any:
+    """The handler of another app for a tapped id ``<kind>:…`` (None: the bot's own or none)."""
+    kind, separator, _rest = reply_id.partition(":")
+    path = settings.BOT_CHOICE_HANDLERS.get(kind) if separator else None
+    return import_string(path) if path else None
 
 
 def _on_choice(citizen: Citizen, session: BotSession | None, reply_id: str) -> None:
@@ -262,6 +278,11 @@ def _on_free_message(citizen: Citizen, session: BotSession | None) -> None:
 
 
 def _send_welcome(citizen: Citizen) -> None:
+    """START: a new citizen chooses what to receive; a subscribed one hears what they get."""
+    active = [offering for offering in Offering.values if _is_active(citizen, offering)]
+    if active:
+        _send_current_subscriptions(citizen, active)
+        return
     body = citizen_text("welcome", city=config.city_name(), privacy_url=_privacy_url())
     _reply(
         citizen,
@@ -274,6 +295,41 @@ def _send_welcome(citizen: Citizen) -> None:
             ),
         ),
     )
+
+
+def _send_current_subscriptions(citizen: Citizen, active: list[str]) -> None:
+    """Instead of asking a subscriber to subscribe again: what they receive, how to change
+    it and how to stop; a button for what they do not have yet."""
+    lines = []
+    if Offering.INFO in active:
+        topics = ", ".join(
+            topic.name(citizen.language)
+            for topic in Topic.objects.filter(
+                subscriptions__citizen=citizen,
+                subscriptions__is_active=True,
+                is_active=True,
+            ).order_by("position", "pk")
+        )
+        lines.append(
+            _("• Info channel, your topics: %(topics)s")
+            % {"topics": topics or _("none yet (send THEMEN to choose)")}
+        )
+    if Offering.CHAT in active:
+        lines.append(_("• Chat with the mayor's office: just write your message here"))
+    body = _(
+        "You are already registered with the WhatsApp service of the City of %(city)s:\n"
+        "%(subscriptions)s\n\n"
+        "THEMEN changes your topics, EINSTELLUNGEN opens all settings, STOP unsubscribes "
+        "(STOP INFO or STOP CHAT for one of them)."
+    ) % {"city": config.city_name(), "subscriptions": "\n".join(lines)}
+    missing = [offering for offering in Offering.values if offering not in active]
+    if not missing:
+        _reply(citizen, outbound.Text(body))
+        return
+    # Button titles: at most 20 characters (Meta).
+    titles = {Offering.INFO: _("Add info channel"), Offering.CHAT: _("Add the chat")}
+    buttons = tuple((f"offer:{offering}", titles[Offering(offering)]) for offering in missing)
+    _reply(citizen, outbound.ReplyButtons(body, (*buttons, ("cmd:help", _("Help")))))
 
 
 def _ask_consent(

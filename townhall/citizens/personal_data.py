@@ -46,6 +46,7 @@ E, P, D, K = (
     OnErasure.KEPT_ANONYMOUS,
 )
 ID = Technical("row id")
+POLL_KEPT = "the poll's counts stay; the answer belongs to the pseudonymised citizen"
 STATS = "kept for statistics once the number and name are gone"
 
 REGISTRY: dict[str, dict[str, Personal | Technical]] = {
@@ -199,6 +200,16 @@ REGISTRY: dict[str, dict[str, Personal | Technical]] = {
         "language": Technical("the version sent: in the message"),
         "as_template": Technical("how it was sent: in the message"),
         "created_at": Technical("when the fan-out reached them: the message's time"),
+    },
+    "channel.PollAnswer": {
+        "id": ID,
+        "poll": Technical("which poll: its question is exported with the answer"),
+        "citizen": Technical("link to the citizen"),
+        "option": Personal("poll_answers.option", K, POLL_KEPT),
+        "language": Personal("poll_answers.language", K, POLL_KEPT),
+        "first_answered_at": Personal("poll_answers.first_answered_at", K, POLL_KEPT),
+        "answered_at": Personal("poll_answers.answered_at", K, POLL_KEPT),
+        "changes": Technical("how often the answer changed: a counter"),
     },
     "channel.DigestDelivery": {
         "id": ID,

@@ -15,7 +15,8 @@ from townhall.citizens.models import BotSession, Citizen, Offering, Subscription
 from townhall.core import clock
 from townhall.whatsapp.types import InboundMessage
 
-# Interactive ids the bot sends; taps on them are the bot's business.
+# Interactive ids the bot sends; taps on them are the bot's business, like the kinds of
+# ``settings.BOT_CHOICE_HANDLERS`` (poll answers), which the bot hands to their app.
 BOT_CHOICE_PREFIXES = ("offer:", "consent:", "topic:", "erase:", "cmd:", "notify:")
 # Messages that ask nothing; answering them automatically could start a loop.
 SILENT_TYPES = frozenset({"reaction", "system", "unsupported", "unknown", "order"})
@@ -40,7 +41,9 @@ def route_inbound(citizen: Citizen, message: InboundMessage) -> Route:
     referral = referral_code(message.text) if message.type == "text" else None
     if referral is not None and match_keyword(message.text) is None:
         return Route.BOT
-    if reply_id.startswith(BOT_CHOICE_PREFIXES):
+    if reply_id.startswith(BOT_CHOICE_PREFIXES) or reply_id.partition(":")[0] in (
+        settings.BOT_CHOICE_HANDLERS
+    ):
         return Route.BOT
     if message.type == "text" and match_keyword(message.text) is not None:
         return Route.BOT

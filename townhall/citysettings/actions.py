@@ -18,6 +18,8 @@ from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 
+from townhall.audit.actions import Action as AuditAction
+from townhall.audit.actions import do_audit
 from townhall.citysettings import config, crypto, texts
 from townhall.citysettings.models import SINGLETON_ID, CitizenText, CitySettings
 from townhall.core import clock
@@ -66,6 +68,14 @@ def _forget_cache() -> None:
 
 
 def _record(acting_user: Any, section: str, changed: list[str]) -> None:
+    # Field names only: a secret's or a text's value never reaches the audit log.
+    do_audit(
+        AuditAction.SETTINGS_CHANGED,
+        acting_user=acting_user,
+        target_type="citysettings",
+        target_id=section,
+        details={"fields": sorted(changed), "via": "settings page"},
+    )
     logger.info(
         "citysettings.changed section=%s fields=%s user=%s",
         section,

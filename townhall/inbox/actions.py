@@ -40,6 +40,7 @@ from townhall.whatsapp.actions import (
     do_record_reactions,
 )
 from townhall.whatsapp.models import Message
+from townhall.whatsapp.outbound import TEXT_MAX_CHARS
 from townhall.whatsapp.policy import Purpose, SendRefused
 from townhall.whatsapp.service_window import is_within_service_window
 
@@ -145,28 +146,63 @@ def _auto_reply_if_closed(
 # --- replying -----------------------------------------------------------------------------------
 
 
-def render_reply(text: str, *, conversation: Conversation, staff_user: Any) -> str:
-    """Fill in the placeholders of canned responses and add the configured signature."""
+def _placeholder_values(conversation: Conversation, staff_user: Any) -> dict[str, str]:
     staff_name = (staff_user.get_full_name() or staff_user.get_username()) if staff_user else ""
-    values = {
+    return {
         "citizen_name": conversation.citizen.profile_name or _("citizen"),
         "staff_name": staff_name,
     }
+
+
+def _signature(staff_name: str) -> str:
+    signature = settings.INBOX_SIGNATURE
+    return signature.format(staff_name=staff_name) if signature else ""
+
+
+def render_reply(text: str, *, conversation: Conversation, staff_user: Any) -> str:
+    """Fill in the placeholders of canned responses and add the configured signature."""
+    values = _placeholder_values(conversation, staff_user)
     for key, value in values.items():
         text = text.replace("{" + key + "}", value)
-    signature = settings.INBOX_SIGNATURE
+    signature = _signature(values["staff_name"])
     if signature:
-        text = f"{text.rstrip()}\n\n{signature.format(staff_name=staff_name)}"
+        text = f"{text.rstrip()}\n\n{signature}"
     return text
 
 
+def reply_counter_rule(conversation: Conversation, *, staff_user: Any) -> dict[str, Any]:
+    """What the composer's character counter needs to count like ``render_reply`` does:
+    the limit, the placeholders' values and the text added under the reply."""
+    values = _placeholder_values(conversation, staff_user)
+    signature = _signature(values["staff_name"])
+    return {
+        "limit": TEXT_MAX_CHARS,
+        "fill": {"{" + key + "}": value for key, value in values.items()},
+        "suffix": f"\n\n{signature}" if signature else "",
+    }
+
+
+def check_reply_length(body: str) -> None:
+    """The whole message (signature included) must fit into one WhatsApp text message."""
+    if len(body) > TEXT_MAX_CHARS:
+        raise InvalidInboxInput(
+            _(
+                "Not sent: with the signature the reply has %(length)d characters, WhatsApp "
+                "allows at most %(limit)d. Please shorten it by %(over)d characters."
+            )
+            % {"length": len(body), "limit": TEXT_MAX_CHARS, "over": len(body) - TEXT_MAX_CHARS}
+        )
+
+
 def do_reply(conversation: Conversation, text: str, *, acting_user: Any) -> Message:
-    """Send a free-text answer in the chat; raises ``OutsideServiceWindow`` after 24 h."""
+    """Send a free-text answer in the chat; raises ``OutsideServiceWindow`` after 24 h and
+    ``InvalidInboxInput`` for an empty reply or one too long for WhatsApp (nothing is sent)."""
     if not text.strip():
         raise InvalidInboxInput(_("The reply is empty."))
+    body = render_reply(text, conversation=conversation, staff_user=acting_user)
+    check_reply_length(body)
     if not is_within_service_window(conversation.last_inbound_at):
         raise OutsideServiceWindow()
-    body = render_reply(text, conversation=conversation, staff_user=acting_user)
     with transaction.atomic():
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
         message = do_queue_message(
@@ -480,6 +516,13 @@ def do_set_office_hours(hours: dict[int, list[tuple[time, time]]], *, acting_use
     logger.info(
         "inbox.office_hours_changed spans=%s user=%s", len(rows), getattr(acting_user, "pk", None)
     )
+    do_audit(
+        AuditAction.SETTINGS_CHANGED,
+        acting_user=acting_user,
+        target_type="citysettings",
+        target_id="office_hours",
+        details={"fields": ["weekly_hours"], "via": "settings page"},
+    )
 
 
 def do_add_closed_day(day: date, reason: str, *, acting_user: Any) -> ClosedDay:
@@ -487,12 +530,26 @@ def do_add_closed_day(day: date, reason: str, *, acting_user: Any) -> ClosedDay:
         date=day, defaults={"reason": reason.strip()[:200]}
     )
     logger.info("inbox.closed_day_added user=%s", getattr(acting_user, "pk", None))
+    do_audit(
+        AuditAction.SETTINGS_CHANGED,
+        acting_user=acting_user,
+        target_type="citysettings",
+        target_id="closed_days",
+        details={"fields": ["closed_days"], "via": "settings page"},
+    )
     return closed_day
 
 
 def do_remove_closed_day(closed_day_id: int, *, acting_user: Any) -> None:
     ClosedDay.objects.filter(pk=closed_day_id).delete()
     logger.info("inbox.closed_day_removed user=%s", getattr(acting_user, "pk", None))
+    do_audit(
+        AuditAction.SETTINGS_CHANGED,
+        acting_user=acting_user,
+        target_type="citysettings",
+        target_id="closed_days",
+        details={"fields": ["closed_days"], "via": "settings page"},
+    )
 
 
 def do_merge_conversation(citizen: Citizen, stranger: Citizen | None) -> None:

@@ -17,7 +17,6 @@ from townhall.whatsapp.outbound import (
     LIST_BUTTON_MAX_CHARS,
     LIST_MAX_ROWS,
     ROW_TITLE_MAX_CHARS,
-    TEXT_MAX_CHARS,
 )
 
 # Notes are for colleagues; a page of text is plenty.
@@ -55,22 +54,39 @@ class ListFilterForm(forms.Form):
         return self.cleaned_data.get("page") or 1
 
 
+# Far above any WhatsApp message: only stops absurd posts. The real limit (4,096 with the
+# signature) is checked by ``inbox.actions.do_reply``, which keeps the text and says by how
+# much it is too long instead of cutting it.
+REPLY_INPUT_MAX_CHARS = 50_000
+
+
+def _normalize_newlines(text: str) -> str:
+    # Browsers send line breaks as CR LF; the citizen gets (and the counter counts) LF.
+    return text.replace("\r\n", "\n")
+
+
 class ReplyForm(forms.Form):
     text = forms.CharField(
         label=_("Reply"),
-        max_length=TEXT_MAX_CHARS,
+        max_length=REPLY_INPUT_MAX_CHARS,
         error_messages={
             "required": _("Please write a message before sending."),
             "max_length": _(
-                "WhatsApp allows at most %(limit_value)d characters per message "
-                "(this one has %(show_value)d)."
+                "Not sent: the text has %(show_value)d characters, WhatsApp allows at most "
+                "4096 per message."
             ),
         },
     )
 
+    def clean_text(self) -> str:
+        return _normalize_newlines(self.cleaned_data["text"])
+
 
 class PreviewForm(forms.Form):
-    text = forms.CharField(required=False, max_length=TEXT_MAX_CHARS)
+    text = forms.CharField(required=False, max_length=REPLY_INPUT_MAX_CHARS)
+
+    def clean_text(self) -> str:
+        return _normalize_newlines(self.cleaned_data["text"])
 
 
 class NoteForm(forms.Form):

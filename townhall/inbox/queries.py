@@ -27,6 +27,7 @@ from django.db.models import (
 )
 from django.utils.translation import get_language
 
+from townhall.citizens.bot_exchanges import BotExchange, group_bot_exchanges
 from townhall.citizens.models import Citizen
 from townhall.citizens.permissions import may_search_by_number
 from townhall.citizens.queries import CitizenSubscriptions, citizen_subscriptions
@@ -352,7 +353,7 @@ class HistoryItem:
 
 @dataclass(frozen=True, slots=True)
 class ConversationHistory:
-    items: list[HistoryItem]
+    items: list[HistoryItem | BotExchange[HistoryItem]]
     # Older messages exist than the page shows (see HISTORY_LIMIT).
     is_truncated: bool
 
@@ -386,7 +387,9 @@ def conversation_history(conversation: Conversation) -> ConversationHistory:
     items.extend(HistoryItem(at=note.created_at, note=note) for note in notes)
     # A stable sort: at the same instant the message stays before the note about it.
     items.sort(key=lambda item: item.at)
-    return ConversationHistory(items=items, is_truncated=is_truncated)
+    return ConversationHistory(
+        items=group_bot_exchanges(items, lambda item: item.message), is_truncated=is_truncated
+    )
 
 
 def history_version(conversation: Conversation) -> str:

@@ -7,6 +7,8 @@ of band, the parts that depend on it); a plain form post is redirected to the co
 
 from __future__ import annotations
 
+import json
+import logging
 from typing import Any
 from urllib.parse import urlencode
 
@@ -34,6 +36,7 @@ from townhall.inbox.actions import (
     do_set_priority,
     do_set_state,
     render_reply,
+    reply_counter_rule,
 )
 from townhall.inbox.forms import (
     AssignForm,
@@ -56,6 +59,8 @@ from townhall.whatsapp.service_window import (
     is_within_service_window,
     service_window_closes_at,
 )
+
+logger = logging.getLogger(__name__)
 
 # --- the list -----------------------------------------------------------------------------------
 
@@ -129,9 +134,10 @@ def _history_context(conversation: Conversation, version: str | None = None) -> 
 
 
 def _composer_context(
-    conversation: Conversation, form: ReplyForm | None = None, **extra: Any
+    conversation: Conversation, staff_user: Any, form: ReplyForm | None = None, **extra: Any
 ) -> dict[str, Any]:
     is_within_window = is_within_service_window(conversation.last_inbound_at)
+    counter_rule = reply_counter_rule(conversation, staff_user=staff_user)
     return {
         "conversation": conversation,
         "is_within_window": is_within_window,
@@ -139,6 +145,8 @@ def _composer_context(
         if is_within_window
         else queries.reengagement_sent_at(conversation),
         "reply_form": form or ReplyForm(),
+        "counter_rule": counter_rule,
+        "counter_fill_json": json.dumps(counter_rule["fill"], ensure_ascii=False),
         "choices_form": extra.pop("choices_form", None) or ChoicesForm(initial={"kind": "buttons"}),
         "canned_responses": queries.canned_responses(),
         **extra,
@@ -170,7 +178,7 @@ def conversation_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     list_query = urlencode(ListFilterForm(request.GET).filters().params())
     context = {
         **_history_context(conversation),
-        **_composer_context(conversation),
+        **_composer_context(conversation, request.user),
         **_panel_context(conversation),
         "back_url": reverse("inbox:list") + (f"?{list_query}" if list_query else ""),
     }
@@ -193,7 +201,7 @@ def conversation_history(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     _mark_read(conversation, request.user)
     context = _history_context(conversation, version)
     if request.GET.get("window") != ("1" if context["is_within_window"] else "0"):
-        context.update(_composer_context(conversation), composer_changed=True)
+        context.update(_composer_context(conversation, request.user), composer_changed=True)
     return render(request, "inbox/_history_update.html", context)
 
 
@@ -213,7 +221,7 @@ def _after_message(request: HtmxHttpRequest, conversation: Conversation) -> Http
     conversation = access_conversation(request.user, conversation.pk)
     context = {
         **_history_context(conversation),
-        **_composer_context(conversation, autofocus=True),
+        **_composer_context(conversation, request.user, autofocus=True),
         **_panel_context(conversation),
     }
     return render(request, "inbox/_message_sent.html", context)
@@ -227,7 +235,11 @@ def _composer_problem(
             if error:
                 messages.error(request, str(error))
         return redirect(_conversation_url(conversation, "composer"))
-    return render(request, "inbox/_composer.html", _composer_context(conversation, form, **extra))
+    return render(
+        request,
+        "inbox/_composer.html",
+        _composer_context(conversation, request.user, form, **extra),
+    )
 
 
 @staff_login_required
@@ -254,8 +266,13 @@ def reply(request: HtmxHttpRequest, pk: int) -> HttpResponse:
         form.add_error("text", str(error))
         return _composer_problem(request, conversation, form)
     except InvalidOutboundMessage as error:
+        # The reason is a developer's English sentence: log it, tell staff in their language.
+        logger.warning("inbox.reply_invalid conversation=%s reason=%s", conversation.pk, error)
         form.add_error(
-            "text", _("WhatsApp does not accept this message: %(reason)s") % {"reason": error}
+            "text",
+            _(
+                "WhatsApp would not accept this message, so nothing was sent. Please check the text."
+            ),
         )
         return _composer_problem(request, conversation, form)
     except SendRefused:
@@ -315,7 +332,9 @@ def _choices_problem(
     return render(
         request,
         "inbox/_composer.html",
-        _composer_context(conversation, choices_form=form, choices_open=True, **extra),
+        _composer_context(
+            conversation, request.user, choices_form=form, choices_open=True, **extra
+        ),
     )
 
 

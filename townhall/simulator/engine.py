@@ -23,14 +23,12 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol, cast
-
-import orjson
 
 from townhall.simulator import errors, webhooks
 from townhall.simulator.errors import GraphError
 from townhall.simulator.message_templates import MessageTemplate, TemplateRegistry, load_templates
+from townhall.simulator.personas import load_personas
 from townhall.simulator.stats import Counters, LatencyRecorder
 from townhall.simulator.template_review import parse_submission, review
 from townhall.simulator.validation import (
@@ -44,7 +42,6 @@ from townhall.simulator.webhooks import Job, StatusJob, WebhookDispatcher, Webho
 
 logger = logging.getLogger(__name__)
 
-PERSONAS_FILE = Path(__file__).with_name("personas.json")
 ENV_PREFIX = "SIMULATOR_"
 WINDOW_ERROR_MODES = ("status", "sync")
 API_VERSION_RE = re.compile(r"v\d+\.\d+")
@@ -926,16 +923,8 @@ class Simulator:
 
     @staticmethod
     def personas() -> list[dict[str, str]]:
-        """The demo citizens of Musterstadt shipped with the app."""
-        data = orjson.loads(PERSONAS_FILE.read_bytes())
-        return [
-            {
-                "wa_id": str(item["wa_id"]),
-                "name": str(item["name"]),
-                "description": str(item.get("description", "")),
-            }
-            for item in data
-        ]
+        """The demo citizens of Musterstadt shipped with the app (also seeded by the demo)."""
+        return load_personas()
 
     def load_personas(self) -> int:
         personas = self.personas()

@@ -15,6 +15,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from townhall.citizens.bot_exchanges import BotExchange, group_bot_exchanges
 from townhall.citizens.models import Citizen
 from townhall.core.phone_numbers import search_digit_variants
 from townhall.inbox.models import Conversation
@@ -64,6 +65,10 @@ class HistoryEntry:
     refers_to: Message | None = None
     # Shown as emoji badges on the bubble; reactions are no entries of their own.
     reactions: list[MessageReaction] = field(default_factory=list)
+
+    @property
+    def at(self) -> datetime:
+        return self.message.created_at
 
 
 def _count(messages: QuerySet[Message]) -> Coalesce:
@@ -138,9 +143,10 @@ def history_version(citizen: Citizen) -> str:
     return message_history_version(citizen.wa_id)
 
 
-def citizen_history(citizen: Citizen) -> list[HistoryEntry]:
+def citizen_history(citizen: Citizen) -> list[HistoryEntry | BotExchange[HistoryEntry]]:
     """All messages with ``citizen`` in the order they were written, with status histories
-    and the reactions on each (four queries)."""
+    and the reactions on each (four queries); talks with the bot (START, HILFE … and its
+    answers) folded into one ``BotExchange``."""
     messages = list(Message.objects.filter(wa_id=citizen.wa_id).order_by("created_at", "id"))
     shown = {m.provider_id for m in messages if m.provider_id and m.type != REACTION_TYPE}
     # A reaction shows as a badge on its message; only one whose message is not in this
@@ -172,7 +178,7 @@ def citizen_history(citizen: Citizen) -> list[HistoryEntry]:
                 for event in events_by_provider_id.get(message.provider_id or "", ())
             )
         history.append(entry)
-    return history
+    return group_bot_exchanges(history, lambda entry: entry.message)
 
 
 def _referred_provider_id(message: Message) -> str:

@@ -83,6 +83,8 @@ NAVIGATION: tuple[NavEntry, ...] = (
         "office_hours",
         _("Office hours"),
         "citysettings:office_hours",
+        # Everyone with a role reads them; a staff member without one is asked to get one.
+        ("inbox.use_inbox", "channel.view_post", STATISTICS),
         hidden_with=SETTINGS,
         namespaces=("citysettings",),
     ),

@@ -213,7 +213,7 @@ def test_the_summary_follows_the_sending_rule_template_language_and_unreachable(
     }
     (free_text,) = summaries(english_open)
     assert free_text.payload["text"]["body"].startswith(
-        "*Your daily summary of June 16, 2027*\n\n1. Sperrung Hauptstraße (en)\n"
+        "*Your daily summary of 16 June 2027*\n\n1. Sperrung Hauptstraße (en)\n"
     )
 
 

@@ -115,6 +115,7 @@ def test_a_sign_up_from_a_shared_posts_invitation_is_counted_for_that_post(deliv
     question = deliver_inbound(text(f"START {post.referral_code}"), wa_id=invited, name="Eva")
     assert [b["reply"]["id"] for b in question[0]["interactive"]["action"]["buttons"]] == [
         "consent:yes",
+        "consent:under16",
         "consent:no",
     ]
     assert signups_for(post) == 0  # asked, not yet agreed

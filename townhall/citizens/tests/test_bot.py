@@ -265,3 +265,44 @@ def test_message_from_an_impossible_number_is_logged_not_answered(deliver_inboun
     # Our own log lines only: huey's task ids are random and may contain any digits.
     our_lines = " ".join(r.getMessage() for r in caplog.records if r.name.startswith("townhall"))
     assert re.search(rf"(?<!\d){wa_id}(?!\d)", our_lines) is None
+
+
+@pytest.mark.django_db
+def test_start_from_a_subscriber_says_what_they_already_receive(citizen_sends):
+    # given: a citizen with the chat and the info channel (traffic and events)
+    citizen_sends(text("Start"))
+    citizen_sends(button("offer:both"))
+    citizen_sends(button("consent:yes"))
+    citizen_sends(row("topic:verkehr"))
+    citizen_sends(row("topic:veranstaltungen"))
+    citizen_sends(row("topic:done"))
+    records_before = ConsentRecord.objects.count()
+
+    # when
+    sent = citizen_sends(text("Start"))
+
+    # then: no second registration, but what they get and how to change or stop it
+    assert len(sent) == 1
+    body = sent[0]["text"]["body"]
+    assert body.startswith(
+        "Sie sind beim WhatsApp-Service der Stadt Musterstadt bereits angemeldet:"
+    )
+    assert "• Info-Kanal, Ihre Themen: Verkehr & Baustellen, Veranstaltungen\n" in body
+    assert "• Chat mit dem Bürgermeisterbüro" in body
+    assert "THEMEN" in body and "EINSTELLUNGEN" in body and "STOP INFO" in body
+    assert states() == {"info": "active", "chat": "active"}
+    assert ConsentRecord.objects.count() == records_before
+    assert not BotSession.objects.filter(citizen__wa_id=WA_ID).exists()
+
+
+@pytest.mark.django_db
+def test_start_from_a_chat_subscriber_offers_the_info_channel_too(citizen_sends):
+    citizen_sends(text("chat"))
+    citizen_sends(button("consent:yes"))
+
+    sent = citizen_sends(text("Start"))
+
+    assert len(sent) == 1
+    assert "Chat mit dem Bürgermeisterbüro" in sent[0]["interactive"]["body"]["text"]
+    assert "Info-Kanal, Ihre Themen" not in sent[0]["interactive"]["body"]["text"]
+    assert button_ids(sent[0]) == ["offer:info", "cmd:help"]

@@ -195,6 +195,7 @@ def test_export_holds_everything_stored_about_the_citizen(client: Client, citize
         "reactions": [],
         "bot_session": None,
         "conversation": None,
+        "poll_answers": [],
     }
     assert inbound.payload["text"] == {"body": "Hallo Rathaus"}
     assert inbound.created_at < answer.created_at
@@ -240,8 +241,9 @@ def test_export_reads_a_fixed_number_of_queries(
     for index in range(5):
         do_queue_message(WA_ID, outbound.Text(f"Nachricht {index}"), purpose=Purpose.INFO)
 
-    # subscriptions, topics, consents, messages, reactions, bot session, conversation
-    with django_assert_num_queries(7):
+    # subscriptions, topics, consents, messages, reactions, bot session, conversation,
+    # poll answers
+    with django_assert_num_queries(8):
         data = citizen_export(citizen)
 
     assert len(data["messages"]) == 7

@@ -12,8 +12,10 @@ from django.apps import apps
 from django.db import models
 from django.db.models import Model
 
+from townhall.channel.actions import PollDraft, do_fan_out_post, do_publish_post
+from townhall.channel.models import Post
 from townhall.citizens.actions import do_erase_citizen
-from townhall.citizens.models import Citizen, ConsentRecord
+from townhall.citizens.models import Citizen, ConsentRecord, Topic
 from townhall.citizens.personal_data import (
     REGISTRY,
     WA_ID_MODELS,
@@ -98,6 +100,15 @@ def rich_citizen(deliver_inbound, django_capture_on_commit_callbacks) -> Citizen
     write(button("consent:yes"))
     write(row("topic:verkehr"))
     write(row("topic:done"))
+    # an answer to a poll of the info channel
+    poll_post = do_publish_post(
+        kind=Post.Kind.URGENT,
+        topics=Topic.objects.filter(slug="verkehr"),
+        versions={"de": ("Stadtpark", "Wir gestalten den Stadtpark neu.")},
+        poll=PollDraft("Was wünschen Sie sich?", ["Bäume", "Bänke"]),
+    )
+    do_fan_out_post(poll_post.pk)
+    write(row(f"poll:{poll_post.poll.pk}:2"))
     write(text("Die Laterne vor Hausnummer 12 ist kaputt."))
     write(
         {

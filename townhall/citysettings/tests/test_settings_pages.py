@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.urls import reverse
 
+from townhall.audit.models import AuditEntry
 from townhall.channel.actions import do_approve, do_save_draft, do_submit_for_approval
 from townhall.channel.models import Post, PostEvent
 from townhall.channel.tests.factories import (
@@ -333,3 +334,20 @@ def test_the_logo_is_uploaded_and_served(admin_client, client, settings, tmp_pat
     )
     assert refused.status_code == 200
     assert CitySettings.objects.get().logo.name.endswith(".png")
+
+
+@pytest.mark.django_db
+def test_a_settings_change_appears_in_the_audit_log_without_its_values(admin_client):
+    admin_client.post(
+        reverse("citysettings:privacy"),
+        {"controller_contact": "Stadt Beispielheim", "dpo_contact": "dsb@beispielheim.de"},
+    )
+
+    entry = AuditEntry.objects.get(action=AuditEntry.Action.SETTINGS_CHANGED)
+    assert (entry.target_type, entry.target_id, entry.actor.username) == (
+        "citysettings",
+        "privacy",
+        "verwaltung",
+    )
+    assert entry.details["fields"] == ["controller_contact", "dpo_contact"]
+    assert "Beispielheim" not in str(entry.details)

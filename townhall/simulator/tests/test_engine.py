@@ -856,12 +856,12 @@ def test_reset_forgets_everything(simulator: Simulator, dispatcher: FakeDispatch
 
 
 def test_personas_load_as_citizens(simulator: Simulator) -> None:
-    assert simulator.load_personas() == 6
+    assert simulator.load_personas() == 8
     citizens = simulator.citizens()
-    assert len(citizens) == 6
+    assert len(citizens) == 8
     assert citizens[0] == {
         "wa_id": "4915112345601",
-        "name": "Anna Schmidt",
+        "name": "Anna Schneider",
         "reachable": True,
         "online": True,
         "last_inbound_at": None,

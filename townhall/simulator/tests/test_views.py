@@ -253,12 +253,12 @@ def test_attaching_an_image_on_the_phone_sends_an_image_message(
 
 def test_several_phones_side_by_side(client: Client, installed: Simulator) -> None:
     installed.load_personas()
-    response = client.get("/phones/?wa_id=4915112345601&wa_id=4915112345603&wa_id=4915100000000")
+    response = client.get("/phones/?wa_id=4915112345601&wa_id=4917012345603&wa_id=4915100000000")
     html = response.content.decode()
     assert response.status_code == 200
     assert html.count('class="phone"') == 2
-    assert "Handy von Anna Schmidt" in html
-    assert "Handy von Sophie Becker" in html
+    assert "Handy von Anna Schneider" in html
+    assert "Handy von Lena Hoffmann" in html
 
 
 def test_phone_number_details(client: Client, installed: Simulator) -> None:

@@ -144,3 +144,21 @@ def test_seed_demo_gives_the_metrics_page_numbers() -> None:
     assert metrics.first_response.median is not None
     assert {group.name for group in metrics.by_team} >= {"Bürgermeisterbüro", "Ordnungsamt"}
     assert sum(metrics.daily.opened) == Conversation.objects.count()
+
+
+@pytest.mark.django_db
+def test_the_simulator_phones_are_the_seeded_citizens() -> None:
+    # given: the demo's phones as the simulator offers them
+    from townhall.simulator.engine import Simulator
+
+    phones = {persona["wa_id"]: persona["name"] for persona in Simulator.personas()}
+
+    # when
+    seed()
+
+    # then: each phone opens a citizen with a history under the same name, and the README's
+    # example is one of them
+    seeded = dict(Citizen.objects.filter(wa_id__in=phones).values_list("wa_id", "profile_name"))
+    assert seeded == phones
+    assert phones["4915112345601"] == "Anna Schneider"
+    assert Message.objects.filter(wa_id="4915112345601").count() > 0

@@ -20,8 +20,9 @@ def test_seed_demo_creates_the_simulators_approved_templates_once() -> None:
     output = StringIO()
     call_command("seed_demo", "--password", "Rathaus-Demo-2025!", stdout=output)
 
-    assert first == 12
-    assert MessageTemplate.objects.count() == 12
+    # 12 general ones, the poll templates for 2–10 options and the poll results, de and en
+    assert first == 12 + 18 + 2
+    assert MessageTemplate.objects.count() == first
     assert "0 new message templates" in output.getvalue()
     for language, button in (("de", "Mehr lesen"), ("en", "Read more")):
         post = approved_template("info_kanal_beitrag", language)
@@ -33,6 +34,12 @@ def test_seed_demo_creates_the_simulators_approved_templates_once() -> None:
         # the channel's templates follow Meta's rules themselves
         assert check_template(post) == []
         assert check_template(urgent) == []
+        for count in range(2, 11):
+            poll = approved_template(f"info_kanal_umfrage_{count}", language)
+            assert poll is not None and check_template(poll) == []
+            assert len(poll.buttons) == count
+        results = approved_template("info_kanal_umfrage_ergebnis", language)
+        assert results is not None and check_template(results) == []
         # the daily summary's template, for citizens whose window is closed at six
         summary = approved_template("tageszusammenfassung", language)
         assert summary is not None and check_template(summary) == []

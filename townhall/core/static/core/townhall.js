@@ -66,15 +66,53 @@
     history.scrollTop = state.stickToBottom ? history.scrollHeight : state.scrollTop;
   }
 
+  // Counts what the recipient gets: with data-counter-fill (placeholders and their values,
+  // JSON) and data-counter-suffix (e.g. the signature) the text is completed the way the
+  // server does it (inbox.actions.render_reply). Code points, like Python's len().
+  function countedLength(textarea) {
+    var text = textarea.value.trim();
+    if (!text) {
+      return 0;
+    }
+    var fill = textarea.getAttribute("data-counter-fill");
+    if (fill) {
+      var values = JSON.parse(fill);
+      Object.keys(values).forEach(function (placeholder) {
+        text = text.split(placeholder).join(values[placeholder]);
+      });
+    }
+    var suffix = textarea.getAttribute("data-counter-suffix");
+    if (suffix) {
+      text = text.trimEnd() + suffix;
+    }
+    return Array.from(text).length;
+  }
+
   function updateCounter(textarea) {
     var counter = document.getElementById(textarea.getAttribute("data-character-counter"));
     if (!counter) {
       return;
     }
-    var maxLength = parseInt(textarea.getAttribute("maxlength"), 10);
-    var length = textarea.value.length;
-    counter.textContent = length ? length + " / " + maxLength : "";
-    counter.classList.toggle("is-over", length > maxLength);
+    var maxLength = parseInt(
+      textarea.getAttribute("data-counter-limit") || textarea.getAttribute("maxlength"),
+      10
+    );
+    var length = countedLength(textarea);
+    var isOver = length > maxLength;
+    var text = length ? length + " / " + maxLength : "";
+    var overText = counter.getAttribute("data-over-text");
+    if (isOver && overText) {
+      text += " – " + overText.replace("{over}", String(length - maxLength));
+    }
+    counter.textContent = text;
+    counter.classList.toggle("is-over", isOver);
+    if (textarea.hasAttribute("data-counter-limit")) {
+      if (isOver) {
+        textarea.setAttribute("aria-invalid", "true");
+      } else {
+        textarea.removeAttribute("aria-invalid");
+      }
+    }
   }
 
   function initialize(root) {

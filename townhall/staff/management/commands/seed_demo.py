@@ -28,6 +28,7 @@ from townhall.citizens.models import Citizen, ConsentRecord, Offering
 from townhall.core import clock
 from townhall.inbox.models import CannedResponse, Conversation, ConversationEvent, Label, Team
 from townhall.inbox.office_hours import Schedule
+from townhall.simulator.personas import persona_name
 from townhall.staff import roles
 from townhall.staff.actions import do_set_up_staff_user
 from townhall.whatsapp.models import Message, MessageStatusEvent
@@ -81,8 +82,12 @@ class DemoMessage:
 @dataclass(frozen=True)
 class DemoCitizen:
     wa_id: str
-    profile_name: str
     messages: tuple[DemoMessage, ...]
+
+    @property
+    def profile_name(self) -> str:
+        # The simulator's phones are these citizens: one list of names and numbers.
+        return persona_name(self.wa_id)
 
 
 def ago(*, days: int = 0, hours: int = 0, minutes: int = 0) -> timedelta:
@@ -92,7 +97,6 @@ def ago(*, days: int = 0, hours: int = 0, minutes: int = 0) -> timedelta:
 DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     DemoCitizen(
         "4915112345601",
-        "Anna Schneider",
         (
             DemoMessage(
                 "pothole-1",
@@ -130,7 +134,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4916012345602",
-        "Mehmet Yılmaz",
         (
             DemoMessage(
                 "office-hours-1",
@@ -182,7 +185,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4917012345603",
-        "Lena Hoffmann",
         (
             DemoMessage(
                 "bookcase-1",
@@ -211,7 +213,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4917612345604",
-        "Klaus Becker",
         (
             DemoMessage(
                 "noise-1",
@@ -247,7 +248,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4915112345605",
-        "Sabine Krüger",
         (
             DemoMessage(
                 "festival-1",
@@ -278,7 +278,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4916012345606",
-        "Thomas Wagner",
         (
             DemoMessage(
                 "bulky-waste-1",
@@ -300,7 +299,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4917012345607",
-        "Julia Fischer",
         (
             DemoMessage(
                 "street-lamp-1",
@@ -342,7 +340,6 @@ DEMO_CITIZENS: tuple[DemoCitizen, ...] = (
     ),
     DemoCitizen(
         "4917612345608",
-        "Peter Schmitz",
         (
             DemoMessage(
                 "repair-cafe-1",

@@ -1,0 +1,201 @@
+"""Acceptance of polls, end to end over the real simulator, web server and worker: 200
+citizens answer a five-option poll from their phones (open windows by list, closed ones by
+the template's quick replies), some change their answer, some tap after closing; the staff
+results page (Debian's Chromium) counts live without a reload and the CSV matches."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import time
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from townhall.channel.actions import PollDraft, do_publish_post
+from townhall.channel.models import PollAnswer, Post, PostDelivery
+from townhall.channel.progress import post_progress
+from townhall.channel.tests.factories import approver, citizens, topics
+from townhall.channel.tests.test_polls import FIVE, poll_template
+from townhall.citizens.actions import do_subscribe_directly
+from townhall.citizens.models import Citizen, ConsentRecord, Offering
+from townhall.core import clock
+from townhall.inbox.models import Conversation
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.e2e,
+    pytest.mark.skipif(not shutil.which("chromium"), reason="needs Debian's chromium"),
+]
+
+CITIZENS = 200
+OPEN_WINDOW = 80  # the first 80 wrote to the city just before: list replies
+LATE = 20  # the last 20 tap only after the poll closed
+WAIT_SECONDS = 120
+
+
+def thread(client: httpx.Client, wa_id: str) -> list[dict[str, Any]]:
+    response = client.get(f"/_sim/citizens/{wa_id}/messages")
+    response.raise_for_status()
+    return response.json()["messages"]
+
+
+def send(client: httpx.Client, wa_id: str, action: dict[str, Any]) -> None:
+    client.post(f"/_sim/citizens/{wa_id}/send", json=action).raise_for_status()
+
+
+def answer(client: httpx.Client, wa_id: str, message: dict[str, Any], position: int, poll_id):
+    """The citizen taps option ``position`` on the poll message (list row or quick reply)."""
+    if message["type"] == "template":
+        send(client, wa_id, {"type": "button", "message_id": message["id"], "index": position - 1})
+    else:
+        row = f"poll:{poll_id}:{position}"
+        send(client, wa_id, {"type": "list_reply", "message_id": message["id"], "row_id": row})
+
+
+def test_two_hundred_citizens_answer_a_poll_and_the_results_page_counts_live(
+    daytime, live_stack, new_page, wait
+):
+    sim = httpx.Client(base_url=live_stack.simulator_url, timeout=10)
+    poll_template(5)
+    people = citizens(CITIZENS, topic_slugs=["verkehr"])
+    Citizen.objects.update(last_inbound_at=clock.now() - timedelta(days=3))
+    # Some of the closed-window citizens also chat with the office: their taps must not
+    # open a conversation.
+    for citizen in people[OPEN_WINDOW : OPEN_WINDOW + 10]:
+        do_subscribe_directly(
+            citizen, [Offering.CHAT], channel=ConsentRecord.Channel.WHATSAPP_BUTTON
+        )
+    since = clock.now() - timedelta(minutes=1)
+    for citizen in people[:OPEN_WINDOW]:
+        send(sim, citizen.wa_id, {"type": "text", "text": "Hallo"})
+    wait(
+        lambda: Citizen.objects.filter(last_inbound_at__gte=since).count() == OPEN_WINDOW,
+        timeout=WAIT_SECONDS,
+        what="the open windows recorded",
+    )
+
+    # when: the poll goes out
+    post = do_publish_post(
+        kind=Post.Kind.NORMAL,
+        topics=topics("verkehr"),
+        versions={"de": ("Stadtpark", "Wir gestalten den Stadtpark neu.")},
+        poll=PollDraft("Was wünschen Sie sich?", FIVE),
+    )
+    poll = post.poll
+    wait(
+        lambda: post_progress(post).handed_over == CITIZENS,
+        timeout=WAIT_SECONDS,
+        what="the poll handed over to all 200",
+    )
+    provider_ids = set(
+        PostDelivery.objects.filter(post=post).values_list("message__provider_id", flat=True)
+    )
+    on_phone: dict[str, dict[str, Any]] = {}
+    for citizen in people:
+        (message,) = [m for m in thread(sim, citizen.wa_id) if m["id"] in provider_ids]
+        on_phone[citizen.wa_id] = message
+    kinds = Counter(m["type"] for m in on_phone.values())
+    assert kinds == {"interactive": OPEN_WINDOW, "template": CITIZENS - OPEN_WINDOW}
+
+    # and: the staff member opens the results page before anyone answered
+    approver("pressestelle")
+    page = new_page(timeout_seconds=WAIT_SECONDS)
+    page.goto(f"{live_stack.web_url}/kanal/{post.pk}/umfrage/")
+    page.fill("#id_username", "pressestelle")
+    page.fill("#id_password", "x")
+    page.click("form .button--primary")
+    page.wait_for_url(f"**/kanal/{post.pk}/umfrage/")
+    assert page.locator('[data-testid="poll-total"]').inner_text() == "0"
+    page.evaluate("window.pollPageMarker = 'still the same page'")
+
+    # when: 180 answer (first choice by position), every seventh changes their mind
+    expected: dict[str, int] = {}
+    changers = 0
+    for index, citizen in enumerate(people[: CITIZENS - LATE]):
+        first = index % 5 + 1
+        answer(sim, citizen.wa_id, on_phone[citizen.wa_id], first, poll.pk)
+        expected[citizen.wa_id] = first
+    time.sleep(1.1)  # a change comes at least a second later (WhatsApp's timestamps)
+    for index, citizen in enumerate(people[: CITIZENS - LATE]):
+        if index % 7 == 0:
+            second = (index + 2) % 5 + 1
+            answer(sim, citizen.wa_id, on_phone[citizen.wa_id], second, poll.pk)
+            expected[citizen.wa_id] = second
+            changers += 1
+    counts = Counter(expected.values())
+
+    # then: the database holds one answer each, the later one
+    def recorded() -> bool:
+        answers = PollAnswer.objects.filter(poll=poll)
+        return answers.count() == len(expected) and (answers.filter(changes=1).count() == changers)
+
+    wait(recorded, timeout=WAIT_SECONDS, what="180 answers and the changes recorded")
+    stored = dict(
+        PollAnswer.objects.filter(poll=poll).values_list("citizen__wa_id", "option__position")
+    )
+    assert stored == expected
+
+    # and: the page shows the exact counts, live, without a reload
+    page.locator('[data-testid="poll-total"]', has_text=str(len(expected))).wait_for()
+    for position in range(1, 6):
+        cell = page.locator(f'[data-testid="poll-count-{position}"]')
+        cell.filter(has_text=str(counts[position])).wait_for()
+        percent = round(100 * counts[position] / len(expected))
+        assert page.locator(f'[data-testid="poll-percent-{position}"]').inner_text() == (
+            f"{percent} %"
+        )
+    assert page.locator('[data-testid="poll-changed"]').inner_text() == str(changers)
+    assert page.evaluate("window.pollPageMarker") == "still the same page"
+
+    # when: the poll is closed, 20 tap for the first time and 2 try to change their answer
+    page.click("#close-poll")
+    page.locator("#poll-results[data-closed='true']").wait_for()
+    time.sleep(1.5)  # WhatsApp's timestamps have whole seconds
+    late = people[CITIZENS - LATE :]
+    for citizen in late:
+        answer(sim, citizen.wa_id, on_phone[citizen.wa_id], 1, poll.pk)
+    for citizen in people[1:3]:
+        answer(sim, citizen.wa_id, on_phone[citizen.wa_id], 5, poll.pk)
+
+    # then: each gets the polite "closed" line; nothing changes
+    def told_closed(wa_id: str) -> bool:
+        return any(
+            m["direction"] == "out" and "Umfrage ist leider beendet" in (m["text"] or "")
+            for m in thread(sim, wa_id)
+        )
+
+    for citizen in [*late, *people[1:3]]:
+        wait(lambda wa_id=citizen.wa_id: told_closed(wa_id), timeout=WAIT_SECONDS, what="closed")
+    stored = dict(
+        PollAnswer.objects.filter(poll=poll).values_list("citizen__wa_id", "option__position")
+    )
+    assert stored == expected
+    page.reload()
+    assert page.locator('[data-testid="poll-total"]').inner_text() == str(len(expected))
+    for position in range(1, 6):
+        count = page.locator(f'[data-testid="poll-count-{position}"]').inner_text()
+        assert count == str(counts[position])
+
+    # and: the bot confirmed votes and changes in one line each
+    first_citizen = thread(sim, people[0].wa_id)
+    lines = [m["text"] for m in first_citizen if m["direction"] == "out" and m["type"] == "text"]
+    assert f"Danke! Ihre Stimme für „{FIVE[0]}“ ist gezählt." in lines
+    assert f"Ihre Stimme ist jetzt „{FIVE[2]}“." in lines
+
+    # and: the CSV matches, without phone numbers
+    response = page.request.get(f"{live_stack.web_url}/kanal/{post.pk}/umfrage/antworten.csv")
+    assert response.status == 200
+    content = response.text()
+    rows = list(csv.DictReader(io.StringIO(content)))
+    assert Counter(int(row["option_number"]) for row in rows) == counts
+    assert sum(int(row["changes"]) for row in rows) == changers
+    assert {row["language"] for row in rows} == {"de"}
+    assert not any(citizen.wa_id in content for citizen in people)
+
+    # and: no answer opened an inbox conversation
+    assert not Conversation.objects.exists()
