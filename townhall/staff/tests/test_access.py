@@ -55,8 +55,8 @@ def test_root_opens_the_first_page_the_role_may_use(
 
 
 @pytest.mark.django_db
-def test_root_tells_an_account_without_a_role_to_ask_for_one(client: Client) -> None:
-    client.force_login(User.objects.create_user("neu"))
+def test_root_tells_a_staff_member_without_a_role_to_ask_for_one(client: Client) -> None:
+    client.force_login(User.objects.create_user("neu", is_staff=True))
 
     response = client.get("/")
 
