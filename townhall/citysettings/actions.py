@@ -56,7 +56,7 @@ def _save(changes: dict[str, Any], *, acting_user: Any, section: str) -> CitySet
             setattr(row, name, value)
         row.updated_at = clock.now()
         row.save()
-        _record(acting_user, section, changed)
+        record_settings_change(acting_user, section, changed)
     _forget_cache()
     return row
 
@@ -67,8 +67,10 @@ def _forget_cache() -> None:
     transaction.on_commit(config.invalidate)
 
 
-def _record(acting_user: Any, section: str, changed: list[str]) -> None:
-    # Field names only: a secret's or a text's value never reaches the audit log.
+def record_settings_change(acting_user: Any, section: str, changed: list[str]) -> None:
+    """Audit entry and log line for a change on a settings page (also the office hours,
+    which the inbox app stores). Field names only: a secret's or a text's value never
+    reaches the audit log."""
     do_audit(
         AuditAction.SETTINGS_CHANGED,
         acting_user=acting_user,
@@ -271,7 +273,7 @@ def do_set_citizen_text(key: str, language: str, text: str, *, acting_user: Any)
             CitizenText.objects.update_or_create(
                 key=key, language=language, defaults={"text": text, "updated_at": clock.now()}
             )
-        _record(acting_user, "citizen_texts", [f"{key}:{language}"])
+        record_settings_change(acting_user, "citizen_texts", [f"{key}:{language}"])
     _forget_cache()
 
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from townhall.audit.actions import Action as AuditAction
 from townhall.audit.actions import do_audit
 from townhall.citizens.models import Citizen
+from townhall.citysettings.actions import record_settings_change
 from townhall.citysettings.texts import citizen_text
 from townhall.core import clock
 from townhall.core.privacy import redact
@@ -513,43 +514,22 @@ def do_set_office_hours(hours: dict[int, list[tuple[time, time]]], *, acting_use
     with transaction.atomic():
         WeeklyHours.objects.all().delete()
         WeeklyHours.objects.bulk_create(rows)
-    logger.info(
-        "inbox.office_hours_changed spans=%s user=%s", len(rows), getattr(acting_user, "pk", None)
-    )
-    do_audit(
-        AuditAction.SETTINGS_CHANGED,
-        acting_user=acting_user,
-        target_type="citysettings",
-        target_id="office_hours",
-        details={"fields": ["weekly_hours"], "via": "settings page"},
-    )
+        record_settings_change(acting_user, "office_hours", ["weekly_hours"])
 
 
 def do_add_closed_day(day: date, reason: str, *, acting_user: Any) -> ClosedDay:
-    closed_day, _created = ClosedDay.objects.update_or_create(
-        date=day, defaults={"reason": reason.strip()[:200]}
-    )
-    logger.info("inbox.closed_day_added user=%s", getattr(acting_user, "pk", None))
-    do_audit(
-        AuditAction.SETTINGS_CHANGED,
-        acting_user=acting_user,
-        target_type="citysettings",
-        target_id="closed_days",
-        details={"fields": ["closed_days"], "via": "settings page"},
-    )
+    with transaction.atomic():
+        closed_day, _created = ClosedDay.objects.update_or_create(
+            date=day, defaults={"reason": reason.strip()[:200]}
+        )
+        record_settings_change(acting_user, "closed_days", ["closed_days"])
     return closed_day
 
 
 def do_remove_closed_day(closed_day_id: int, *, acting_user: Any) -> None:
-    ClosedDay.objects.filter(pk=closed_day_id).delete()
-    logger.info("inbox.closed_day_removed user=%s", getattr(acting_user, "pk", None))
-    do_audit(
-        AuditAction.SETTINGS_CHANGED,
-        acting_user=acting_user,
-        target_type="citysettings",
-        target_id="closed_days",
-        details={"fields": ["closed_days"], "via": "settings page"},
-    )
+    with transaction.atomic():
+        ClosedDay.objects.filter(pk=closed_day_id).delete()
+        record_settings_change(acting_user, "closed_days", ["closed_days"])
 
 
 def do_merge_conversation(citizen: Citizen, stranger: Citizen | None) -> None:
