@@ -34,8 +34,9 @@ class PersonalDataInAuditDetails(ValueError):
 def pseudonym(value: str) -> str:
     """A keyed hash of ``value`` (e.g. a user name typed at a failed login): equal inputs
     give equal pseudonyms, so repeated attempts can be told apart, but it cannot be read."""
-    digest = hmac.new(settings.SECRET_KEY.encode(), value.encode(), hashlib.sha256).hexdigest()
-    return digest[:16]
+    digest = hmac.new(settings.SECRET_KEY.encode(), value.encode(), hashlib.sha256).digest()
+    # Letters only (one per half byte), so a pseudonym never looks like a phone number.
+    return "".join(chr(ord("a") + (byte >> 4)) + chr(ord("a") + (byte & 15)) for byte in digest[:8])
 
 
 def mask_number(number: str) -> str:

@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
 
-from townhall.audit.actions import Action, PersonalDataInAuditDetails, do_audit
+from townhall.audit.actions import Action, PersonalDataInAuditDetails, do_audit, pseudonym
 from townhall.audit.models import AuditEntry, AuditLogIsAppendOnly
 from townhall.inbox.actions import do_reply
 from townhall.inbox.tests.factories import make_conversation, make_staff, open_around_the_clock
@@ -42,6 +42,18 @@ def test_a_detail_that_looks_like_a_phone_number_is_refused() -> None:
         do_audit(Action.NUMBER_SEARCHED, details={"query": "+49 176 1234567"})
 
     assert AuditEntry.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_failed_login_pseudonyms_are_stable_and_never_refused_as_numbers() -> None:
+    # A hex digest has seven digits in a row for about one user name in ten; such a
+    # pseudonym was refused and the failed login went unaudited.
+    names = [f"user{index}" for index in range(2000)]
+    for name in names:
+        do_audit(Action.LOGIN_FAILED, details={"username_hash": pseudonym(name)})
+
+    assert AuditEntry.objects.count() == len(names)
+    assert pseudonym("buero") == pseudonym("buero") != pseudonym("buerO")
 
 
 @pytest.mark.django_db
