@@ -1154,7 +1154,7 @@ def _record_outcomes(rows: list[dict[str, Any]], outcomes: list[SendResult | Clo
     A 130429 has already paused every dispatcher (``_send_paced``); here it is only retried."""
     now = clock.now()
     max_attempts = settings.WHATSAPP["SEND_MAX_ATTEMPTS"]
-    accepted: list[Message] = []
+    accepted: list[dict[str, Any]] = []
     changed: list[Message] = []
     errors_by_class: dict[str, int] = {}
     next_retry: float | None = None
@@ -1162,16 +1162,7 @@ def _record_outcomes(rows: list[dict[str, Any]], outcomes: list[SendResult | Clo
         attempts = row["attempts"] + 1
         if isinstance(outcome, SendResult):
             accepted.append(
-                Message(
-                    pk=row["pk"],
-                    provider_id=outcome.message_id,
-                    status=Message.Status.ACCEPTED,
-                    attempts=attempts,
-                    status_updated_at=now,
-                    error_code=None,
-                    error_title="",
-                    next_attempt_at=None,
-                )
+                {"pk": row["pk"], "provider_id": outcome.message_id, "attempts": attempts}
             )
             continue
         errors_by_class[type(outcome).__name__] = errors_by_class.get(type(outcome).__name__, 0) + 1
@@ -1204,14 +1195,14 @@ def _record_outcomes(rows: list[dict[str, Any]], outcomes: list[SendResult | Clo
     ]
     with transaction.atomic():
         if accepted:
-            Message.objects.bulk_update(accepted, ["provider_id", *outcome_fields])
+            _store_accepted(accepted, now)
         if changed:
             Message.objects.bulk_update(changed, outcome_fields)
     # Status webhooks can overtake the write above; apply the ones that already arrived.
     if accepted:
         early = list(
             MessageStatusEvent.objects.filter(
-                provider_message_id__in=[message.provider_id for message in accepted]
+                provider_message_id__in=[row["provider_id"] for row in accepted]
             ).values_list("provider_message_id", "status", "errors")
         )
         if early:
@@ -1228,6 +1219,39 @@ def _record_outcomes(rows: list[dict[str, Any]], outcomes: list[SendResult | Clo
     else:
         logger.info("whatsapp.sent batch=%d", len(rows))
     return len(accepted)
+
+
+def _store_accepted(rows: list[dict[str, Any]], now: datetime) -> None:
+    """Meta's ids of a batch's accepted messages in one UPDATE whose rows travel as one JSON
+    parameter (``bulk_update``'s CASE per row and field was a quarter of the worker's CPU)."""
+    sql = _STORE_ACCEPTED_POSTGRES if connection.vendor == "postgresql" else _STORE_ACCEPTED
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), 1000):
+            cursor.execute(
+                sql,
+                [
+                    Message.Status.ACCEPTED.value,
+                    _db_datetime(now),
+                    orjson.dumps(rows[start : start + 1000]).decode(),
+                ],
+            )
+
+
+_MESSAGE_TABLE = Message._meta.db_table
+# The table name is our model's; the values are parameters.
+_STORE_ACCEPTED_POSTGRES = (
+    f"UPDATE {_MESSAGE_TABLE} AS message SET provider_id = row.provider_id,"  # noqa: S608
+    " status = %s, attempts = row.attempts, status_updated_at = %s, error_code = NULL,"
+    " error_title = '', next_attempt_at = NULL"
+    " FROM jsonb_to_recordset(%s::jsonb) AS row(pk bigint, provider_id varchar, attempts integer)"
+    " WHERE message.id = row.pk"
+)
+_STORE_ACCEPTED = (
+    f"UPDATE {_MESSAGE_TABLE} SET provider_id = json_extract(row.value, '$.provider_id'),"  # noqa: S608
+    " status = %s, attempts = json_extract(row.value, '$.attempts'), status_updated_at = %s,"
+    " error_code = NULL, error_title = '', next_attempt_at = NULL"
+    f" FROM json_each(%s) AS row WHERE {_MESSAGE_TABLE}.id = json_extract(row.value, '$.pk')"
+)
 
 
 def retry_delay(attempt: int) -> float:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import urllib.parse
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -210,7 +212,10 @@ class CloudAPIClient:
                 timeout=aiohttp.ClientTimeout(
                     total=self._timeout_seconds, connect=min(self._timeout_seconds, 5.0)
                 ),
-                trust_env=True,  # proxies from the environment, as the httpx client
+                # The environment's proxy is looked up once here, not per request (reading
+                # netrc and the proxy variables was a tenth of the worker's CPU per send).
+                trust_env=False,
+                proxy=self._env_proxy(),
             )
         try:
             async with session.post(self._messages_url, data=body) as response:
@@ -219,6 +224,14 @@ class CloudAPIClient:
             raise TransportError(f"{type(error).__name__} calling the Cloud API") from error
         except (aiohttp.ClientError, TimeoutError) as error:
             raise OutcomeUnknown(f"{type(error).__name__} calling the Cloud API") from error
+
+    def _env_proxy(self) -> str | None:
+        """The proxy the environment names for the Graph API (HTTPS_PROXY, NO_PROXY, …)."""
+        host = urllib.parse.urlsplit(self._messages_url).hostname or ""
+        if urllib.request.proxy_bypass(host):
+            return None
+        scheme = urllib.parse.urlsplit(self._messages_url).scheme
+        return urllib.request.getproxies().get(scheme)
 
     async def _post_batched_httpx(self, body: bytes) -> tuple[int, bytes]:
         session = self._batch_session
