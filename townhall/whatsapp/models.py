@@ -29,16 +29,15 @@ class WebhookEvent(models.Model):
         REJECTED = "rejected", "rejected"
         FAILED = "failed", "failed"
 
-    # Meta re-delivers the identical body; the hash makes the re-delivery a no-op.
-    body_sha256 = models.CharField(
-        verbose_name=_("body hash (SHA-256)"), max_length=64, unique=True
-    )
+    # Meta re-delivers the identical body; the hash makes the re-delivery a no-op (unique
+    # by a constraint in Meta below: ``unique=True`` adds a LIKE index on PostgreSQL that
+    # every insert of the webhook's hot path would pay for and no query uses).
+    body_sha256 = models.CharField(verbose_name=_("body hash (SHA-256)"), max_length=64)
     # Text, not bytes, so erasure can find a citizen's number in stored bodies. The signature
     # was checked on the raw bytes before storing; exact bytes are not needed afterwards.
     body = models.TextField(verbose_name=_("content"))
-    received_at = models.DateTimeField(
-        verbose_name=_("received at"), default=timezone.now, db_index=True
-    )
+    # Indexed with the state (Meta below): every query by time asks for a state too.
+    received_at = models.DateTimeField(verbose_name=_("received at"), default=timezone.now)
     state = models.CharField(
         verbose_name=_("state"), max_length=16, choices=State.choices, default=State.PENDING
     )
@@ -51,6 +50,9 @@ class WebhookEvent(models.Model):
         verbose_name = _("webhook event")
         verbose_name_plural = _("webhook events")
         indexes = [models.Index(fields=["state", "received_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["body_sha256"], name="whatsapp_webhookevent_body_once")
+        ]
 
     def __str__(self) -> str:
         return f"WebhookEvent {self.pk} ({self.state})"
@@ -96,14 +98,18 @@ class Message(models.Model):
         # Inbound: the handlers failed INBOUND_MAX_ATTEMPTS times; waits for a person to retry.
         HANDLING_FAILED = "handling_failed", "handling failed"
 
-    provider_id = models.CharField(
-        verbose_name=_("WhatsApp message ID"), max_length=255, unique=True, null=True, blank=True
+    # Unique by a constraint in Meta (no LIKE index on PostgreSQL: every status update of
+    # a broadcast would maintain it, and ids are only ever looked up whole).
+    # NULL, not "": the unsent rows must not collide on one empty id.
+    provider_id = models.CharField(  # noqa: DJ001
+        verbose_name=_("WhatsApp message ID"), max_length=255, null=True, blank=True
     )
     direction = models.CharField(
         verbose_name=_("direction"), max_length=3, choices=Direction.choices
     )
-    # The citizen's WhatsApp id (digits of the E.164 number without "+").
-    wa_id = models.CharField(verbose_name=_("WhatsApp number"), max_length=32, db_index=True)
+    # The citizen's WhatsApp id (digits of the E.164 number without "+"); looked up through
+    # the (wa_id, created_at) index of Meta.
+    wa_id = models.CharField(verbose_name=_("WhatsApp number"), max_length=32)
     # Inbound: the sender's WhatsApp profile name at the time (personal data).
     profile_name = models.CharField(verbose_name=_("profile name"), max_length=255, blank=True)
     type = models.CharField(verbose_name=_("type"), max_length=32)
@@ -156,6 +162,9 @@ class Message(models.Model):
                 condition=models.Q(status="queued"),
                 name="whatsapp_message_claim",
             ),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["provider_id"], name="whatsapp_message_provider_once")
         ]
 
     def __str__(self) -> str:
