@@ -39,10 +39,25 @@
     history.querySelectorAll("details[open][data-details-key]").forEach(function (details) {
       openKeys.push(details.getAttribute("data-details-key"));
     });
+    var pending = savedHistoryState;
+    // A state no swap restored within a moment (a poll answered without content) is stale.
+    if (pending && Date.now() - pending.savedAt < 2000) {
+      // A second swap before the first one's content was restored (a poll and a reply
+      // crossing): the page still shows the first swap's fresh, closed details, so keep
+      // what the staff member had open and where they were before the first swap.
+      savedHistoryState = {
+        openKeys: pending.openKeys.concat(openKeys),
+        stickToBottom: forceBottom || pending.stickToBottom,
+        scrollTop: pending.scrollTop,
+        savedAt: pending.savedAt,
+      };
+      return;
+    }
     savedHistoryState = {
       openKeys: openKeys,
       stickToBottom: forceBottom || isNearBottom(history),
       scrollTop: history.scrollTop,
+      savedAt: Date.now(),
     };
   }
 
