@@ -10,13 +10,13 @@ import shutil
 import time
 from typing import Any
 
-import httpx
 import pytest
 
 from townhall.channel.models import Post, PostDelivery
 from townhall.channel.tests.factories import approver, editor
 from townhall.citizens.actions import do_subscribe_directly
 from townhall.citizens.models import Citizen, ConsentRecord, Offering
+from townhall.simulator.testing import local_http
 
 pytestmark = [
     pytest.mark.browser,
@@ -48,7 +48,7 @@ def wait_for(condition: Any, what: str) -> Any:
 
 
 def phone_messages(stack: Any, wa_id: str) -> list[dict[str, Any]]:
-    response = httpx.get(f"{stack.simulator_url}/_sim/citizens/{wa_id}/messages", timeout=10)
+    response = local_http.get(f"{stack.simulator_url}/_sim/citizens/{wa_id}/messages", timeout=10)
     if response.status_code == 404:
         return []
     response.raise_for_status()
@@ -58,7 +58,7 @@ def phone_messages(stack: Any, wa_id: str) -> list[dict[str, Any]]:
 def subscribe_citizens_who_wrote(stack: Any) -> None:
     """The citizens write to the city (their 24-hour window opens) and are info subscribers."""
     for wa_id, name in CITIZENS.items():
-        httpx.post(
+        local_http.post(
             f"{stack.simulator_url}/_sim/citizens/{wa_id}/send",
             json={"name": name, "type": "text", "text": "Hallo"},
             timeout=10,
@@ -92,7 +92,7 @@ def test_editor_drafts_approver_approves_and_progress_updates_live(
     daytime, live_stack, new_page
 ) -> None:
     # given: slow statuses, so the page has something to count while it is open
-    httpx.post(
+    local_http.post(
         f"{live_stack.simulator_url}/_sim/config",
         json={"delivered_delay_seconds": 1.0, "read_delay_seconds": 4.0, "pair_limit_burst": 100},
         timeout=10,

@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-import httpx
 import pytest
 
 from townhall.channel.actions import do_publish_post
@@ -16,6 +15,7 @@ from townhall.channel.tests.factories import approved_template, citizens, topics
 from townhall.citizens.actions import do_set_notification_mode
 from townhall.citizens.models import ConsentRecord, NotificationMode
 from townhall.simulator.message_templates import load_templates
+from townhall.simulator.testing import local_http
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +32,7 @@ def before_six(time_machine):
 
 
 def phone_thread(stack, wa_id: str) -> list[dict]:
-    response = httpx.get(f"{stack.simulator_url}/_sim/citizens/{wa_id}/messages", timeout=10)
+    response = local_http.get(f"{stack.simulator_url}/_sim/citizens/{wa_id}/messages", timeout=10)
     if response.status_code == 404:
         return []
     response.raise_for_status()

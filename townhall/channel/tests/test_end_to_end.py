@@ -7,7 +7,6 @@ import io
 import json
 from datetime import timedelta
 
-import httpx
 import pytest
 from django.core.management import call_command
 
@@ -17,6 +16,7 @@ from townhall.channel.progress import post_progress
 from townhall.channel.tests.factories import approved_template, approver, citizens, editor, topics
 from townhall.citizens.models import Citizen
 from townhall.core import clock
+from townhall.simulator.testing import local_http
 from townhall.whatsapp.models import Message
 
 pytestmark = pytest.mark.e2e
@@ -30,7 +30,7 @@ ENGLISH_TEMPLATE = {
 
 
 def phone_thread(stack, wa_id: str) -> list[dict]:
-    response = httpx.get(f"{stack.simulator_url}/_sim/citizens/{wa_id}/messages", timeout=10)
+    response = local_http.get(f"{stack.simulator_url}/_sim/citizens/{wa_id}/messages", timeout=10)
     if response.status_code == 404:
         return []
     response.raise_for_status()
@@ -38,12 +38,12 @@ def phone_thread(stack, wa_id: str) -> list[dict]:
 
 
 def flush(stack) -> None:
-    httpx.post(f"{stack.simulator_url}/_sim/flush", json={"timeout": 30}, timeout=40)
+    local_http.post(f"{stack.simulator_url}/_sim/flush", json={"timeout": 30}, timeout=40)
 
 
 def test_a_post_reaches_exactly_the_right_citizens_once_by_the_rule(daytime, live_stack, wait):
     # given: 1,000 citizens; the post goes to "verkehr" and "veranstaltungen"
-    httpx.post(f"{live_stack.simulator_url}/_sim/templates", json=ENGLISH_TEMPLATE, timeout=10)
+    local_http.post(f"{live_stack.simulator_url}/_sim/templates", json=ENGLISH_TEMPLATE, timeout=10)
     template = approved_template()
     approved_template(language="en")
     closed_de = citizens(300, topic_slugs=["verkehr"]) + citizens(
@@ -58,7 +58,7 @@ def test_a_post_reaches_exactly_the_right_citizens_once_by_the_rule(daytime, liv
     Citizen.objects.update(last_inbound_at=None)
     # 40 of them wrote to the city a moment ago: their window is open
     for citizen in open_de + open_en:
-        httpx.post(
+        local_http.post(
             f"{live_stack.simulator_url}/_sim/citizens/{citizen.wa_id}/send",
             json={"type": "text", "text": "Danke für die Infos"},
             timeout=10,
@@ -175,7 +175,7 @@ def test_publish_post_command_waits_and_prints_the_final_counts(daytime, live_st
 def accepted_by_simulator(stack) -> int:
     """How many sends the simulator (Meta) accepted so far."""
     flush(stack)
-    response = httpx.get(f"{stack.simulator_url}/_sim/stats", timeout=10)
+    response = local_http.get(f"{stack.simulator_url}/_sim/stats", timeout=10)
     response.raise_for_status()
     return response.json()["sends"]["accepted"]
 

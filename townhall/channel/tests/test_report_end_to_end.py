@@ -3,7 +3,6 @@ web server and worker; the report's numbers against the simulator's own counts."
 
 from __future__ import annotations
 
-import httpx
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
@@ -18,6 +17,7 @@ from townhall.citizens.models import ConsentRecord, Offering
 from townhall.inbox.actions import do_set_state
 from townhall.inbox.models import Conversation
 from townhall.inbox.tests.factories import make_staff, open_around_the_clock
+from townhall.simulator.testing import local_http
 from townhall.whatsapp.models import Message
 
 pytestmark = pytest.mark.e2e
@@ -35,7 +35,7 @@ def publish(template) -> Post:
 
 
 def sim(stack, path: str, body: dict) -> dict:
-    response = httpx.post(f"{stack.simulator_url}{path}", json=body, timeout=10)
+    response = local_http.post(f"{stack.simulator_url}{path}", json=body, timeout=10)
     response.raise_for_status()
     return response.json()
 
@@ -162,7 +162,9 @@ def test_report_of_a_broadcast_matches_the_simulators_counts(daytime, live_stack
         "read": sum(s == "read" for s in statuses.values()),
         "failed": sum(s == "failed" for s in statuses.values()),
     }
-    counters = httpx.get(f"{live_stack.simulator_url}/_sim/stats", timeout=10).json()["statuses"]
+    counters = local_http.get(f"{live_stack.simulator_url}/_sim/stats", timeout=10).json()[
+        "statuses"
+    ]
     assert simulated == {"delivered": 14, "read": 14, "failed": 3}
     assert (counters["delivered"], counters["read"], counters["failed"]) == (14, 14, 3)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import pytest
 from django.apps import apps
 from django.db import models
@@ -21,6 +20,7 @@ from townhall.citizens.models import (
     Subscription,
     TopicSubscription,
 )
+from townhall.simulator.testing import local_http
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +36,7 @@ class Phone:
         self.seen: set[str] = set()
 
     def send(self, payload: dict) -> None:
-        httpx.post(
+        local_http.post(
             f"{self.base}/send", json={"name": NAME, **payload}, timeout=10
         ).raise_for_status()
 
@@ -44,7 +44,7 @@ class Phone:
         self.send({"type": "text", "text": text})
 
     def messages(self) -> list[dict]:
-        response = httpx.get(f"{self.base}/messages", timeout=10)
+        response = local_http.get(f"{self.base}/messages", timeout=10)
         if response.status_code == 404:
             return []
         response.raise_for_status()
@@ -104,7 +104,7 @@ def test_full_subscription_journey_and_erasure(live_stack, wait):
     phone = Phone(live_stack)
     # The onboarding dialogue is a burst of ~20 messages to one person; Meta's pair limit
     # would stretch it over minutes. The limit itself is tested in the simulator's tests.
-    httpx.post(
+    local_http.post(
         f"{live_stack.simulator_url}/_sim/config", json={"pair_limit_burst": 100}, timeout=10
     ).raise_for_status()
 

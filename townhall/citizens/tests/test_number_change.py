@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 
-import httpx
 import pytest
 
 from townhall.citizens.models import (
@@ -17,6 +16,7 @@ from townhall.citizens.models import (
 from townhall.citizens.tests.test_bot import button, row, text
 from townhall.citizens.tests.test_journey_end_to_end import rows_containing
 from townhall.inbox.models import Conversation, Note
+from townhall.simulator.testing import local_http
 from townhall.whatsapp.models import Message
 
 OLD = "4915112340077"
@@ -207,12 +207,12 @@ def test_number_change_end_to_end_through_the_simulator(live_stack, wait):
     seen: set[str] = set()
 
     def send(wa_id: str, payload: dict) -> None:
-        httpx.post(f"{base}/{wa_id}/send", json={"name": NAME, **payload}, timeout=10)
+        local_http.post(f"{base}/{wa_id}/send", json={"name": NAME, **payload}, timeout=10)
 
     def next_from_city(wa_id: str) -> dict:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            response = httpx.get(f"{base}/{wa_id}/messages", timeout=10)
+            response = local_http.get(f"{base}/{wa_id}/messages", timeout=10)
             if response.status_code == 200:
                 for message in response.json()["messages"]:
                     if message["direction"] == "out" and message["id"] not in seen:
@@ -230,7 +230,7 @@ def test_number_change_end_to_end_through_the_simulator(live_stack, wait):
     citizen = wait(lambda: Citizen.objects.filter(wa_id=OLD).first(), what="citizen")
 
     # the phone changes its number
-    response = httpx.post(f"{base}/{OLD}/change-number", json={"new_wa_id": NEW}, timeout=10)
+    response = local_http.post(f"{base}/{OLD}/change-number", json={"new_wa_id": NEW}, timeout=10)
     assert response.status_code == 200
     wait(
         lambda: Citizen.objects.filter(pk=citizen.pk, wa_id=NEW).exists(),
@@ -244,4 +244,4 @@ def test_number_change_end_to_end_through_the_simulator(live_stack, wait):
     assert Subscription.objects.get(citizen=citizen).state == Subscription.State.ACTIVE
     assert ConsentRecord.objects.filter(citizen=citizen, kind="number_changed").count() == 1
     wait(lambda: rows_containing(OLD) == [], what="no row with the old number")
-    assert httpx.get(f"{base}/{OLD}/messages", timeout=10).status_code == 404
+    assert local_http.get(f"{base}/{OLD}/messages", timeout=10).status_code == 404

@@ -9,11 +9,11 @@ import shutil
 import time
 from typing import Any
 
-import httpx
 import pytest
 
 from townhall.inbox.models import Conversation, Note
 from townhall.inbox.tests.factories import PASSWORD, make_staff, open_around_the_clock
+from townhall.simulator.testing import local_http
 
 pytestmark = [
     pytest.mark.browser,
@@ -37,11 +37,11 @@ class Phone:
         self.base = f"{simulator_url}/_sim/citizens/{WA_ID}"
 
     def send(self, payload: dict[str, Any]) -> None:
-        response = httpx.post(f"{self.base}/send", json={"name": NAME, **payload}, timeout=10)
+        response = local_http.post(f"{self.base}/send", json={"name": NAME, **payload}, timeout=10)
         response.raise_for_status()
 
     def messages(self) -> list[dict[str, Any]]:
-        response = httpx.get(f"{self.base}/messages", timeout=10)
+        response = local_http.get(f"{self.base}/messages", timeout=10)
         if response.status_code == 404:
             return []
         response.raise_for_status()

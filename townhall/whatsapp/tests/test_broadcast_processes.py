@@ -7,11 +7,11 @@ broadcast. Sizes are small enough for CI; ``python -m bench broadcast`` runs the
 
 import time
 
-import httpx
 import pytest
 
 from townhall.citizens.actions import do_subscribe_directly
 from townhall.citizens.models import Citizen, ConsentRecord, Offering, Subscription
+from townhall.simulator.testing import local_http
 from townhall.whatsapp import outbound
 from townhall.whatsapp.actions import do_queue_message, do_queue_messages, do_requeue_stale_work
 from townhall.whatsapp.models import Message
@@ -47,7 +47,7 @@ def info_subscribers(count: int) -> list[str]:
 
 
 def simulator_sends(stack) -> dict:
-    return httpx.get(f"{stack.simulator_url}/_sim/stats", timeout=10).json()["sends"]
+    return local_http.get(f"{stack.simulator_url}/_sim/stats", timeout=10).json()["sends"]
 
 
 def simulator_accepted(stack) -> int:
@@ -92,7 +92,7 @@ def test_a_worker_killed_mid_broadcast_loses_and_duplicates_nobody(live_stack, w
     rows = Message.objects.filter(wa_id__in=recipients, direction="out")
     assert rows.count() == 1000
     assert rows.values("wa_id").distinct().count() == 1000
-    httpx.post(f"{live_stack.simulator_url}/_sim/flush", json={"timeout": 30}, timeout=40)
+    local_http.post(f"{live_stack.simulator_url}/_sim/flush", json={"timeout": 30}, timeout=40)
     assert simulator_accepted(live_stack) - accepted_before == 1000, (
         f"{stranded} rows were mid-call when the worker died"
     )
@@ -105,7 +105,7 @@ def test_a_chat_reply_leaves_within_a_second_while_a_broadcast_runs(live_stack, 
     citizen = Citizen.objects.create(wa_id=CHAT_CITIZEN, profile_name="Jonas Weber")
     do_subscribe_directly(citizen, [Offering.CHAT], channel=ConsentRecord.Channel.WHATSAPP_BUTTON)
     # The citizen writes first, so the 24-hour window is open for a free-text reply.
-    httpx.post(
+    local_http.post(
         f"{live_stack.simulator_url}/_sim/citizens/{CHAT_CITIZEN}/send",
         json={"type": "text", "text": "Wann ist der Wertstoffhof offen?", "name": "Jonas Weber"},
         timeout=10,

@@ -3,10 +3,10 @@
 
 from datetime import UTC, datetime, timedelta, timezone
 
-import httpx
 import pytest
 
 from townhall.core import clock
+from townhall.simulator.testing import local_http
 from townhall.whatsapp import outbound
 from townhall.whatsapp.actions import do_queue_message
 from townhall.whatsapp.models import Message, MessageStatusEvent, WebhookEvent
@@ -21,7 +21,7 @@ NEW_YEARS_EVE = datetime(2027, 12, 31, 23, 59, 50, tzinfo=timezone(timedelta(hou
 
 
 def citizen_sends(stack, text: str, name: str = "Anna Becker") -> str:
-    response = httpx.post(
+    response = local_http.post(
         f"{stack.simulator_url}/_sim/citizens/{WA_ID}/send",
         json={"type": "text", "text": text, "name": name},
         timeout=10,
@@ -31,7 +31,7 @@ def citizen_sends(stack, text: str, name: str = "Anna Becker") -> str:
 
 
 def phone_thread(stack) -> list[dict]:
-    response = httpx.get(f"{stack.simulator_url}/_sim/citizens/{WA_ID}/messages", timeout=10)
+    response = local_http.get(f"{stack.simulator_url}/_sim/citizens/{WA_ID}/messages", timeout=10)
     response.raise_for_status()
     return response.json()["messages"]
 
@@ -96,13 +96,13 @@ def test_redelivered_webhook_creates_one_row(live_stack, wait):
     inbound_id = citizen_sends(live_stack, "Wann ist die Sperrmüllabholung?")
     wait(lambda: Message.objects.filter(provider_id=inbound_id).exists(), what="first delivery")
 
-    response = httpx.post(
+    response = local_http.post(
         f"{live_stack.simulator_url}/_sim/webhooks/redeliver",
         json={"message_id": inbound_id, "times": 10},
         timeout=10,
     )
     response.raise_for_status()
-    httpx.post(f"{live_stack.simulator_url}/_sim/flush", json={"timeout": 10}, timeout=15)
+    local_http.post(f"{live_stack.simulator_url}/_sim/flush", json={"timeout": 10}, timeout=15)
 
     assert Message.objects.filter(provider_id=inbound_id).count() == 1
     # The bot's answer brings its own status webhooks; the redelivered one is stored once.

@@ -21,12 +21,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from django.conf import settings
 from django.db import connection
 
 from townhall.citizens.models import Citizen, Offering, Subscription
+from townhall.simulator.testing import local_http
 from townhall.whatsapp import outbound
 from townhall.whatsapp.actions import do_queue_messages
 from townhall.whatsapp.models import Message, WebhookEvent
@@ -106,17 +106,17 @@ class Restarts:
 
 
 def sim(stack, path: str, **json: object) -> dict:
-    response = httpx.post(f"{stack.simulator_url}{path}", json=json, timeout=30)
+    response = local_http.post(f"{stack.simulator_url}{path}", json=json, timeout=30)
     response.raise_for_status()
     return response.json()
 
 
 def webhook_stats(stack) -> dict:
-    return httpx.get(f"{stack.simulator_url}/_sim/stats", timeout=10).json()["webhooks"]
+    return local_http.get(f"{stack.simulator_url}/_sim/stats", timeout=10).json()["webhooks"]
 
 
 def city_messages(stack, wa_id: str) -> list[dict]:
-    response = httpx.get(f"{stack.simulator_url}/_sim/citizens/{wa_id}/messages", timeout=10)
+    response = local_http.get(f"{stack.simulator_url}/_sim/citizens/{wa_id}/messages", timeout=10)
     if response.status_code == 404:
         return []
     return [m for m in response.json()["messages"] if m["direction"] == "out"]

@@ -15,9 +15,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from townhall.simulator.testing import local_http
 from townhall.whatsapp.models import Message, WebhookEvent
 from townhall.whatsapp.tests.test_faults import (
     OwnRedis,
@@ -79,4 +79,4 @@ def test_redis_stopped_and_started_again_loses_nothing(live_stack, own_redis, wa
     wait(lambda: len(city_messages(live_stack, anna)) == 2, timeout=30, what="Anna's help")
     assert "START" in city_messages(live_stack, anna)[-1]["text"]
     assert Message.objects.filter(provider_id=wamid, handled_at__isnull=False).exists()
-    assert httpx.get(f"{live_stack.web_url}/buergerservice/", timeout=10).status_code == 200
+    assert local_http.get(f"{live_stack.web_url}/buergerservice/", timeout=10).status_code == 200

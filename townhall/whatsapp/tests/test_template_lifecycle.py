@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
 from django.urls import reverse
 
+from townhall.simulator.testing import local_http
 from townhall.whatsapp import client as client_module
 from townhall.whatsapp import outbound
 from townhall.whatsapp.actions import do_queue_message
@@ -56,9 +56,9 @@ def use_simulator(settings: Any, stack: Any, *, review_seconds: float) -> None:
 
 def control(stack: Any, path: str, body: dict[str, Any] | None = None) -> Any:
     if body is None:
-        response = httpx.get(f"{stack.simulator_url}{path}", timeout=10)
+        response = local_http.get(f"{stack.simulator_url}{path}", timeout=10)
     else:
-        response = httpx.post(f"{stack.simulator_url}{path}", json=body, timeout=10)
+        response = local_http.post(f"{stack.simulator_url}{path}", json=body, timeout=10)
     response.raise_for_status()
     return response.json()
 
