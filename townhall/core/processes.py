@@ -59,6 +59,7 @@ class Stack:
     worker_threads: int = 2
     processes: list[subprocess.Popen] = field(default_factory=list)
     worker: subprocess.Popen | None = None
+    _named: dict[str, subprocess.Popen] = field(default_factory=dict)
 
     @property
     def web_url(self) -> str:
@@ -96,11 +97,15 @@ class Stack:
             start_new_session=True,
         )
         self.processes.append(process)
+        self._named[name] = process
         return process
 
-    def start_simulator(self, extra_args: tuple[str, ...] = ()) -> None:
+    def _process_named(self, name: str) -> subprocess.Popen:
+        return self._named[name]
+
+    def start_simulator(self, extra_args: tuple[str, ...] = (), *, wait: bool = True) -> None:
         env = self.process_env()
-        process = self._spawn(
+        self._spawn(
             "simulator",
             [
                 sys.executable,
@@ -120,10 +125,14 @@ class Stack:
             ],
             env,
         )
-        wait_for_http(f"{self.simulator_url}/_sim/stats", process)
+        if wait:
+            self.wait_for_simulator()
 
-    def start_web(self) -> None:
-        process = self._spawn(
+    def wait_for_simulator(self) -> None:
+        wait_for_http(f"{self.simulator_url}/_sim/stats", self._process_named("simulator"))
+
+    def start_web(self, *, wait: bool = True) -> None:
+        self._spawn(
             "web",
             [
                 str(BIN_DIR / "granian"),
@@ -143,7 +152,11 @@ class Stack:
             ],
             self.process_env(),
         )
-        wait_for_http(f"{self.web_url}/webhooks/whatsapp/", process)
+        if wait:
+            self.wait_for_web()
+
+    def wait_for_web(self) -> None:
+        wait_for_http(f"{self.web_url}/webhooks/whatsapp/", self._process_named("web"))
 
     def start_worker(self) -> None:
         self.worker = self._spawn(
@@ -175,9 +188,12 @@ class Stack:
 
     def start(self) -> Stack:
         try:
-            self.start_simulator()
-            self.start_web()
+            # Side by side: each spends seconds importing Python and Django.
+            self.start_simulator(wait=False)
+            self.start_web(wait=False)
             self.start_worker()
+            self.wait_for_simulator()
+            self.wait_for_web()
         except BaseException:
             self.stop()
             raise
