@@ -188,12 +188,14 @@ class Stack:
 
     def start(self) -> Stack:
         try:
-            # Side by side: each spends seconds importing Python and Django.
+            # Side by side: each spends seconds importing Python and Django. The worker
+            # comes last, as in production: its periodic tasks (e.g. the template sync)
+            # find the simulator up when they first run.
             self.start_simulator(wait=False)
             self.start_web(wait=False)
-            self.start_worker()
             self.wait_for_simulator()
             self.wait_for_web()
+            self.start_worker()
         except BaseException:
             self.stop()
             raise

@@ -916,21 +916,16 @@ def _start_dispatchers() -> None:
 class DispatchReport:
     claimed: int = 0
     accepted: int = 0
-    # Seconds until the rate limit lets the next message go (0: go on at once).
-    wait: float = 0.0
 
 
 def do_dispatch(seconds: float = DISPATCH_SLICE_SECONDS) -> bool:
     """Send due messages, batch after batch, for about ``seconds``; True if work is left.
 
-    Workers may run this side by side: claims never overlap, the rate limit is shared.
+    Workers may run this side by side: claims never overlap, the send slots are shared.
     """
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        report = do_dispatch_batch()
-        if report.wait > 0:
-            time.sleep(min(report.wait, max(0.0, deadline - time.monotonic())))
-        elif report.claimed == 0:
+        if do_dispatch_batch().claimed == 0:
             return False
     return True
 
@@ -953,25 +948,17 @@ def do_dispatch_batch(
     *, limit: int | None = None, message_ids: list[int] | None = None
 ) -> DispatchReport:
     """Claim due messages (priority order, per-citizen order kept), check consent and the
-    pair limit for all of them at once, send them with many requests in flight, paced by
-    the shared rate limit, and record the outcomes in bulk.
+    pair limit for all of them at once, send them with many requests in flight, each at
+    the send slot the shared limiter booked for it, and record the outcomes in bulk.
 
-    The claim is bigger than the limiter's burst (a twentieth of a second's messages, see
-    rate_limit.py): one claim, one consent check and one bulk update serve about half a
-    second of sending, shared by the dispatchers, instead of a round trip per burst."""
+    One claim, one consent check and one bulk update serve a claim's worth of sending
+    (about half a second of the number's messages, shared by the dispatchers)."""
     limiter = get_limiter()
-    wanted = limit or _claim_size()
-    grant = limiter.take(wanted)
-    if grant.granted == 0:
-        return DispatchReport(wait=grant.retry_after)
-    claimed = _claim_due_messages(wanted, message_ids)
+    claimed = _claim_due_messages(limit or _claim_size(), message_ids)
     if not claimed:
-        limiter.refund(grant.granted)
         return DispatchReport()
     sendable = _drop_refused(_drop_expired(claimed))
     sendable = _hold_back_pair_limited(sendable, limiter)
-    tokens = min(grant.granted, len(sendable))
-    limiter.refund(grant.granted - tokens)
     if not sendable:
         return DispatchReport(claimed=len(claimed))
     requests = [
@@ -983,7 +970,7 @@ def do_dispatch_batch(
         )
         for row in sendable
     ]
-    outcomes = _send_paced(requests, tokens, limiter)
+    outcomes = _send_paced(requests, limiter)
     accepted = _record_outcomes(sendable, outcomes)
     return DispatchReport(claimed=len(claimed), accepted=accepted)
 
@@ -996,30 +983,33 @@ def _claim_size() -> int:
 
 
 def _send_paced(
-    requests: list[SendRequest], tokens: int, limiter: RateLimiter
+    requests: list[SendRequest], limiter: RateLimiter
 ) -> list[SendResult | CloudAPIError]:
-    """Send ``requests`` in order, each part as soon as the limiter grants it."""
+    """Send ``requests`` in order, each at the slot the limiter booked for it."""
     client = get_client()
-    if len(requests) == 1 and tokens == 1:
-        # One message (a chat reply) goes on the calling thread: no hop to the I/O loop.
-        try:
-            return [client.send_raw(**_as_kwargs(requests[0]))]
-        except CloudAPIError as error:
-            return [error]
     outcomes: list[SendResult | CloudAPIError] = []
     while len(outcomes) < len(requests):
-        if tokens == 0:
-            grant = limiter.take(len(requests) - len(outcomes))
-            if grant.granted == 0:
-                time.sleep(grant.retry_after)
-                continue
-            tokens = grant.granted
-        part = requests[len(outcomes) : len(outcomes) + tokens]
-        results = client.send_many(part)
+        grant = limiter.take(len(requests) - len(outcomes))
+        if grant.granted == 0:
+            time.sleep(grant.retry_after)
+            continue
+        part = requests[len(outcomes) : len(outcomes) + grant.granted]
+        if len(requests) == 1:
+            # One message (a chat reply) goes on the calling thread: no hop to the I/O loop.
+            time.sleep(grant.delay)
+            try:
+                results: list[SendResult | CloudAPIError] = [
+                    client.send_raw(**_as_kwargs(requests[0]))
+                ]
+            except CloudAPIError as error:
+                results = [error]
+        else:
+            results = client.send_many(
+                part, first_at=time.monotonic() + grant.delay, spacing=grant.spacing
+            )
         outcomes.extend(results)
-        tokens = 0
         if any(isinstance(result, ThroughputLimited) for result in results):
-            # Meta counted more than our limiter let through (inbound counts too): every
+            # Meta counted more than our schedule let through (inbound counts too): every
             # dispatcher of this number holds off, the rest of this batch included.
             limiter.pause(settings.WHATSAPP["THROUGHPUT_BACKOFF_SECONDS"])
     return outcomes

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import urllib.parse
 import urllib.request
 from collections.abc import Sequence
@@ -166,23 +167,34 @@ class CloudAPIClient:
         )
         return result
 
-    def send_many(self, requests: Sequence[SendRequest]) -> list[SendResult | CloudAPIError]:
+    def send_many(
+        self, requests: Sequence[SendRequest], *, first_at: float = 0.0, spacing: float = 0.0
+    ) -> list[SendResult | CloudAPIError]:
         """Send a batch with up to ``MAX_IN_FLIGHT`` requests in flight over keep-alive
-        connections; one outcome per request, in order, never raised."""
+        connections; one outcome per request, in order, never raised. Request ``i`` leaves
+        at ``first_at + i * spacing`` (``time.monotonic()`` seconds: the send slots of the
+        rate limiter), or at once where that has passed."""
         if not requests:
             return []
         loop = _IOLoop.get()
-        return asyncio.run_coroutine_threadsafe(self._send_all(requests), loop).result()
+        sending = self._send_all(requests, first_at, spacing)
+        return asyncio.run_coroutine_threadsafe(sending, loop).result()
 
-    async def _send_all(self, requests: Sequence[SendRequest]) -> list[SendResult | CloudAPIError]:
+    async def _send_all(
+        self, requests: Sequence[SendRequest], first_at: float, spacing: float
+    ) -> list[SendResult | CloudAPIError]:
         gate = asyncio.Semaphore(MAX_IN_FLIGHT)
 
-        async def one(request: SendRequest) -> SendResult | CloudAPIError:
+        async def one(index: int, request: SendRequest) -> SendResult | CloudAPIError:
             body = orjson.dumps(
                 _send_body(
                     request.to, request.type_payload, request.reply_to, request.callback_data
                 )
             )
+            # asyncio's clock is time.monotonic(), the one the slots are given in.
+            wait = first_at + index * spacing - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
             async with gate:
                 try:
                     status, content = await self._post_batched(body)
@@ -195,7 +207,9 @@ class CloudAPIClient:
             except CloudAPIError as error:
                 return error
 
-        return list(await asyncio.gather(*(one(request) for request in requests)))
+        return list(
+            await asyncio.gather(*(one(index, request) for index, request in enumerate(requests)))
+        )
 
     async def _post_batched(self, body: bytes) -> tuple[int, bytes]:
         """POST one send of a batch; a failure becomes TransportError (it never left us) or

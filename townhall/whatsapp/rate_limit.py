@@ -1,13 +1,18 @@
 """Meta's sending limits, kept by us rather than discovered through errors.
 
 - Throughput: messages per second per business number (80 by default, up to 1,000 on the
-  top tier; ``WHATSAPP["SEND_RATE_PER_SECOND"]``). One token bucket for all workers and
-  machines, in Redis when ``REDIS_URL`` is set, in this process otherwise (the embedded
-  install runs one worker process). A 130429 answer pauses the bucket for everyone.
+  top tier; ``WHATSAPP["SEND_RATE_PER_SECOND"]``). Meta counts a rolling second, so a
+  bucket that lets a burst leave at once trips 130429 as soon as requests arrive a little
+  bunched. Instead every send gets a **slot**: a time of its own, 1/rate after the one
+  before, booked at most ``HORIZON_SECONDS`` ahead (the generic cell rate algorithm). All
+  workers and machines book from one schedule, in Redis when ``REDIS_URL`` is set, in this
+  process otherwise (the embedded install runs one worker process), and send each message
+  at its slot: requests reach Meta evenly spread, at ``RATE_SHARE`` of the tier. A 130429
+  answer pauses the schedule for everyone.
 - Pair limit: about one message per 6 s to the same citizen, with short bursts
   (``WHATSAPP["PAIR_LIMIT_BURST"]``, ``["PAIR_LIMIT_INTERVAL_SECONDS"]``); 131056 otherwise.
 
-Both are asked once per batch: ``take(n)`` grants up to ``n`` sends, ``take_pairs(wa_ids)``
+Both are asked once per batch: ``take(n)`` books up to ``n`` slots, ``take_pairs(wa_ids)``
 says which citizens may get a message now. The clock is the limiter's own (Redis ``TIME`` or
 ``time.monotonic``): it measures rates, not dates.
 """
@@ -25,18 +30,26 @@ from django.conf import settings
 
 from townhall.citysettings.config import whatsapp_setting
 
+# The share of the tier we send at: the rest absorbs requests that reach Meta a few
+# milliseconds early or late (at 80/s, 4 % is 40 ms of jitter before a second holds 81).
+RATE_SHARE = 0.96
+# How far ahead slots are booked: a claim's worth of sends, short enough that a chat reply
+# booked behind a running broadcast still leaves within a second.
+HORIZON_SECONDS = 0.25
+
 
 @dataclass(frozen=True, slots=True)
 class Grant:
     granted: int
-    # When the next token will be there, if fewer than asked were granted.
+    # When booking may be worth trying again, if fewer than asked were granted.
     retry_after: float
+    # Seconds from now until the first granted slot; slot i comes ``i * spacing`` later.
+    delay: float = 0.0
+    spacing: float = 0.0
 
 
 class RateLimiter(Protocol):
     def take(self, wanted: int) -> Grant: ...
-
-    def refund(self, count: int) -> None: ...
 
     def pause(self, seconds: float) -> None: ...
 
@@ -45,53 +58,53 @@ class RateLimiter(Protocol):
         ...
 
 
+def _book(
+    now: float, tat: float, rate: float, horizon: float, wanted: int
+) -> tuple[int, float, float, float]:
+    """Book up to ``wanted`` slots from the schedule whose next free slot is ``tat``:
+    (granted, the next free slot afterwards, delay of the first, retry_after). The same
+    arithmetic as the Lua script below."""
+    tat = max(tat, now)
+    free = int((now + horizon - tat) * rate + 1e-9)
+    granted = max(0, min(wanted, free))
+    delay = tat - now
+    tat += granted / rate
+    retry_after = 0.0
+    if granted < wanted:
+        # Come back when half the horizon is free again: a part worth sending, not one slot.
+        retry_after = max(1 / rate, tat - now - horizon / 2)
+    return granted, tat, delay, retry_after
+
+
 @dataclass
 class LocalRateLimiter:
-    """Token buckets in this process, shared by its threads."""
+    """The schedule in this process, shared by its threads."""
 
     rate: float
-    burst: float
     pair_burst: float
     pair_interval: float
+    horizon: float = HORIZON_SECONDS
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _tokens: float = 0.0
-    _updated: float = 0.0
+    _tat: float = 0.0
     _paused_until: float = 0.0
     _pairs: dict[str, tuple[float, float]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self._tokens, self._updated = self.burst, time.monotonic()
-
-    def _refill(self, now: float) -> None:
-        self._tokens = min(self.burst, self._tokens + (now - self._updated) * self.rate)
-        self._updated = now
 
     def take(self, wanted: int) -> Grant:
         with self._lock:
             now = time.monotonic()
             if now < self._paused_until:
                 return Grant(0, self._paused_until - now)
-            self._refill(now)
-            granted = max(0, min(wanted, int(self._tokens)))
-            self._tokens -= granted
-            retry_after = 0.0 if granted == wanted else self._until_batch(wanted)
-            return Grant(granted, retry_after)
-
-    def _until_batch(self, wanted: int) -> float:
-        # Wait for a whole batch (a full bucket), not for the next single token: one batch
-        # of n costs a fraction of n batches of one.
-        return max(0.0, min(wanted, self.burst) - self._tokens) / self.rate
-
-    def refund(self, count: int) -> None:
-        with self._lock:
-            self._tokens = min(self.burst, self._tokens + count)
+            granted, self._tat, delay, retry_after = _book(
+                now, self._tat, self.rate, self.horizon, wanted
+            )
+            return Grant(granted, retry_after, delay, 1 / self.rate)
 
     def pause(self, seconds: float) -> None:
         if seconds <= 0:
             return
         with self._lock:
             self._paused_until = max(self._paused_until, time.monotonic() + seconds)
-            self._tokens = 0.0
+            self._tat = max(self._tat, self._paused_until)
 
     def take_pairs(self, wa_ids: Sequence[str]) -> list[float]:
         waits = []
@@ -113,40 +126,34 @@ class LocalRateLimiter:
         return waits
 
 
-# KEYS[1]: the number's bucket. ARGV: rate/s, burst, wanted. Returns {granted, retry_after}.
+# KEYS[1]: the number's schedule. ARGV: rate/s, horizon s, wanted.
+# Returns {granted, retry_after, delay} (see _book).
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local rate, burst, wanted = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local s = redis.call('HMGET', KEYS[1], 'tokens', 'ts', 'paused_until')
-local paused = tonumber(s[3]) or 0
-if now < paused then return {0, tostring(paused - now)} end
-local tokens = tonumber(s[1]) or burst
-local ts = tonumber(s[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
-local granted = math.max(0, math.min(wanted, math.floor(tokens)))
-tokens = tokens - granted
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))
+local rate, horizon, wanted = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local s = redis.call('HMGET', KEYS[1], 'tat', 'paused_until')
+local paused = tonumber(s[2]) or 0
+if now < paused then return {0, tostring(paused - now), '0'} end
+local tat = math.max(tonumber(s[1]) or now, now)
+local free = math.floor((now + horizon - tat) * rate + 1e-9)
+local granted = math.max(0, math.min(wanted, free))
+local delay = tat - now
+tat = tat + granted / rate
+redis.call('HSET', KEYS[1], 'tat', tostring(tat))
 redis.call('PEXPIRE', KEYS[1], 3600000)
 local wait = 0
-if granted < wanted then wait = math.max(0, math.min(wanted, burst) - tokens) / rate end
-return {granted, tostring(wait)}
+if granted < wanted then wait = math.max(1 / rate, tat - now - horizon / 2) end
+return {granted, tostring(wait), tostring(delay)}
 """
-# KEYS[1]: the number's bucket. ARGV: count to give back, burst.
-_REFUND = """
-local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens'))
-if tokens then
-  redis.call('HSET', KEYS[1], 'tokens', tostring(math.min(tonumber(ARGV[2]), tokens + tonumber(ARGV[1]))))
-end
-return 1
-"""
-# KEYS[1]: the number's bucket. ARGV: seconds.
+# KEYS[1]: the number's schedule. ARGV: seconds.
 _PAUSE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local until_ = now + tonumber(ARGV[1])
-local paused = tonumber(redis.call('HGET', KEYS[1], 'paused_until')) or 0
-redis.call('HSET', KEYS[1], 'paused_until', tostring(math.max(paused, until_)), 'tokens', '0', 'ts', tostring(now))
+local s = redis.call('HMGET', KEYS[1], 'tat', 'paused_until')
+local until_ = math.max(tonumber(s[2]) or 0, now + tonumber(ARGV[1]))
+local tat = math.max(tonumber(s[1]) or 0, until_)
+redis.call('HSET', KEYS[1], 'paused_until', tostring(until_), 'tat', tostring(tat))
 redis.call('PEXPIRE', KEYS[1], 3600000)
 return 1
 """
@@ -175,7 +182,7 @@ return waits
 
 
 class RedisRateLimiter:
-    """The same buckets in Redis, shared by every worker on every machine."""
+    """The same schedule in Redis, shared by every worker on every machine."""
 
     def __init__(
         self,
@@ -183,28 +190,25 @@ class RedisRateLimiter:
         *,
         key: str,
         rate: float,
-        burst: float,
         pair_burst: float,
         pair_interval: float,
+        horizon: float = HORIZON_SECONDS,
     ) -> None:
         import redis
 
         self._redis = redis.Redis.from_url(url)
         self._key = key
-        self.rate, self.burst = rate, burst
+        self.rate, self.horizon = rate, horizon
         self.pair_burst, self.pair_interval = pair_burst, pair_interval
         self._take = self._redis.register_script(_TAKE)
-        self._refund = self._redis.register_script(_REFUND)
         self._pause = self._redis.register_script(_PAUSE)
         self._pairs = self._redis.register_script(_PAIRS)
 
     def take(self, wanted: int) -> Grant:
-        granted, retry_after = self._take(keys=[self._key], args=[self.rate, self.burst, wanted])
-        return Grant(int(granted), float(retry_after))
-
-    def refund(self, count: int) -> None:
-        if count > 0:
-            self._refund(keys=[self._key], args=[count, self.burst])
+        granted, retry_after, delay = self._take(
+            keys=[self._key], args=[self.rate, self.horizon, wanted]
+        )
+        return Grant(int(granted), float(retry_after), float(delay), 1 / self.rate)
 
     def pause(self, seconds: float) -> None:
         if seconds > 0:
@@ -216,10 +220,6 @@ class RedisRateLimiter:
         keys = [f"{self._key}:pair:{wa_id}" for wa_id in wa_ids]
         waits = self._pairs(keys=keys, args=[self.pair_burst, self.pair_interval])
         return [float(wait) for wait in waits]
-
-
-# The share of a second's messages that may leave at once (one batch); the rest is paced.
-BURST_SHARE = 0.05
 
 
 def get_limiter() -> RateLimiter:
@@ -238,22 +238,16 @@ def clear_limiters() -> None:
 @cache
 def _limiter(phone_number_id: str, tier_rate: float) -> RateLimiter:
     config = settings.WHATSAPP
-    # Meta counts messages in a rolling second. A bucket of capacity B refilled at r lets
-    # B + r through in some second, so the burst is taken out of the rate: B + r = the tier.
-    burst = max(1.0, tier_rate * BURST_SHARE)
-    rate = max(tier_rate - burst, tier_rate / 2)
+    rate = tier_rate * RATE_SHARE
     pair_burst = float(config["PAIR_LIMIT_BURST"])
     pair_interval = float(config["PAIR_LIMIT_INTERVAL_SECONDS"])
     if settings.REDIS_URL:
-        key = f"townhall:{settings.HUEY['name']}:rate:{phone_number_id}"
+        key = f"townhall:{settings.HUEY['name']}:slots:{phone_number_id}"
         return RedisRateLimiter(
             settings.REDIS_URL,
             key=key,
             rate=rate,
-            burst=burst,
             pair_burst=pair_burst,
             pair_interval=pair_interval,
         )
-    return LocalRateLimiter(
-        rate=rate, burst=burst, pair_burst=pair_burst, pair_interval=pair_interval
-    )
+    return LocalRateLimiter(rate=rate, pair_burst=pair_burst, pair_interval=pair_interval)

@@ -203,7 +203,7 @@ def dispatch_everything_due() -> None:
 
     for _ in range(100):
         report = do_dispatch_batch(limit=200)
-        if report.claimed == 0 and report.wait == 0:
+        if report.claimed == 0:
             return
 
 
