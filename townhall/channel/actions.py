@@ -69,6 +69,7 @@ from townhall.whatsapp.actions import (
     do_cancel_unsent_messages,
     do_hold_messages,
     do_queue_prepared_messages,
+    do_refresh_message_statistics,
     do_release_held_messages,
 )
 from townhall.whatsapp.models import Message, MessageTemplate
@@ -815,6 +816,9 @@ def _fan_out_chunk(
             ],
             batch_size=FAN_OUT_CHUNK,
         )
+        if post.fan_out_cursor == 0 and len(rows) == size:
+            # The first chunk of a big fan-out: the dispatchers start now, on fresh plans.
+            do_refresh_message_statistics()
         post.fan_out_cursor = rows[-1]["pk"]
         post.skipped_without_template += skipped
         post.deferred_for_limit = limit_split.deferred

@@ -770,6 +770,8 @@ def do_queue_messages(
         with transaction.atomic():
             Message.objects.bulk_create(rows, batch_size=QUEUE_CHUNK)
         queued += len(rows)
+    if queued >= QUEUE_CHUNK:
+        do_refresh_message_statistics()
     transaction.on_commit(_start_dispatchers)
     logger.info(
         "whatsapp.queued_batch count=%d refused=%d type=%s priority=%s user=%s",
@@ -780,6 +782,15 @@ def do_queue_messages(
         getattr(acting_user, "pk", None),
     )
     return QueuedBatch(queued=queued, refused=refused)
+
+
+def do_refresh_message_statistics() -> None:
+    """PostgreSQL: refresh the planner's statistics of the messages after thousands were
+    queued at once. Until autovacuum catches up (up to a minute) the planner believes
+    there is no queued row and claims by sorting all of them, ~2 ms per queued row."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {_MESSAGE_TABLE}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -1047,7 +1058,6 @@ def _claim_due_messages(count: int, message_ids: list[int] | None) -> list[dict[
     now = clock.now()
     earlier_on_its_way = Message.objects.filter(
         wa_id=OuterRef("wa_id"),
-        direction=Message.Direction.OUTBOUND,
         status__in=[Message.Status.QUEUED, Message.Status.SENDING, Message.Status.UNCONFIRMED],
         pk__lt=OuterRef("pk"),
         created_at__gte=OuterRef("created_at") - SEND_ORDER_WINDOW,
@@ -1055,7 +1065,10 @@ def _claim_due_messages(count: int, message_ids: list[int] | None) -> list[dict[
         priority__lte=OuterRef("priority"),
     )
     due = (
-        Message.objects.filter(status=Message.Status.QUEUED, direction=Message.Direction.OUTBOUND)
+        # Only outbound rows are ever queued (here and above, no direction filter: with
+        # it PostgreSQL once intersected the (direction, status) index for every candidate
+        # and a claim took 30 s).
+        Message.objects.filter(status=Message.Status.QUEUED)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .exclude(Exists(earlier_on_its_way))
     )
