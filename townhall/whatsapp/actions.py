@@ -525,14 +525,15 @@ def _reconcile_unconfirmed(callbacks: dict[str, str]) -> None:
     if not pending:
         return
     # An id already on another row belongs to a copy that was sent again; leave this one.
-    taken = set(
-        Message.objects.filter(provider_id__in=pending.values()).values_list(
-            "provider_id", flat=True
-        )
+    # (On the row itself: its dispatcher stored it a moment ago; nothing left to do.)
+    taken = dict(
+        Message.objects.filter(provider_id__in=pending.values()).values_list("provider_id", "pk")
     )
-    for message_pk in [pk for pk, provider_id in pending.items() if provider_id in taken]:
-        logger.warning("whatsapp.status_for_resent_message message=%s", message_pk)
-        del pending[message_pk]
+    for message_pk, provider_id in list(pending.items()):
+        if provider_id in taken:
+            if taken[provider_id] != message_pk:
+                logger.warning("whatsapp.status_for_resent_message message=%s", message_pk)
+            del pending[message_pk]
     if not pending:
         return
     reconciled = unanswered.filter(pk__in=list(pending)).update(

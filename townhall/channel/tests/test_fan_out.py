@@ -142,10 +142,15 @@ def test_fan_out_costs_the_same_queries_for_fifty_or_five_hundred_citizens(fake_
     # lock, versions, poll, topics, templates, audience, consent (3 per topic), cursor update and
     # savepoints: the same for any chunk; the two bulk inserts are one statement each on
     # PostgreSQL (SQLite splits them at its 999 parameters per statement)
-    assert not_inserts(fifty) == not_inserts(five_hundred)
+    # the first full chunk also refreshes PostgreSQL's statistics for the dispatchers
+    refreshed = ["ANALYZE"] if connection.vendor == "postgresql" else []
+    first = not_inserts(fifty)
+    assert [verb for verb in first if verb == "ANALYZE"] == refreshed
+    first = [verb for verb in first if verb != "ANALYZE"]
+    assert first == not_inserts(five_hundred)
     assert len(not_inserts(five_hundred)) <= 18
     if connection.vendor == "postgresql":
-        assert len(fifty) == len(five_hundred) <= 20
+        assert len(fifty) - 1 == len(five_hundred) <= 20
 
 
 def not_inserts(queries: CaptureQueriesContext) -> list[str]:
