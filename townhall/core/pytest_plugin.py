@@ -29,7 +29,15 @@ TEST_NOW_VARIABLE = "TOWNHALL_TEST_NOW"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Start the suite's clock at ``TOWNHALL_TEST_NOW`` (it keeps ticking from there)."""
+    """Hash test passwords quickly (``core/testing_hashers.py``), and start the suite's
+    clock at ``TOWNHALL_TEST_NOW`` (it keeps ticking from there)."""
+    from django.conf import settings
+
+    if settings.configured:
+        settings.PASSWORD_HASHERS = [
+            "townhall.core.testing_hashers.QuickPBKDF2PasswordHasher",
+            *settings.PASSWORD_HASHERS,
+        ]
     start = os.environ.get(TEST_NOW_VARIABLE)
     if not start:
         return
