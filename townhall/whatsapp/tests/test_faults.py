@@ -153,7 +153,13 @@ def test_postgresql_restarts_during_webhook_intake_lose_nothing(
     assert Citizen.objects.filter(wa_id__in=wa_ids).count() == 40
     # nobody was welcomed twice (the bot ran once per message)
     assert [len(city_messages(live_stack, wa_id)) for wa_id in wa_ids] == [1] * 40
-    assert not WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING).exists()
+    # and the status webhooks of those welcomes, arriving now, are all processed too
+    wait(
+        lambda: not WebhookEvent.objects.filter(state=WebhookEvent.State.PENDING).exists(),
+        timeout=30,
+        interval=0.5,
+        what="every stored webhook processed",
+    )
 
 
 def test_postgresql_restarts_during_sending_lose_and_duplicate_nobody(
