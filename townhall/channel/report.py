@@ -139,6 +139,10 @@ def post_report(post: Post) -> PostReport:
     )
 
 
+# The key of reads whose message has no delivery status (yet) in ``timeline``'s counts.
+_READ_ONLY = "read without delivery"
+
+
 def timeline(post: Post) -> Timeline:
     """Deliveries and reads over time from the status history, in buckets of a minute, an
     hour or a day (so the chart has at most about MAX_CHART_POINTS points); two queries."""
@@ -160,23 +164,33 @@ def timeline(post: Post) -> Timeline:
     else:
         trunc, step, bucket = TruncDay, timedelta(days=1), "day"
     zone = timezone.get_current_timezone()
+    # Webhooks can arrive out of order, and Meta may report a read without the delivery: such
+    # a read counts as the delivery too, until (if ever) the delivery's own status comes.
+    delivery_reported = MessageStatusEvent.objects.filter(
+        provider_message_id=OuterRef("provider_message_id"), status=Message.Status.DELIVERED
+    )
     counts: dict[tuple[str, datetime], int] = {}
     for row in (
-        events.annotate(slot=trunc("occurred_at", tzinfo=zone))
-        .values("status", "slot")
+        events.annotate(
+            slot=trunc("occurred_at", tzinfo=zone), delivery_reported=Exists(delivery_reported)
+        )
+        .values("status", "slot", "delivery_reported")
         .annotate(count=Count("pk"))
         .order_by()
     ):
-        counts[(row["status"], row["slot"])] = row["count"]
+        status = row["status"]
+        if status == Message.Status.READ and not row["delivery_reported"]:
+            counts[(_READ_ONLY, row["slot"])] = row["count"]
+        counts[(status, row["slot"])] = counts.get((status, row["slot"]), 0) + row["count"]
     first = min(slot for _status, slot in counts)
     last = max(slot for _status, slot in counts)
     result = Timeline(bucket=bucket)
     delivered = read = 0
     slot = first
     while slot <= last:
-        # A read message was delivered too, even when Meta reported only the read.
         read += counts.get((Message.Status.READ, slot), 0)
         delivered += counts.get((Message.Status.DELIVERED, slot), 0)
+        delivered += counts.get((_READ_ONLY, slot), 0)
         result.at.append(slot)
         result.delivered.append(delivered)
         result.read.append(read)

@@ -1,20 +1,23 @@
-"""The compare table: sortable, as CSV, in a fixed number of queries."""
+"""The compare table and the timeline of deliveries and reads."""
 
 from __future__ import annotations
 
 import csv
 import io
+from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
-from townhall.channel.models import PostLinkOpen
-from townhall.channel.report import compare_rows
+from townhall.channel.models import PostDelivery, PostLinkOpen
+from townhall.channel.report import compare_rows, timeline
 from townhall.channel.tests.archive_factories import make_post
 from townhall.core import clock
 from townhall.inbox.tests.factories import make_staff
+from townhall.whatsapp.models import MessageStatusEvent
+from townhall.whatsapp.tests.factories import BASE_TIME, make_citizen, make_outbound
 
 
 @pytest.fixture
@@ -71,3 +74,30 @@ def test_compare_rows_take_the_same_queries_for_three_posts_as_for_thirty(
     posts_with_opens(*range(27))
     with django_assert_num_queries(2):
         assert len(compare_rows()) == 30
+
+
+@pytest.mark.django_db
+def test_a_read_whose_delivery_was_not_reported_counts_as_delivered_once():
+    # given: three recipients of a post; Meta reported one's read but not its delivery
+    post = make_post()
+    statuses = [("sent", "delivered", "read"), ("sent", "read"), ("sent", "delivered")]
+    messages = []
+    for index, reported in enumerate(statuses):
+        citizen = make_citizen(f"4915100000{index:03d}", f"Bürgerin {index}")
+        message = make_outbound(citizen, statuses=reported)
+        PostDelivery.objects.create(post=post, citizen=citizen, message=message, language="de")
+        messages.append(message)
+
+    # then: three delivered, two read
+    assert (timeline(post).delivered[-1], timeline(post).read[-1]) == (3, 2)
+
+    # when: the missing delivery arrives late (webhooks come in any order)
+    MessageStatusEvent.objects.create(
+        provider_message_id=messages[1].provider_id,
+        status="delivered",
+        recipient_wa_id=messages[1].wa_id,
+        occurred_at=BASE_TIME + timedelta(minutes=1),
+    )
+
+    # then: it is not counted twice
+    assert (timeline(post).delivered[-1], timeline(post).read[-1]) == (3, 2)
