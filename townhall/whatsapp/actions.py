@@ -27,8 +27,13 @@ from townhall.citysettings.config import whatsapp_setting
 from townhall.core import clock
 from townhall.core.privacy import redact
 from townhall.whatsapp import outbound
-from townhall.whatsapp.client import SendRequest, SendResult, get_client
-from townhall.whatsapp.errors import CloudAPIError, OutcomeUnknown, ThroughputLimited
+from townhall.whatsapp.client import LATE_SLOT_SECONDS, SendRequest, SendResult, get_client
+from townhall.whatsapp.errors import (
+    CloudAPIError,
+    OutcomeUnknown,
+    SlotMissed,
+    ThroughputLimited,
+)
 from townhall.whatsapp.models import (
     STATUS_RANK,
     Message,
@@ -65,6 +70,9 @@ QUEUE_DOWN_ERRORS: tuple[type[Exception], ...] = (
 DISPATCH_SLICE_SECONDS = 0.5
 # How much sending one claim covers (see do_dispatch_batch).
 CLAIM_SECONDS = 0.5
+# How often a send that missed its slot is booked again before it leaves late (see
+# _send_paced): on a machine too busy to keep any slot, messages still go out.
+SLOT_REBOOKINGS = 3
 # Recipients checked for consent and inserted per round trip by do_queue_messages.
 QUEUE_CHUNK = 2000
 # Applying a batch of statuses again after a deadlock (see _apply_statuses).
@@ -997,34 +1005,51 @@ def _claim_size() -> int:
 def _send_paced(
     requests: list[SendRequest], limiter: RateLimiter
 ) -> list[SendResult | CloudAPIError]:
-    """Send ``requests`` in order, each at the slot the limiter booked for it."""
+    """Send ``requests``, each at the slot the limiter booked for it. One that could not
+    leave in time for its slot (``SlotMissed``) gets a new slot, at most
+    ``SLOT_REBOOKINGS`` times; after that it leaves late rather than never."""
     client = get_client()
-    outcomes: list[SendResult | CloudAPIError] = []
-    while len(outcomes) < len(requests):
-        grant = limiter.take(len(requests) - len(outcomes))
+    outcomes: list[SendResult | CloudAPIError | None] = [None] * len(requests)
+    waiting = list(range(len(requests)))
+    rebookings = 0
+    while waiting:
+        grant = limiter.take(len(waiting))
         if grant.granted == 0:
             time.sleep(grant.retry_after)
             continue
-        part = requests[len(outcomes) : len(outcomes) + grant.granted]
+        part, waiting = waiting[: grant.granted], waiting[grant.granted :]
+        results: list[SendResult | CloudAPIError]
         if len(requests) == 1:
             # One message (a chat reply) goes on the calling thread: no hop to the I/O loop.
             time.sleep(grant.delay)
             try:
-                results: list[SendResult | CloudAPIError] = [
-                    client.send_raw(**_as_kwargs(requests[0]))
-                ]
+                results = [client.send_raw(**_as_kwargs(requests[0]))]
             except CloudAPIError as error:
                 results = [error]
         else:
             results = client.send_many(
-                part, first_at=time.monotonic() + grant.delay, spacing=grant.spacing
+                [requests[index] for index in part],
+                first_at=time.monotonic() + grant.delay,
+                spacing=grant.spacing,
+                late_limit=LATE_SLOT_SECONDS if rebookings < SLOT_REBOOKINGS else None,
             )
-        outcomes.extend(results)
+        missed = []
+        for index, result in zip(part, results, strict=True):
+            if isinstance(result, SlotMissed):
+                missed.append(index)
+            else:
+                outcomes[index] = result
+        if missed:
+            rebookings += 1
+            logger.info("whatsapp.slots_missed count=%d", len(missed))
+            # First in line again: a batch holds one message per citizen, so no citizen's
+            # order changes.
+            waiting = missed + waiting
         if any(isinstance(result, ThroughputLimited) for result in results):
             # Meta counted more than our schedule let through (inbound counts too): every
             # dispatcher of this number holds off, the rest of this batch included.
             limiter.pause(settings.WHATSAPP["THROUGHPUT_BACKOFF_SECONDS"])
-    return outcomes
+    return [outcome for outcome in outcomes if outcome is not None]
 
 
 def _as_kwargs(request: SendRequest) -> dict[str, Any]:

@@ -46,6 +46,13 @@ class TransportError(CloudAPIError):
     is_retryable = True
 
 
+class SlotMissed(TransportError):
+    """Not sent: the request's send slot had passed by more than the client allows when it
+    could leave (a busy event loop or full connection pool). Sent late, it would bunch up
+    with the requests booked after it and Meta's rolling second would count more than the
+    tier; the caller books a new slot instead."""
+
+
 class OutcomeUnknown(TransportError):
     """The request may have reached Meta but no answer came back (read timeout, connection
     reset after sending). Sending again could deliver twice; see ``Message.Status.UNCONFIRMED``."""

@@ -3,14 +3,24 @@ broadcast takes (aiohttp, many requests in flight), and what its failures mean f
 
 from __future__ import annotations
 
+import logging
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from townhall.simulator.testing import SimulatorProcess, WebhookReceiver
-from townhall.whatsapp.client import CloudAPIClient, SendRequest, SendResult
-from townhall.whatsapp.errors import CloudAPIError, OutcomeUnknown, TransportError
+from townhall.whatsapp.actions import _send_paced
+from townhall.whatsapp.client import (
+    LATE_SLOT_SECONDS,
+    CloudAPIClient,
+    SendRequest,
+    SendResult,
+    _IOLoop,
+)
+from townhall.whatsapp.errors import CloudAPIError, OutcomeUnknown, SlotMissed, TransportError
+from townhall.whatsapp.rate_limit import LocalRateLimiter
 
 pytestmark = pytest.mark.e2e
 
@@ -44,7 +54,10 @@ def text_to(wa_id: str, body: str) -> SendRequest:
 
 
 def thread_of(simulator: SimulatorProcess, wa_id: str) -> list[str]:
-    messages = simulator.client.get(f"/_sim/citizens/{wa_id}/messages").json()["messages"]
+    response = simulator.client.get(f"/_sim/citizens/{wa_id}/messages")
+    if response.status_code == 404:  # the simulator never heard of this number
+        return []
+    messages = response.json()["messages"]
     return [item["text"] for item in messages if item["direction"] == "out"]
 
 
@@ -108,3 +121,42 @@ def test_a_refused_connection_never_left_us_and_may_be_retried():
     assert isinstance(outcomes[0], TransportError)
     assert not isinstance(outcomes[0], OutcomeUnknown)
     assert outcomes[0].is_retryable
+
+
+def test_a_request_that_cannot_leave_near_its_send_slot_is_not_sent(simulator):
+    # Sent late, it would bunch up with the requests booked after it: Meta counts a rolling
+    # second, so the caller books it a new slot instead (see _send_paced).
+    client = client_for(simulator.base_url)
+    recipients = [f"4916400{index:06d}" for index in range(10)]
+    try:
+        outcomes = client.send_many(
+            [text_to(wa_id, "Slot") for wa_id in recipients],
+            # slots 0.5 s ago … 0.4 s ahead: the first five have passed by more than the limit
+            first_at=time.monotonic() - 0.5,
+            spacing=0.1,
+            late_limit=LATE_SLOT_SECONDS,
+        )
+    finally:
+        client.close()
+
+    assert [type(outcome) for outcome in outcomes] == [SlotMissed] * 5 + [SendResult] * 5
+    assert outcomes[0].is_retryable
+    assert [len(thread_of(simulator, wa_id)) for wa_id in recipients] == [0] * 5 + [1] * 5
+
+
+@pytest.mark.django_db
+def test_sends_that_missed_their_slots_get_new_ones_and_leave_once_each(
+    simulator, settings, caplog
+):
+    settings.WHATSAPP = {**settings.WHATSAPP, "API_BASE_URL": simulator.base_url}
+    limiter = LocalRateLimiter(rate=200, pair_burst=1, pair_interval=6)
+    recipients = [f"4916500{index:06d}" for index in range(40)]
+    # The I/O loop is busy for 0.2 s when the batch starts: the first slots pass unused.
+    _IOLoop.get().call_soon_threadsafe(time.sleep, 0.2)
+
+    with caplog.at_level(logging.INFO, logger="townhall.whatsapp.actions"):
+        outcomes = _send_paced([text_to(wa_id, "Neu gebucht") for wa_id in recipients], limiter)
+
+    assert "whatsapp.slots_missed" in caplog.text
+    assert [outcome.wa_id for outcome in outcomes if isinstance(outcome, SendResult)] == recipients
+    assert all(thread_of(simulator, wa_id) == ["Neu gebucht"] for wa_id in recipients)
