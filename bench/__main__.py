@@ -245,6 +245,8 @@ def run_broadcast(args: argparse.Namespace) -> dict[str, Any]:
         )
         stack.start_web()
         stack.start_worker()
+        # A city's worker is running when a post goes out: its start-up is not the send's.
+        stack.wait_for_worker()
         meter = CpuMeter(stack)
         stats_before = control.get("/_sim/stats").json()
         sends_before = stats_before["sends"]["accepted"]

@@ -177,6 +177,17 @@ class Stack:
             self.process_env(),
         )
 
+    def wait_for_worker(self, timeout: float = 30.0) -> None:
+        """Wait until the worker's consumer runs (its start line in the log)."""
+        log = self.log_dir / "worker.log"
+        deadline = time.monotonic() + timeout
+        while "Huey consumer started" not in (
+            log.read_text(errors="replace") if log.exists() else ""
+        ):
+            if self._process_named("worker").poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the worker did not start:\n{self.logs()}")
+            time.sleep(0.05)
+
     def kill_worker(self) -> None:
         """Crash the task worker: SIGKILL, no cleanup; whatever it had in flight is lost."""
         if self.worker is None:

@@ -1021,7 +1021,7 @@ def _send_paced(
         results: list[SendResult | CloudAPIError]
         if len(requests) == 1:
             # One message (a chat reply) goes on the calling thread: no hop to the I/O loop.
-            time.sleep(grant.delay)
+            time.sleep(max(0.0, grant.delay))
             try:
                 results = [client.send_raw(**_as_kwargs(requests[0]))]
             except CloudAPIError as error:

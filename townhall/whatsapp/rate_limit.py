@@ -43,7 +43,8 @@ class Grant:
     granted: int
     # When booking may be worth trying again, if fewer than asked were granted.
     retry_after: float
-    # Seconds from now until the first granted slot; slot i comes ``i * spacing`` later.
+    # Seconds from now until the first granted slot (negative: it has begun already); slot
+    # i comes ``i * spacing`` later.
     delay: float = 0.0
     spacing: float = 0.0
 
@@ -127,7 +128,9 @@ class LocalRateLimiter:
 
 
 # KEYS[1]: the number's schedule. ARGV: rate/s, horizon s, wanted.
-# Returns {granted, retry_after, delay} (see _book).
+# Returns {granted, retry_after, first slot} (see _book); the first slot as a time of Redis's
+# clock (Unix seconds), not a delay: the reply may reach a busy worker milliseconds later,
+# and a delay counted from then would move its slots onto the next booker's.
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -144,7 +147,7 @@ redis.call('HSET', KEYS[1], 'tat', tostring(tat))
 redis.call('PEXPIRE', KEYS[1], 3600000)
 local wait = 0
 if granted < wanted then wait = math.max(1 / rate, tat - now - horizon / 2) end
-return {granted, tostring(wait), tostring(delay)}
+return {granted, tostring(wait), tostring(now + delay)}
 """
 # KEYS[1]: the number's schedule. ARGV: seconds.
 _PAUSE = """
@@ -205,10 +208,13 @@ class RedisRateLimiter:
         self._pairs = self._redis.register_script(_PAIRS)
 
     def take(self, wanted: int) -> Grant:
-        granted, retry_after, delay = self._take(
+        granted, retry_after, first_slot = self._take(
             keys=[self._key], args=[self.rate, self.horizon, wanted]
         )
-        return Grant(int(granted), float(retry_after), float(delay), 1 / self.rate)
+        # Redis's clock is this machine's wall clock (or, on another machine, one kept within
+        # milliseconds of it by NTP).
+        delay = float(first_slot) - time.time()
+        return Grant(int(granted), float(retry_after), delay, 1 / self.rate)
 
     def pause(self, seconds: float) -> None:
         if seconds > 0:

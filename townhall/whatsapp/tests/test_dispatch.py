@@ -191,6 +191,10 @@ def test_redis_rate_limiter_is_shared_by_all_its_users():
         # Another worker (or machine) books from the same schedule: after the first 30.
         booked = second.take(30)
         assert booked.granted == 20 and 29 < booked.delay <= 30 and booked.spacing == 1
+        # The slot is the schedule's own time, whenever the reply was read: its wall-clock
+        # time is where the schedule's next free slot was before these 20.
+        schedule_end = float(first._redis.hget(key, "tat"))
+        assert abs(time.time() + booked.delay - (schedule_end - 20)) < 0.005
         assert first.take(10).granted == 0
         first.pause(3)
         paused = second.take(1)
