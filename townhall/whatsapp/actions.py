@@ -25,6 +25,7 @@ from django.utils.module_loading import import_string
 
 from townhall.citysettings.config import whatsapp_setting
 from townhall.core import clock
+from townhall.core.group_commit import GroupCommit
 from townhall.core.privacy import redact
 from townhall.whatsapp import outbound
 from townhall.whatsapp.client import LATE_SLOT_SECONDS, SendRequest, SendResult, get_client
@@ -95,38 +96,57 @@ def do_record_webhook_event(body: bytes, *, is_readable: bool = True) -> int | N
     at least once). ``is_readable=False`` keeps an unreadable body for inspection without
     processing it.
 
-    One statement, one round trip: this is the hot path of intake (~3 status webhooks per
-    message sent). Outside a transaction the statement commits by itself.
+    This is the hot path of intake (~3 status webhooks per message sent): outside a
+    transaction, the bodies that request threads bring at the same moment are stored with
+    one statement and one commit (group commit), and each call returns once its own body is
+    committed. Inside a transaction the row is the caller's to commit.
     """
+    row = (
+        hashlib.sha256(body).hexdigest(),
+        # Meta sends UTF-8 JSON; an unreadable body is kept as best we can show it
+        # (PostgreSQL text cannot hold NUL, which valid JSON never has unescaped).
+        body.decode("utf-8", errors="replace")
+        if is_readable
+        else body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
+        connection.ops.adapt_datetimefield_value(clock.now()),
+        WebhookEvent.State.PENDING if is_readable else WebhookEvent.State.REJECTED,
+        "" if is_readable else "body is not valid JSON",
+    )
+    if connection.in_atomic_block:
+        (event_id,) = _insert_webhook_events([row])
+        if event_id is not None and is_readable:
+            transaction.on_commit(_webhook_trigger.poke)
+        return event_id
+    event_id = _webhook_intake.submit(row)
+    if event_id is not None and is_readable:
+        _webhook_trigger.poke()
+    return event_id
+
+
+def _insert_webhook_events(rows: list[tuple[Any, ...]]) -> list[int | None]:
+    """Insert webhook rows with one statement; per row its new id, or None for a body that
+    was stored before (or earlier in ``rows``)."""
+    values = ", ".join(["(%s, %s, %s, %s, 0, %s)"] * len(rows))
     with connection.cursor() as cursor:
         cursor.execute(
-            _INSERT_WEBHOOK_EVENT,
-            [
-                hashlib.sha256(body).hexdigest(),
-                # Meta sends UTF-8 JSON; an unreadable body is kept as best we can show it
-                # (PostgreSQL text cannot hold NUL, which valid JSON never has unescaped).
-                body.decode("utf-8", errors="replace")
-                if is_readable
-                else body.decode("utf-8", errors="replace").replace("\x00", "\ufffd"),
-                connection.ops.adapt_datetimefield_value(clock.now()),
-                WebhookEvent.State.PENDING if is_readable else WebhookEvent.State.REJECTED,
-                "" if is_readable else "body is not valid JSON",
-            ],
+            f"{_INSERT_WEBHOOK_EVENTS} {values} {_ON_NEW_WEBHOOK_EVENTS}",
+            [value for row in rows for value in row],
         )
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    if is_readable:
-        transaction.on_commit(_webhook_trigger.poke)
-    return int(row[0])
+        stored = dict((digest, event_id) for event_id, digest in cursor.fetchall())
+    # pop: of identical bodies in one group, the first is the new one
+    return [stored.pop(row[0], None) for row in rows]
 
 
 # The table name is our model's; every value is a parameter.
-_INSERT_WEBHOOK_EVENT = (
-    f"INSERT INTO {WebhookEvent._meta.db_table}"  # noqa: S608
-    " (body_sha256, body, received_at, state, attempts, error)"
-    " VALUES (%s, %s, %s, %s, 0, %s)"
-    " ON CONFLICT (body_sha256) DO NOTHING RETURNING id"
+_INSERT_WEBHOOK_EVENTS = (
+    f"INSERT INTO {WebhookEvent._meta.db_table}"
+    " (body_sha256, body, received_at, state, attempts, error) VALUES"
+)
+_ON_NEW_WEBHOOK_EVENTS = "ON CONFLICT (body_sha256) DO NOTHING RETURNING id, body_sha256"
+# Bodies per statement: a burst of small status webhooks, not a megabyte of media captions.
+WEBHOOK_GROUP_SIZE = 64
+_webhook_intake: GroupCommit[tuple[Any, ...], int | None] = GroupCommit(
+    _insert_webhook_events, max_group=WEBHOOK_GROUP_SIZE
 )
 
 

@@ -36,6 +36,8 @@ RATE_SHARE = 0.96
 # How far ahead slots are booked: a claim's worth of sends, short enough that a chat reply
 # booked behind a running broadcast still leaves within a second.
 HORIZON_SECONDS = 0.25
+# How often a worker compares its clock with Redis's (see RedisRateLimiter).
+CLOCK_CHECK_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,15 +208,32 @@ class RedisRateLimiter:
         self._take = self._redis.register_script(_TAKE)
         self._pause = self._redis.register_script(_PAUSE)
         self._pairs = self._redis.register_script(_PAIRS)
+        self._offset = 0.0
+        self._offset_measured_at = 0.0
 
     def take(self, wanted: int) -> Grant:
         granted, retry_after, first_slot = self._take(
             keys=[self._key], args=[self.rate, self.horizon, wanted]
         )
-        # Redis's clock is this machine's wall clock (or, on another machine, one kept within
-        # milliseconds of it by NTP).
-        delay = float(first_slot) - time.time()
+        delay = float(first_slot) - self._redis_clock_offset() - time.monotonic()
         return Grant(int(granted), float(retry_after), delay, 1 / self.rate)
+
+    def _redis_clock_offset(self) -> float:
+        """Redis's clock minus this process's ``time.monotonic()``, from the quickest of a
+        few ``TIME`` round trips; measured again every ``CLOCK_CHECK_SECONDS`` (the clocks
+        drift apart by milliseconds per hour)."""
+        now = time.monotonic()
+        if self._offset_measured_at and now - self._offset_measured_at < CLOCK_CHECK_SECONDS:
+            return self._offset
+        samples = []
+        for _ in range(3):
+            before = time.monotonic()
+            seconds, microseconds = self._redis.time()
+            after = time.monotonic()
+            samples.append((after - before, seconds + microseconds / 1e6 - (before + after) / 2))
+        best = min(samples)
+        self._offset, self._offset_measured_at = best[1], time.monotonic()
+        return self._offset
 
     def pause(self, seconds: float) -> None:
         if seconds > 0:

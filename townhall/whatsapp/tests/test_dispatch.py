@@ -7,6 +7,7 @@ import bisect
 import os
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection, connections
@@ -234,3 +235,17 @@ def test_no_rolling_second_of_the_booked_slots_holds_more_than_the_tier(settings
     assert busiest <= 80
     # and the tier is used: 96 % of 80/s over the two seconds
     assert len(slots) >= 0.9 * 80 * 2
+
+
+def test_redis_send_slots_do_not_follow_a_travelled_clock(time_machine):
+    # Dates are the app's clock (tests travel it); send slots are Redis's real time.
+    time_machine.move_to(datetime(2031, 3, 30, 2, 30, tzinfo=UTC))
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+    key = f"townhall:test-limiter-travel:{os.getpid()}"
+    limiter = RedisRateLimiter(url, key=key, rate=10, pair_burst=2, pair_interval=6)
+    limiter._redis.delete(key)
+    try:
+        grant = limiter.take(5)
+        assert grant.granted > 0 and abs(grant.delay) < 0.05
+    finally:
+        limiter._redis.delete(key)

@@ -1,9 +1,11 @@
 """The webhook through the real WSGI application (``townhall.wsgi``), as granian serves it:
 webhook POSTs take the shortcut past Django's middleware, everything else is Django's."""
 
+import hashlib
 import io
 import logging
 import sys
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +18,7 @@ from townhall.core.processes import free_port
 from townhall.whatsapp.models import Message, WebhookEvent
 from townhall.whatsapp.signatures import sign
 from townhall.whatsapp.tests.payloads import fixture_bytes
+from townhall.whatsapp.types import webhook_envelope
 from townhall.wsgi import application
 
 APP_SECRET = "simulator-app-secret"
@@ -321,3 +324,49 @@ def test_a_real_app_secret_is_accepted_in_production(settings):
 
     assert answer.status_code == 200
     assert WebhookEvent.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhooks_arriving_together_are_each_stored_once_before_their_200():
+    # Request threads that arrive at the same moment share one INSERT and one commit (group
+    # commit); each answer still waits for its own body, and a duplicate stays one row.
+    bodies = [
+        orjson.dumps(
+            webhook_envelope(
+                {
+                    "messaging_product": "whatsapp",
+                    "metadata": {"phone_number_id": "100000000000001"},
+                    "statuses": [
+                        {
+                            "id": f"wamid.group-{index}",
+                            "status": "delivered",
+                            "timestamp": "1750242300",
+                            "recipient_id": SENDER,
+                        }
+                    ],
+                }
+            )
+        )
+        for index in range(20)
+    ]
+    arrivals = bodies + bodies[:4]  # Meta delivers some twice, at the same moment
+    start = threading.Barrier(len(arrivals))
+    answers: list[int] = []
+
+    def deliver(body: bytes) -> None:
+        start.wait()
+        try:
+            answers.append(call(body)[0].status_code)
+            # what the webhook answered 200 for is committed: visible to another connection
+            assert WebhookEvent.objects.filter(body_sha256=hashlib.sha256(body).hexdigest())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=deliver, args=(body,)) for body in arrivals]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert answers == [200] * len(arrivals)
+    assert WebhookEvent.objects.count() == 20
