@@ -189,57 +189,64 @@ def outbound_counts() -> dict[str, int]:
     return {row["status"]: row["n"] for row in rows}
 
 
-def run_broadcast(args: argparse.Namespace) -> dict[str, Any]:
-    prepare_environment()
-    import httpx
+class BroadcastStack:
+    """Simulator, web server and worker as a city runs them, with the baselines measured first.
 
-    from bench.simulator_capacity import measure_capacity
-    from townhall.core.processes import Stack
-    from townhall.whatsapp.actions import do_queue_messages
-    from townhall.whatsapp.models import Message
-    from townhall.whatsapp.outbound import Template
-    from townhall.whatsapp.policy import Purpose
+    The simulator's capacity and a naive loop are measured before Townhall starts; from then
+    on the simulator answers like Meta at the configured tier (a send over the rate gets
+    130429), so only our limiter keeps us under it.
+    """
 
-    recipients = create_subscribers(args.recipients)
-    stack = Stack(
-        env={
-            "DATABASE_URL": DATABASE_URL,
-            "REDIS_URL": REDIS_URL,
-            "WHATSAPP_SEND_RATE_PER_SECOND": str(args.rate),
-            "TOWNHALL_WORKERS": str(args.workers),
-            "TOWNHALL_TASKS_IMMEDIATE": "0",
-        },
-        log_dir=Path(tempfile.mkdtemp(prefix="townhall-bench-logs-")),
-        web_workers=2,
-        worker_threads=args.workers,
-    )
-    stack.start_simulator(("--throughput-per-second", "100000", "--threads", "16"))
-    os.environ["WHATSAPP_API_BASE_URL"] = stack.simulator_url
-    from django.conf import settings
+    def __init__(self, args: argparse.Namespace) -> None:
+        from townhall.core.processes import Stack
 
-    settings.WHATSAPP["API_BASE_URL"] = stack.simulator_url
-    control = httpx.Client(base_url=stack.simulator_url, timeout=60)
-    try:
+        self.args = args
+        self.stack = Stack(
+            env={
+                "DATABASE_URL": DATABASE_URL,
+                "REDIS_URL": REDIS_URL,
+                "WHATSAPP_SEND_RATE_PER_SECOND": str(args.rate),
+                "TOWNHALL_WORKERS": str(args.workers),
+                "TOWNHALL_TASKS_IMMEDIATE": "0",
+            },
+            log_dir=Path(tempfile.mkdtemp(prefix="townhall-bench-logs-")),
+            web_workers=2,
+            worker_threads=args.workers,
+        )
+        self.capacity: dict[str, Any] = {}
+        self.naive = 0.0
+
+    def start(self) -> Any:
+        import httpx
+
+        from bench.simulator_capacity import measure_capacity
+
+        stack = self.stack
+        stack.start_simulator(("--throughput-per-second", "100000", "--threads", "16"))
+        os.environ["WHATSAPP_API_BASE_URL"] = stack.simulator_url
+        from django.conf import settings
+
+        settings.WHATSAPP["API_BASE_URL"] = stack.simulator_url
+        control = httpx.Client(base_url=stack.simulator_url, timeout=60)
         # Nothing listens for webhooks until Townhall starts below: the simulator drops the
         # statuses of the capacity and naive runs at once instead of retrying them for minutes.
         retries = control.get("/_sim/config").json()["webhook_max_attempts"]
         control.post("/_sim/config", json={"webhook_max_attempts": 1})
-        capacity = measure_capacity(
+        self.capacity = measure_capacity(
             stack.simulator_url,
             phone_number_id=settings.WHATSAPP["PHONE_NUMBER_ID"],
             access_token=settings.WHATSAPP["ACCESS_TOKEN"],
             seconds=3.0,
         )
         control.post("/_sim/flush", json={"timeout": 60})
-        naive = naive_loop(3.0)
+        self.naive = naive_loop(3.0)
         control.post("/_sim/flush", json={"timeout": 60})
-        # From here on the simulator answers like Meta at the configured tier: a send over
-        # the rate gets 130429, so only our limiter keeps us under it.
         control.post(
             "/_sim/config",
             json={
-                "throughput_per_second": args.rate,
-                "status_sample_rate": args.status_sample,
+                "throughput_per_second": self.args.rate,
+                "status_sample_rate": self.args.status_sample,
+                "statuses_per_webhook": self.args.statuses_per_webhook,
                 "webhook_max_attempts": retries,
             },
         )
@@ -247,10 +254,28 @@ def run_broadcast(args: argparse.Namespace) -> dict[str, Any]:
         stack.start_worker()
         # A city's worker is running when a post goes out: its start-up is not the send's.
         stack.wait_for_worker()
+        return control
+
+
+def run_broadcast(args: argparse.Namespace) -> dict[str, Any]:
+    prepare_environment()
+    from townhall.whatsapp.actions import do_queue_messages
+    from townhall.whatsapp.models import Message
+    from townhall.whatsapp.outbound import Template
+    from townhall.whatsapp.policy import Purpose
+
+    recipients = create_subscribers(args.recipients)
+    bench_stack = BroadcastStack(args)
+    stack = bench_stack.stack
+    control = None
+    try:
+        control = bench_stack.start()
+        capacity, naive = bench_stack.capacity, bench_stack.naive
         meter = CpuMeter(stack)
         stats_before = control.get("/_sim/stats").json()
         sends_before = stats_before["sends"]["accepted"]
         statuses_before = sum(stats_before["statuses"].values())
+        posts_before = stats_before["webhooks"]["delivered"]
         meter.begin()
         started = time.monotonic()
         batch = do_queue_messages(
@@ -289,6 +314,7 @@ def run_broadcast(args: argparse.Namespace) -> dict[str, Any]:
         sim_accepted = sim_stats["sends"]["accepted"] - sends_before
         delivered = sum(counts.get(status, 0) for status in ("delivered", "read"))
         statuses_expected = sum(sim_stats["statuses"].values()) - statuses_before
+        webhook_posts = sim_stats["webhooks"]["delivered"] - posts_before
         townhall_cpu = cpu["web"] + cpu["worker"] + cpu["postgres"]
         result = {
             "scenario": "broadcast",
@@ -304,6 +330,9 @@ def run_broadcast(args: argparse.Namespace) -> dict[str, Any]:
             "accepted": accepted_rows,
             "delivered_or_read": delivered,
             "statuses_per_message": round((statuses_expected or 0) / max(1, sim_accepted), 2),
+            # Meta may put several statuses into one POST; 1 is what a quiet number gets.
+            "statuses_per_webhook_max": args.statuses_per_webhook,
+            "webhook_posts_per_message": round(webhook_posts / max(1, sim_accepted), 2),
             "lost": batch.queued - accepted_rows,
             "duplicates": max(0, sim_accepted - accepted_rows),
             "throughput_errors_130429": sim_stats["sends"]["errors_by_code"].get("130429", 0),
@@ -319,7 +348,99 @@ def run_broadcast(args: argparse.Namespace) -> dict[str, Any]:
         }
         return result
     finally:
-        control.close()
+        if control is not None:
+            control.close()
+        stack.stop()
+
+
+def run_urgent(args: argparse.Namespace) -> dict[str, Any]:
+    """How long the last of N urgent messages takes to be handed over, alone and while a
+    normal broadcast to the same N subscribers is running (queued first, already sending)."""
+    prepare_environment()
+    from townhall.whatsapp.actions import do_queue_messages
+    from townhall.whatsapp.models import Message
+    from townhall.whatsapp.outbound import Template
+    from townhall.whatsapp.policy import Purpose
+
+    recipients = create_subscribers(args.messages)
+    bench_stack = BroadcastStack(args)
+    stack = bench_stack.stack
+    control = None
+    urgent, bulk = Message.Priority.URGENT, Message.Priority.BULK
+
+    def progress(after_pk: int, priority: int) -> tuple[int, int]:
+        """(handed over, still waiting) of the messages of one priority queued after a row."""
+        rows = Message.objects.filter(direction="out", pk__gt=after_pk, priority=priority)
+        waiting = rows.filter(status__in=("queued", "sending")).count()
+        return rows.count() - waiting, waiting
+
+    def last_pk() -> int:
+        return Message.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+    def hand_over_urgent() -> dict[str, Any]:
+        mark = last_pk()
+        started = time.monotonic()
+        batch = do_queue_messages(
+            recipients, Template("hello_world", "en_US"), purpose=Purpose.INFO, priority=urgent
+        )
+        queued_s = time.monotonic() - started
+        deadline = started + args.timeout
+        done = 0
+        while time.monotonic() < deadline:
+            done, waiting = progress(mark, urgent)
+            if waiting == 0 and done >= batch.queued:
+                break
+            time.sleep(0.5)
+        elapsed = time.monotonic() - started
+        accepted = Message.objects.filter(
+            direction="out", pk__gt=mark, priority=urgent, provider_id__isnull=False
+        ).count()
+        return {
+            "queued": batch.queued,
+            "queueing_s": round(queued_s, 2),
+            "last_handed_over_s": round(elapsed, 2),
+            "msg_s": round(done / elapsed, 1),
+            "lost": batch.queued - accepted,
+        }
+
+    try:
+        control = bench_stack.start()
+        alone = hand_over_urgent()
+        broadcast_mark = last_pk()
+        broadcast = do_queue_messages(
+            recipients, Template("hello_world", "en_US"), purpose=Purpose.INFO, priority=bulk
+        )
+        # The broadcast is under way (dispatchers busy with it) when the alert is written.
+        running_deadline = time.monotonic() + 60
+        while progress(broadcast_mark, bulk)[0] < min(2000, broadcast.queued // 10):
+            if time.monotonic() > running_deadline:
+                raise RuntimeError("the broadcast did not start")
+            time.sleep(0.1)
+        bulk_before = progress(broadcast_mark, bulk)[0]
+        during = hand_over_urgent()
+        during["broadcast_messages_handed_over_meanwhile"] = (
+            progress(broadcast_mark, bulk)[0] - bulk_before
+        )
+        return {
+            "scenario": "urgent",
+            "messages": args.messages,
+            "rate_limit": args.rate,
+            "workers": args.workers,
+            "status_sample_rate": args.status_sample,
+            "simulator_capacity_msg_s": round(bench_stack.capacity["msg_s"], 1),
+            "naive_msg_s": round(bench_stack.naive, 1),
+            "urgent_alone": alone,
+            "urgent_during_broadcast": during,
+            "broadcast_queued": broadcast.queued,
+            "throughput_errors_130429": control.get("/_sim/stats")
+            .json()["sends"]["errors_by_code"]
+            .get("130429", 0),
+            # Each process's high-water mark (VmHWM) over the whole run.
+            "peak_rss_mb": CpuMeter(stack).peak_rss(),
+        }
+    finally:
+        if control is not None:
+            control.close()
         stack.stop()
 
 
@@ -427,6 +548,7 @@ def run_webhooks(args: argparse.Namespace) -> dict[str, Any]:
             "errors": intake["errors"],
             "loader_exhausted": intake.get("exhausted", False),
             "p50_ms": round(intake["p50_ms"], 1),
+            "p95_ms": round(intake["p95_ms"], 1),
             "p99_ms": round(intake["p99_ms"], 1),
             "loader_cpu_ms_per_request": round(intake.get("loader_cpu_ms_per_request", 0), 3)
             or None,
@@ -465,8 +587,29 @@ def main(argv: list[str] | None = None) -> int:
         default=1.0,
         help="fraction of messages the simulator reports statuses for (1.0 = all, ~3 each)",
     )
+    broadcast.add_argument(
+        "--statuses-per-webhook",
+        type=int,
+        default=1,
+        help="most statuses the simulator puts into one webhook POST (Meta's format allows many)",
+    )
     broadcast.add_argument("--timeout", type=float, default=600)
     broadcast.add_argument("--json", action="store_true", help="print only the JSON object")
+    urgent = commands.add_parser(
+        "urgent", help="N urgent messages, alone and while a broadcast to N is running"
+    )
+    urgent.add_argument("--messages", type=int, default=100_000)
+    urgent.add_argument("--rate", type=float, default=1000, help="our limiter, msg/s")
+    urgent.add_argument("--workers", type=int, default=4, help="Huey worker threads")
+    urgent.add_argument(
+        "--status-sample",
+        type=float,
+        default=0.1,
+        help="fraction of messages the simulator reports statuses for (2 cores: 0.1)",
+    )
+    urgent.add_argument("--statuses-per-webhook", type=int, default=1)
+    urgent.add_argument("--timeout", type=float, default=1800)
+    urgent.add_argument("--json", action="store_true")
     webhooks = commands.add_parser("webhooks", help="signed status webhooks: intake and apply")
     webhooks.add_argument("--seconds", type=float, default=10)
     webhooks.add_argument("--workers", type=int, default=4)
@@ -484,7 +627,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     webhooks.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    result = run_broadcast(args) if args.command == "broadcast" else run_webhooks(args)
+    scenarios = {"broadcast": run_broadcast, "urgent": run_urgent, "webhooks": run_webhooks}
+    result = scenarios[args.command](args)
     if not args.json:
         result.pop("timeline", None)
     sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")

@@ -12,6 +12,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "townhall.settings")
 
 django_application = get_wsgi_application()
 
+from townhall.core import collector  # noqa: E402
 from townhall.whatsapp.fast_webhook import WebhookShortcut  # noqa: E402 - needs django.setup()
 
 application = WebhookShortcut(django_application)
+collector.freeze_start_up_objects()

@@ -4,11 +4,19 @@ import logging
 
 from django.contrib.sessions.backends.db import SessionStore
 from huey import crontab
-from huey.contrib.djhuey import db_periodic_task
+from huey.contrib.djhuey import HUEY, db_periodic_task
 
+from townhall.core import collector
 from townhall.core.storage import scrub_deleted_data
 
 logger = logging.getLogger(__name__)
+
+
+@HUEY.on_startup()
+def freeze_start_up_objects() -> None:
+    """Each worker thread as it starts: full collections stop walking Django and the
+    libraries (50-100 ms each during a broadcast, long enough to miss send slots)."""
+    collector.freeze_start_up_objects()
 
 
 @db_periodic_task(crontab(minute="47", hour="3"))

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
-from townhall.simulator import errors, webhooks
+from townhall.simulator import collector, errors, webhooks
 from townhall.simulator.errors import GraphError
 from townhall.simulator.message_templates import MessageTemplate, TemplateRegistry, load_templates
 from townhall.simulator.personas import load_personas
@@ -455,6 +455,8 @@ class Simulator:
             if restore_config:
                 self._config = self._initial_config
             self._initialise_state()
+            # The dropped messages may have been frozen by a full collection.
+            collector.thaw()
             self.counters.reset()
             self.send_latency.reset()
             self._dispatcher.reset_stats()

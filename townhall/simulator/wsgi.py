@@ -15,6 +15,11 @@ os.environ["DJANGO_SETTINGS_MODULE"] = "townhall.simulator.settings"
 
 django_application = get_wsgi_application()
 
+from townhall.simulator import collector  # noqa: E402
 from townhall.simulator.graph_send import SendShortcut  # noqa: E402 (needs Django set up)
 
 application = SendShortcut(django_application, max_body_bytes=settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+
+# Without this, full collections walked every stored message (see collector).
+collector.freeze_start_up_objects()
+collector.freeze_survivors_of_full_collections()
