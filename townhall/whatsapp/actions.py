@@ -799,14 +799,15 @@ def do_queue_messages(
         with transaction.atomic():
             Message.objects.bulk_create(rows, batch_size=QUEUE_CHUNK)
         queued += len(rows)
-        if start == 0:
-            if len(recipients) > QUEUE_CHUNK:
-                do_refresh_message_statistics()
+        if start == 0 and len(recipients) > QUEUE_CHUNK:
+            do_refresh_message_statistics()
             # The dispatchers send the first chunk while the rest is queued (20,000 rows
-            # take about 2 s to check and store).
+            # take about 2 s to check and store); started again below in case they ran
+            # out of work before the next chunk was stored.
             transaction.on_commit(_start_dispatchers)
     if len(recipients) > QUEUE_CHUNK:
         do_refresh_message_statistics()
+    transaction.on_commit(_start_dispatchers)
     logger.info(
         "whatsapp.queued_batch count=%d refused=%d type=%s priority=%s user=%s",
         queued,
