@@ -369,9 +369,10 @@ def run_urgent(args: argparse.Namespace) -> dict[str, Any]:
     urgent, bulk = Message.Priority.URGENT, Message.Priority.BULK
 
     def progress(after_pk: int, priority: int) -> tuple[int, int]:
-        """(handed over, still waiting) of the messages of one priority queued after a row."""
+        """(handed over, still waiting) of the messages of one priority queued after a row.
+        An unconfirmed send (its answer was lost) is waiting: it is reconciled or resent."""
         rows = Message.objects.filter(direction="out", pk__gt=after_pk, priority=priority)
-        waiting = rows.filter(status__in=("queued", "sending")).count()
+        waiting = rows.filter(status__in=("queued", "sending", "unconfirmed")).count()
         return rows.count() - waiting, waiting
 
     def last_pk() -> int:

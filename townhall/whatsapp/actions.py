@@ -468,20 +468,30 @@ def _apply_statuses(statuses: list[StatusUpdate]) -> None:
     best, errors = _furthest_statuses(
         (status.message_id, status.status, _status_errors(status)) for status in statuses
     )
+
+    def apply() -> None:
+        _reconcile_unconfirmed(callbacks)
+        _apply_best_statuses(best, errors)
+
+    _again_after_deadlock(apply, "webhook.apply_statuses")
+
+
+def _again_after_deadlock(write: Callable[[], None], name: str) -> None:
+    """Run ``write``, again if it lost a deadlock (at most ``APPLY_ATTEMPTS`` times).
+
+    Appliers of statuses and dispatchers storing outcomes update overlapping message rows
+    in different orders; PostgreSQL breaks such a deadlock by failing one of them. Their
+    writes only move rows forward or write the same values again, so running one again is
+    safe; failing instead left a dispatcher's accepted sends as "sending" until the sweeper
+    reconciled them minutes later."""
     for attempt in range(1, APPLY_ATTEMPTS + 1):
         try:
-            _reconcile_unconfirmed(callbacks)
-            _apply_best_statuses(best, errors)
+            write()
             return
         except OperationalError as error:
-            # Two appliers (or an applier and a dispatcher) locking overlapping rows in
-            # different orders: PostgreSQL breaks the deadlock by failing one. Every update
-            # here only moves forward, so running it again is safe.
             if attempt == APPLY_ATTEMPTS:
                 raise
-            logger.warning(
-                "webhook.apply_statuses_retry attempt=%d error=%s", attempt, type(error).__name__
-            )
+            logger.warning("%s_retry attempt=%d error=%s", name, attempt, type(error).__name__)
             time.sleep(0.05 * attempt)
 
 
@@ -1248,11 +1258,15 @@ def _record_outcomes(rows: list[dict[str, Any]], outcomes: list[SendResult | Clo
         "error_title",
         "next_attempt_at",
     ]
-    with transaction.atomic():
-        if accepted:
-            _store_accepted(accepted, now)
-        if changed:
-            Message.objects.bulk_update(changed, outcome_fields)
+
+    def store() -> None:
+        with transaction.atomic():
+            if accepted:
+                _store_accepted(accepted, now)
+            if changed:
+                Message.objects.bulk_update(changed, outcome_fields)
+
+    _again_after_deadlock(store, "whatsapp.store_outcomes")
     # Status webhooks can overtake the write above; apply the ones that already arrived.
     if accepted:
         early = list(
@@ -1261,7 +1275,10 @@ def _record_outcomes(rows: list[dict[str, Any]], outcomes: list[SendResult | Clo
             ).values_list("provider_message_id", "status", "errors")
         )
         if early:
-            _apply_best_statuses(*_furthest_statuses(early))
+            best, errors = _furthest_statuses(early)
+            _again_after_deadlock(
+                lambda: _apply_best_statuses(best, errors), "whatsapp.early_statuses"
+            )
     if next_retry is not None:
         _enqueue_later("dispatch_messages", delay=next_retry)
     if errors_by_class:

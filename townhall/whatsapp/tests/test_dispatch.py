@@ -10,7 +10,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from townhall.citizens.models import Citizen, Offering, Subscription
@@ -265,3 +265,25 @@ def test_a_large_broadcast_starts_sending_before_the_rest_is_queued(fake_cloud_a
     assert max(row.status_updated_at for row in first_chunk) < rest[0].created_at
     assert sorted(body["to"] for body in fake_cloud_api.sent_bodies) == sorted(wa_ids)
     assert {row.status for row in rows} == {"accepted"}
+
+
+def test_a_write_that_lost_a_deadlock_runs_again_and_a_lasting_failure_is_raised(caplog):
+    # A dispatcher storing outcomes and an applier of statuses lock overlapping rows in
+    # different orders; PostgreSQL fails one of them ("deadlock detected").
+    calls: list[int] = []
+
+    def loses_once() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("deadlock detected")
+
+    actions._again_after_deadlock(loses_once, "whatsapp.store_outcomes")
+
+    assert len(calls) == 2
+    assert "whatsapp.store_outcomes_retry attempt=1 error=OperationalError" in caplog.text
+
+    def always_loses() -> None:
+        raise OperationalError("deadlock detected")
+
+    with pytest.raises(OperationalError):
+        actions._again_after_deadlock(always_loses, "whatsapp.store_outcomes")
