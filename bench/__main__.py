@@ -575,42 +575,38 @@ def run_webhooks(args: argparse.Namespace) -> dict[str, Any]:
 WARM_UP_REQUESTS = 500
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
-    commands = parser.add_subparsers(dest="command", required=True)
-    broadcast = commands.add_parser("broadcast", help="queue a template to N subscribers")
-    broadcast.add_argument("--recipients", type=int, default=5000)
-    broadcast.add_argument("--rate", type=float, default=80, help="our limiter, msg/s")
-    broadcast.add_argument("--workers", type=int, default=4, help="Huey worker threads")
-    broadcast.add_argument(
+def _add_sending_options(
+    parser: argparse.ArgumentParser, *, rate: float, status_sample: float, timeout: float
+) -> None:
+    parser.add_argument("--rate", type=float, default=rate, help="our limiter, msg/s")
+    parser.add_argument("--workers", type=int, default=4, help="Huey worker threads")
+    parser.add_argument(
         "--status-sample",
         type=float,
-        default=1.0,
+        default=status_sample,
         help="fraction of messages the simulator reports statuses for (1.0 = all, ~3 each)",
     )
-    broadcast.add_argument(
+    parser.add_argument(
         "--statuses-per-webhook",
         type=int,
         default=1,
         help="most statuses the simulator puts into one webhook POST (Meta's format allows many)",
     )
-    broadcast.add_argument("--timeout", type=float, default=600)
-    broadcast.add_argument("--json", action="store_true", help="print only the JSON object")
+    parser.add_argument("--timeout", type=float, default=timeout)
+    parser.add_argument("--json", action="store_true", help="print only the JSON object")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    broadcast = commands.add_parser("broadcast", help="queue a template to N subscribers")
+    broadcast.add_argument("--recipients", type=int, default=5000)
+    _add_sending_options(broadcast, rate=80, status_sample=1.0, timeout=600)
     urgent = commands.add_parser(
         "urgent", help="N urgent messages, alone and while a broadcast to N is running"
     )
     urgent.add_argument("--messages", type=int, default=100_000)
-    urgent.add_argument("--rate", type=float, default=1000, help="our limiter, msg/s")
-    urgent.add_argument("--workers", type=int, default=4, help="Huey worker threads")
-    urgent.add_argument(
-        "--status-sample",
-        type=float,
-        default=0.1,
-        help="fraction of messages the simulator reports statuses for (2 cores: 0.1)",
-    )
-    urgent.add_argument("--statuses-per-webhook", type=int, default=1)
-    urgent.add_argument("--timeout", type=float, default=1800)
-    urgent.add_argument("--json", action="store_true")
+    _add_sending_options(urgent, rate=1000, status_sample=0.1, timeout=1800)
     webhooks = commands.add_parser("webhooks", help="signed status webhooks: intake and apply")
     webhooks.add_argument("--seconds", type=float, default=10)
     webhooks.add_argument("--workers", type=int, default=4)
