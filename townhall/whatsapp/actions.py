@@ -19,7 +19,7 @@ from typing import Any, cast
 import orjson
 import redis
 from django.conf import settings
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils.module_loading import import_string
 
@@ -1013,8 +1013,14 @@ def do_dispatch_batch(
     claimed = _claim_due_messages(limit or _claim_size(), message_ids)
     if not claimed:
         return DispatchReport()
-    sendable = _drop_refused(_drop_expired(claimed))
-    sendable = _hold_back_pair_limited(sendable, limiter)
+    try:
+        sendable = _drop_refused(_drop_expired(claimed))
+        sendable = _hold_back_pair_limited(sendable, limiter)
+    except (DatabaseError, redis.RedisError):
+        # Nothing of the batch has left us: back to the queue for the task's retry, not
+        # "sending" until the sweeper gives up on them minutes later.
+        _release_claims([row["pk"] for row in claimed])
+        raise
     if not sendable:
         return DispatchReport(claimed=len(claimed))
     requests = [
@@ -1108,6 +1114,34 @@ _CLAIM_FIELDS = (
     "attempts",
     "expires_at",
 )
+
+
+# Waits between attempts to give claimed rows back after a database error (it may be
+# restarting: a few seconds in all).
+RELEASE_WAITS_SECONDS = (0.0, 0.25, 0.5, 1.0, 2.0)
+
+
+def _release_claims(message_pks: list[int]) -> None:
+    """Claimed rows that were not sent go back to queued (best effort: if the database
+    stays away, the sweeper finds them as "sending" later)."""
+    for wait in RELEASE_WAITS_SECONDS:
+        time.sleep(wait)
+        try:
+            # A connection that failed stays broken until it is closed and opened again.
+            if (
+                connection.connection is not None
+                and not connection.in_atomic_block
+                and not connection.is_usable()
+            ):
+                connection.close()
+            released = Message.objects.filter(
+                pk__in=message_pks, status=Message.Status.SENDING
+            ).update(status=Message.Status.QUEUED, status_updated_at=clock.now())
+        except DatabaseError:
+            continue
+        logger.warning("whatsapp.claims_released count=%d", released)
+        return
+    logger.error("whatsapp.claims_not_released count=%d", len(message_pks))
 
 
 def _claim_due_messages(count: int, message_ids: list[int] | None) -> list[dict[str, Any]]:

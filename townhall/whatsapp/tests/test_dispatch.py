@@ -287,3 +287,29 @@ def test_a_write_that_lost_a_deadlock_runs_again_and_a_lasting_failure_is_raised
 
     with pytest.raises(OperationalError):
         actions._again_after_deadlock(always_loses, "whatsapp.store_outcomes")
+
+
+@pytest.mark.django_db
+def test_a_database_error_before_sending_puts_the_claimed_messages_back_in_the_queue(
+    fake_cloud_api, monkeypatch
+):
+    # The database restarting between a dispatcher's claim and its consent check: the
+    # claimed rows must not wait as "sending" until the sweeper gives up on them.
+    wa_ids = subscribers(3)
+    do_queue_messages(wa_ids, TEMPLATE, purpose=Purpose.INFO)
+    real_refusals = actions.refusals
+
+    def restarting(*args, **kwargs):
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr(actions, "refusals", restarting)
+    with pytest.raises(OperationalError):
+        do_dispatch_batch()
+
+    assert set(Message.objects.values_list("status", flat=True)) == {"queued"}
+    assert fake_cloud_api.requests == []
+
+    # and the task's retry sends them, once each
+    monkeypatch.setattr(actions, "refusals", real_refusals)
+    assert do_dispatch_batch().accepted == 3
+    assert sorted(body["to"] for body in fake_cloud_api.sent_bodies) == sorted(wa_ids)
