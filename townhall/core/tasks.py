@@ -1,5 +1,6 @@
-"""Nightly housekeeping that belongs to no single app."""
+"""Worker housekeeping that belongs to no single app: nightly jobs and a start-up hook."""
 
+import gc
 import logging
 
 from django.contrib.sessions.backends.db import SessionStore
@@ -14,9 +15,12 @@ logger = logging.getLogger(__name__)
 
 @HUEY.on_startup()
 def freeze_start_up_objects() -> None:
-    """Each worker thread as it starts: full collections stop walking Django and the
-    libraries (50-100 ms each during a broadcast, long enough to miss send slots)."""
-    collector.freeze_start_up_objects()
+    """Once per worker process (Huey calls this in each worker thread as it starts): full
+    collections stop walking Django and the libraries (50-100 ms each during a broadcast,
+    long enough to miss send slots). Later threads would only pay another full collection
+    and freeze what the first ones' tasks made meanwhile."""
+    if gc.get_freeze_count() == 0:
+        collector.freeze_start_up_objects()
 
 
 @db_periodic_task(crontab(minute="47", hour="3"))
