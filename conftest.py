@@ -147,6 +147,9 @@ class FakeCloudAPI:
     requests: list[dict[str, Any]] = field(default_factory=list)
     queued_errors: list[tuple[int, dict[str, Any]] | Exception] = field(default_factory=list)
     ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+    # Called with (message id, request body) after "Meta" accepted a message and before the
+    # answer is returned: a status webhook can overtake the answer.
+    before_answer: Callable[[str, dict[str, Any]], None] | None = None
 
     def fail_next(self, code: int, *, http_status: int = 400, message: str = "error") -> None:
         error = {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": "Atr"}
@@ -169,6 +172,8 @@ class FakeCloudAPI:
         if body.get("status") == "read":
             return httpx.Response(200, json={"success": True})
         message_id = f"wamid.fake-{next(self.ids)}"
+        if self.before_answer is not None:
+            self.before_answer(message_id, body)
         return httpx.Response(
             200,
             json={

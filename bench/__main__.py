@@ -163,6 +163,14 @@ def create_subscribers(count: int, prefix: str = "49152") -> list[str]:
         ],
         batch_size=5000,
     )
+    # A city's subscriber tables have statistics (autovacuum keeps them); right after a
+    # bulk load they have none, and the consent check then walked every subscription of
+    # the offering per claim (5 ms instead of 1 ms for 25 recipients at 5,000 subscribers).
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        for model in (Citizen, Subscription):
+            cursor.execute(f"ANALYZE {model._meta.db_table}")
     return wa_ids
 
 
@@ -178,6 +186,12 @@ def naive_loop(seconds: float) -> float:
         client.send_raw(f"49153{sent:08d}", payload)
         sent += 1
     return sent / (time.monotonic() - started)
+
+
+def _waiting_to_be_sent() -> bool:
+    from townhall.whatsapp.models import Message
+
+    return Message.objects.filter(direction="out", status__in=("queued", "sending")).exists()
 
 
 def outbound_counts() -> dict[str, int]:
@@ -283,20 +297,20 @@ def run_broadcast(args: argparse.Namespace) -> dict[str, Any]:
         )
         queued_s = time.monotonic() - started
         timeline: list[tuple[float, int]] = []
-        first_accept = last_accept = None
+        last_accept = None
         deadline = started + args.timeout
+        # Progress as the API sees it (the simulator's count of accepted sends): polling the
+        # message table instead cost PostgreSQL more CPU than some of what is measured.
         while time.monotonic() < deadline:
-            counts = outbound_counts()
-            done = sum(n for status, n in counts.items() if status not in ("queued", "sending"))
-            waiting = counts.get("queued", 0) + counts.get("sending", 0)
+            handed_over = control.get("/_sim/stats").json()["sends"]["accepted"] - sends_before
             now = time.monotonic()
-            timeline.append((round(now - started, 2), done))
-            if done and first_accept is None:
-                first_accept = now
-            if waiting == 0 and done >= batch.queued:
+            timeline.append((round(now - started, 2), handed_over))
+            if handed_over >= batch.queued or (
+                len(timeline) % 10 == 0 and not _waiting_to_be_sent()
+            ):
                 last_accept = now
                 break
-            time.sleep(0.25)
+            time.sleep(0.1)
         handed_over_s = (last_accept or time.monotonic()) - started
         # Statuses: wait until the simulator has sent them all and the worker applied them.
         control.post("/_sim/flush", json={"timeout": 120})

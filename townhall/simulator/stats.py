@@ -34,9 +34,12 @@ class LatencyRecorder:
             self._max = 0.0
 
     def summary(self) -> dict[str, Any]:
+        # Copied under the lock, sorted outside it: senders recording a latency do not wait
+        # for the sort (a benchmark polls the stats several times a second).
         with self._lock:
-            samples = sorted(self._samples)
+            samples = list(self._samples)
             count, total, maximum = self._count, self._total, self._max
+        samples.sort()
 
         def percentile(fraction: float) -> float:
             if not samples:

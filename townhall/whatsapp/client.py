@@ -5,7 +5,6 @@ Every call has an explicit timeout; every failure becomes a ``CloudAPIError`` su
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import threading
 import time
@@ -15,7 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import httpx
 import orjson
 from django.conf import settings
@@ -23,6 +21,14 @@ from django.conf import settings
 from townhall.citysettings.config import whatsapp_setting
 from townhall.core.privacy import redact
 from townhall.whatsapp import outbound
+from townhall.whatsapp.batch_http import (
+    Answered,
+    BatchSender,
+    Late,
+    NoAnswer,
+    NotSent,
+    Outcome,
+)
 from townhall.whatsapp.errors import (
     AuthError,
     CloudAPIError,
@@ -52,29 +58,10 @@ class SendRequest:
 
 
 JSON = {"Content-Type": "application/json"}
-# Requests one client keeps in flight at once (a batch of the dispatcher). The Graph API
-# answers each send in tens of milliseconds; 100 in flight carry 1,000 msg/s with room.
-MAX_IN_FLIGHT = 100
 # How late a paced request may still leave (see ``SlotMissed``). The limiter books 97.5 % of
 # the tier, so requests that leave at most 10 ms after their slot keep every rolling second
 # under the tier with 15 ms to spare for the way to Meta: (1 s + 10 ms) × 0.975 < 1 s.
 LATE_SLOT_SECONDS = 0.01
-
-
-class _IOLoop:
-    """One asyncio loop per process, in a daemon thread, for the clients' concurrent sends."""
-
-    _lock = threading.Lock()
-    _loop: asyncio.AbstractEventLoop | None = None
-
-    @classmethod
-    def get(cls) -> asyncio.AbstractEventLoop:
-        with cls._lock:
-            if cls._loop is None or cls._loop.is_closed():
-                loop = asyncio.new_event_loop()
-                threading.Thread(target=loop.run_forever, name="cloud-api-io", daemon=True).start()
-                cls._loop = loop
-            return cls._loop
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,10 +103,10 @@ class CloudAPIClient:
         self._messages_url = f"{base_url.rstrip('/')}/{api_version}/{phone_number_id}/messages"
         self._batch_headers = {"Authorization": f"Bearer {access_token}", **JSON}
         self._timeout_seconds = timeout_seconds
-        # Batches go out over aiohttp: httpx's async pool cost 5–9 ms of CPU per request
-        # with 100 connections, aiohttp 0.4 ms (docs/benchmarks.md). A test's httpx
-        # transport (``transport``) is served by an httpx.AsyncClient instead.
-        self._batch_session: aiohttp.ClientSession | httpx.AsyncClient | None = None
+        # Batches go over libcurl (``batch_http``); a test's httpx transport (``transport``)
+        # gets them one after the other instead.
+        self._batch_sender: BatchSender | None = None
+        self._batch_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls) -> CloudAPIClient:
@@ -135,11 +122,9 @@ class CloudAPIClient:
 
     def close(self) -> None:
         self._http.close()
-        session, self._batch_session = self._batch_session, None
-        if isinstance(session, aiohttp.ClientSession):
-            asyncio.run_coroutine_threadsafe(session.close(), _IOLoop.get()).result()
-        elif session is not None:
-            asyncio.run_coroutine_threadsafe(session.aclose(), _IOLoop.get()).result()
+        sender, self._batch_sender = self._batch_sender, None
+        if sender is not None:
+            sender.close()
 
     # --- sending --------------------------------------------------------------------------------
 
@@ -180,82 +165,82 @@ class CloudAPIClient:
         spacing: float = 0.0,
         late_limit: float | None = None,
     ) -> list[SendResult | CloudAPIError]:
-        """Send a batch with up to ``MAX_IN_FLIGHT`` requests in flight over keep-alive
+        """Send a batch with up to ``batch_http.MAX_IN_FLIGHT`` requests in flight over keep-alive
         connections; one outcome per request, in order, never raised. Request ``i`` leaves
         at ``first_at + i * spacing`` (``time.monotonic()`` seconds: the send slots of the
         rate limiter), or at once where that has passed, unless it has passed by more than
         ``late_limit`` seconds: then it is not sent and its outcome is ``SlotMissed``."""
         if not requests:
             return []
-        loop = _IOLoop.get()
-        sending = self._send_all(requests, first_at, spacing, late_limit)
-        return asyncio.run_coroutine_threadsafe(sending, loop).result()
-
-    async def _send_all(
-        self,
-        requests: Sequence[SendRequest],
-        first_at: float,
-        spacing: float,
-        late_limit: float | None,
-    ) -> list[SendResult | CloudAPIError]:
-        gate = asyncio.Semaphore(MAX_IN_FLIGHT)
-
-        async def one(index: int, request: SendRequest) -> SendResult | CloudAPIError:
-            body = orjson.dumps(
+        bodies = [
+            orjson.dumps(
                 _send_body(
                     request.to, request.type_payload, request.reply_to, request.callback_data
                 )
             )
-            # asyncio's clock is time.monotonic(), the one the slots are given in.
-            wait = first_at + index * spacing - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            async with gate:
-                late = time.monotonic() - (first_at + index * spacing)
-                if late_limit is not None and late > late_limit:
-                    return SlotMissed(f"Not sent: {late * 1000:.0f} ms after its send slot")
-                try:
-                    status, content = await self._post_batched(body)
-                except CloudAPIError as error:
-                    return error
-            if status >= 400:
-                return self._error(status, content)
-            try:
-                return _send_result(self._json(content), request.to)
-            except CloudAPIError as error:
-                return error
-
-        return list(
-            await asyncio.gather(*(one(index, request) for index, request in enumerate(requests)))
-        )
-
-    async def _post_batched(self, body: bytes) -> tuple[int, bytes]:
-        """POST one send of a batch; a failure becomes TransportError (it never left us) or
-        OutcomeUnknown (Meta may have it)."""
+            for request in requests
+        ]
         if self._transport is not None:
-            return await self._post_batched_httpx(body)
-        session = self._batch_session
-        if not isinstance(session, aiohttp.ClientSession):
-            session = self._batch_session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=MAX_IN_FLIGHT),
-                headers=self._batch_headers,
-                # ``connect`` covers waiting for a pooled connection and opening one: the
-                # request has not been written yet when it runs out.
-                timeout=aiohttp.ClientTimeout(
-                    total=self._timeout_seconds, connect=min(self._timeout_seconds, 5.0)
-                ),
-                # The environment's proxy is looked up once here, not per request (reading
-                # netrc and the proxy variables was a tenth of the worker's CPU per send).
-                trust_env=False,
-                proxy=self._env_proxy(),
+            answers = self._send_through_transport(bodies, first_at, spacing, late_limit)
+        else:
+            answers = self._sender().send(
+                bodies, first_at=first_at, spacing=spacing, late_limit=late_limit
             )
+        return [
+            self._send_outcome(answer, request.to)
+            for answer, request in zip(answers, requests, strict=True)
+        ]
+
+    def _send_outcome(self, answer: Outcome, to: str) -> SendResult | CloudAPIError:
+        if isinstance(answer, Late):
+            return SlotMissed(f"Not sent: {answer.late_seconds * 1000:.0f} ms after its send slot")
+        if isinstance(answer, NotSent):
+            return TransportError(f"{answer.reason} calling the Cloud API")
+        if isinstance(answer, NoAnswer):
+            return OutcomeUnknown(f"{answer.reason} calling the Cloud API")
+        if answer.status >= 400:
+            return self._error(answer.status, answer.content)
         try:
-            async with session.post(self._messages_url, data=body) as response:
-                return response.status, await response.read()
-        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
-            raise TransportError(f"{type(error).__name__} calling the Cloud API") from error
-        except (aiohttp.ClientError, TimeoutError) as error:
-            raise OutcomeUnknown(f"{type(error).__name__} calling the Cloud API") from error
+            return _send_result(self._json(answer.content), to)
+        except CloudAPIError as error:
+            return error
+
+    def _sender(self) -> BatchSender:
+        with self._batch_lock:
+            if self._batch_sender is None:
+                self._batch_sender = BatchSender(
+                    self._messages_url,
+                    self._batch_headers,
+                    timeout_seconds=self._timeout_seconds,
+                    # Covers opening a connection: the request has not been written yet.
+                    connect_timeout_seconds=min(self._timeout_seconds, 5.0),
+                    proxy=self._env_proxy(),
+                )
+            return self._batch_sender
+
+    def _send_through_transport(
+        self, bodies: list[bytes], first_at: float, spacing: float, late_limit: float | None
+    ) -> list[Outcome]:
+        """A test's httpx transport: the same slots, one request after the other."""
+        answers: list[Outcome] = []
+        for index, body in enumerate(bodies):
+            slot = first_at + index * spacing
+            time.sleep(max(0.0, slot - time.monotonic()))
+            late = time.monotonic() - slot
+            if late_limit is not None and late > late_limit:
+                answers.append(Late(late))
+                continue
+            try:
+                response = self._http.post(
+                    f"{self.phone_number_id}/messages", content=body, headers=JSON
+                )
+            except httpx.HTTPError as error:
+                reason = type(error).__name__
+                unknown = isinstance(_transport_error(error), OutcomeUnknown)
+                answers.append(NoAnswer(reason) if unknown else NotSent(reason))
+                continue
+            answers.append(Answered(response.status_code, response.content))
+        return answers
 
     def _env_proxy(self) -> str | None:
         """The proxy the environment names for the Graph API (HTTPS_PROXY, NO_PROXY, …)."""
@@ -264,22 +249,6 @@ class CloudAPIClient:
             return None
         scheme = urllib.parse.urlsplit(self._messages_url).scheme
         return urllib.request.getproxies().get(scheme)
-
-    async def _post_batched_httpx(self, body: bytes) -> tuple[int, bytes]:
-        session = self._batch_session
-        if not isinstance(session, httpx.AsyncClient):
-            transport = self._transport
-            session = self._batch_session = httpx.AsyncClient(
-                **self._client_options,
-                transport=transport if isinstance(transport, httpx.AsyncBaseTransport) else None,
-            )
-        try:
-            response = await session.post(
-                f"{self.phone_number_id}/messages", content=body, headers=JSON
-            )
-        except httpx.HTTPError as error:
-            raise _transport_error(error) from error
-        return response.status_code, response.content
 
     def send_text(self, to: str, body: str, *, preview_url: bool = False) -> SendResult:
         return self.send(to, outbound.Text(body, preview_url=preview_url))

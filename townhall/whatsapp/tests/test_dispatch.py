@@ -100,6 +100,32 @@ def test_a_batch_costs_the_same_queries_for_ten_or_a_hundred_messages(fake_cloud
 
 
 @pytest.mark.django_db
+def test_every_retry_of_a_batch_has_a_dispatcher_when_it_is_due(fake_cloud_api):
+    from huey.contrib.djhuey import HUEY
+
+    do_queue_messages(subscribers(3), TEMPLATE, purpose=Purpose.INFO)
+    for _ in range(3):
+        fake_cloud_api.fail_next(131000)  # temporary: each is retried after its own jitter
+    scheduled_before = {task.id for task in HUEY.scheduled()}
+
+    do_dispatch_batch()
+
+    retries = sorted(Message.objects.values_list("next_attempt_at", flat=True))
+    assert len(set(retries)) == 3
+    etas = sorted(
+        task.eta
+        for task in HUEY.scheduled()
+        if task.id not in scheduled_before and task.name.endswith("dispatch_messages")
+    )
+    # One dispatcher when the first retry is due and one when the last is (the clocks of
+    # Huey and of the rows differ in tests, their spans do not).
+    assert len(etas) == 2
+    assert (etas[1] - etas[0]).total_seconds() == pytest.approx(
+        (retries[-1] - retries[0]).total_seconds(), abs=0.5
+    )
+
+
+@pytest.mark.django_db
 def test_stop_between_queueing_and_sending_cancels_only_that_citizen(fake_cloud_api):
     wa_ids = subscribers(5)
     do_queue_messages(wa_ids, TEMPLATE, purpose=Purpose.INFO)

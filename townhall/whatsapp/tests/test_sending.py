@@ -11,6 +11,7 @@ from townhall.citizens.models import Citizen, ConsentRecord, Offering
 from townhall.core import clock
 from townhall.whatsapp import outbound, tasks
 from townhall.whatsapp.actions import (
+    do_process_pending_webhook_events,
     do_purge_processed_webhook_events,
     do_queue_message,
     do_record_webhook_event,
@@ -218,6 +219,89 @@ def test_status_arriving_before_send_result_is_applied(fake_cloud_api):
 
     message.refresh_from_db()
     assert message.status == Message.Status.DELIVERED
+
+
+@pytest.mark.django_db
+def test_a_failure_arriving_before_send_result_keeps_metas_error(fake_cloud_api):
+    message = do_queue_message(WA_ID, outbound.Text("Hallo"), purpose=Purpose.CHAT)
+    MessageStatusEvent.objects.create(
+        provider_message_id="wamid.fake-1",
+        status="failed",
+        occurred_at=clock.now(),
+        errors=[{"code": 131026, "title": "Message undeliverable"}],
+    )
+
+    do_send_queued_message(message.pk)
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.FAILED
+    assert (message.error_code, message.error_title) == (131026, "Message undeliverable")
+
+
+def status_webhook(message_id: str, *statuses: str, callback_data: str = "") -> bytes:
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {},
+        "statuses": [
+            {
+                "id": message_id,
+                "status": status,
+                "timestamp": str(int(clock.now().timestamp())),
+                "recipient_id": WA_ID,
+                **({"biz_opaque_callback_data": callback_data} if callback_data else {}),
+            }
+            for status in statuses
+        ],
+    }
+    return orjson.dumps(webhook_envelope(value))
+
+
+@pytest.mark.django_db
+def test_statuses_that_overtake_the_send_answer_are_not_moved_back_by_it(fake_cloud_api):
+    message = do_queue_message(WA_ID, outbound.Text("Hallo"), purpose=Purpose.CHAT)
+
+    def statuses_come_first(message_id: str, body: dict) -> None:
+        # Meta's "sent" and "delivered" are applied while our send still waits for its answer.
+        do_record_webhook_event(
+            status_webhook(
+                message_id, "sent", "delivered", callback_data=body["biz_opaque_callback_data"]
+            )
+        )
+        do_process_pending_webhook_events()
+        overtaken = Message.objects.get(pk=message.pk)
+        assert (overtaken.status, overtaken.provider_id) == (Message.Status.DELIVERED, message_id)
+
+    fake_cloud_api.before_answer = statuses_come_first
+    do_send_queued_message(message.pk)
+
+    message.refresh_from_db()
+    assert message.status == Message.Status.DELIVERED
+    assert message.provider_id == "wamid.fake-1"
+    assert message.attempts == 1
+    assert len(fake_cloud_api.requests) == 1
+
+
+@pytest.mark.django_db
+def test_a_late_status_of_a_first_copy_leaves_the_resent_message_alone(fake_cloud_api, settings):
+    # given: a send whose answer was lost, sent again after the reconcile window
+    message = do_queue_message(WA_ID, outbound.Text("Hallo"), purpose=Purpose.CHAT)
+    fake_cloud_api.time_out_next()
+    do_send_queued_message(message.pk)
+    later = clock.now() + timedelta(seconds=settings.WHATSAPP["SEND_RECONCILE_SECONDS"] + 1)
+    assert do_requeue_stale_work(later)["resent"] == 1
+    message.refresh_from_db()
+    assert (message.status, message.provider_id) == (Message.Status.ACCEPTED, "wamid.fake-2")
+
+    # when: the first copy's status arrives after all, naming the same row
+    do_record_webhook_event(
+        status_webhook("wamid.fake-1", "delivered", callback_data=f"townhall:{message.pk}")
+    )
+    do_process_pending_webhook_events()
+
+    # then: the row keeps the copy it knows; the late status is in the history only
+    message.refresh_from_db()
+    assert (message.status, message.provider_id) == (Message.Status.ACCEPTED, "wamid.fake-2")
+    assert MessageStatusEvent.objects.filter(provider_message_id="wamid.fake-1").exists()
 
 
 @pytest.mark.django_db
