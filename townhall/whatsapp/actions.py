@@ -829,24 +829,19 @@ def do_queue_messages(
         reasons = refusals(chunk, purpose, topic)
         for reason in reasons.values():
             refused[reason] = refused.get(reason, 0) + 1
-        rows = [
-            Message(
-                direction=Message.Direction.OUTBOUND,
-                wa_id=wa_id,
-                type=message.type,
-                text=text,
-                payload=payload,
-                status=Message.Status.QUEUED,
-                purpose=purpose,
-                topic=topic,
-                priority=priority,
-            )
-            for wa_id in chunk
-            if wa_id not in reasons
-        ]
-        with transaction.atomic():
-            Message.objects.bulk_create(rows, batch_size=QUEUE_CHUNK)
-        queued += len(rows)
+        allowed = [wa_id for wa_id in chunk if wa_id not in reasons]
+        _insert_queued(
+            allowed,
+            {
+                "type": message.type,
+                "text": text,
+                "payload": orjson.dumps(payload).decode(),
+                "purpose": purpose,
+                "topic": topic,
+                "priority": priority,
+            },
+        )
+        queued += len(allowed)
         if start == 0 and len(recipients) > QUEUE_CHUNK:
             do_refresh_message_statistics()
             # The dispatchers send the first chunk while the rest is queued (20,000 rows
@@ -865,6 +860,49 @@ def do_queue_messages(
         getattr(acting_user, "pk", None),
     )
     return QueuedBatch(queued=queued, refused=refused)
+
+
+def _insert_queued(wa_ids: list[str], values: dict[str, Any]) -> None:
+    """One queued outbound row per recipient, all alike but the number, with one statement
+    whose only list is the numbers (``bulk_create`` prepared and quoted all 20 fields of
+    every row in Python: 240 ms per 2,000 rows, the longest part of queueing a broadcast)."""
+    if not wa_ids:
+        return
+    now = _db_datetime(clock.now())
+    defaults: dict[str, Any] = {
+        "provider_id": None,
+        "direction": Message.Direction.OUTBOUND.value,
+        "profile_name": "",
+        "context_provider_id": "",
+        "status": Message.Status.QUEUED.value,
+        "error_code": None,
+        "error_title": "",
+        "attempts": 0,
+        "next_attempt_at": None,
+        "expires_at": None,
+        "handled_at": None,
+        "created_at": now,
+        "status_updated_at": now,
+        **values,
+    }
+    # Every column of the model, so a new one without a value here fails at once.
+    columns = [
+        str(field.column) for field in Message._meta.concrete_fields if not field.primary_key
+    ]
+    postgres = connection.vendor == "postgresql"
+    placeholders = {"wa_id": "recipient.value", "payload": "%s::jsonb" if postgres else "json(%s)"}
+    selected = [placeholders.get(column, "%s") for column in columns]
+    source = (
+        "unnest(%s::varchar[]) AS recipient(value)" if postgres else "json_each(%s) AS recipient"
+    )
+    sql = (
+        f"INSERT INTO {_MESSAGE_TABLE} ({', '.join(columns)})"  # noqa: S608
+        f" SELECT {', '.join(selected)} FROM {source}"
+    )
+    parameters = [defaults[column] for column in columns if column != "wa_id"]
+    parameters.append(wa_ids if postgres else orjson.dumps(wa_ids).decode())
+    with connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
 
 
 def do_refresh_message_statistics() -> None:
