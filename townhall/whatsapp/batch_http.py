@@ -1,25 +1,38 @@
 """The HTTP side of a broadcast: one POST per message, many in flight, each at its send slot.
 
-libcurl's multi interface (pycurl) runs a batch on the calling thread: every request is
-added when its slot comes, up to ``MAX_IN_FLIGHT`` travel at once over kept-alive
-connections (HTTP/2 where the server offers it), and the thread waits in ``select`` without
-the GIL. aiohttp did the same from an event-loop thread at 0.25 ms of CPU per request in
-isolation and 0.68 ms inside the worker, next to the dispatchers (a third of the worker's
-CPU); libcurl does it at 0.06-0.10 ms (``bench/http_clients.py``, docs/benchmarks.md).
+libcurl's multi interface (pycurl) in one I/O thread per process: the dispatchers hand it
+their batches and wait; every request is added when its slot comes, in slot order across
+the batches, up to ``MAX_IN_FLIGHT`` travel at once over kept-alive connections (HTTP/2
+where the server offers it), and the thread waits in ``select`` without the GIL. One
+sender keeps the requests of all dispatchers in one order: when dispatchers sent on their
+own threads, one that lost the CPU for a moment sent its slightly late requests among
+another's punctual ones, and the simulator counted 130429 in most runs at 1,000/s.
+aiohttp did the same from an event loop at 0.25 ms of CPU per request in isolation and
+0.68 ms inside the worker (a third of the worker's CPU); libcurl does it at 0.06-0.13 ms
+(``bench/http_clients.py``, docs/benchmarks.md).
 
 The sender only moves bytes: what an answer means is ``CloudAPIClient``'s business.
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import itertools
+import logging
+import os
+import queue
+import select
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BytesIO
 
 import certifi
 import pycurl
+
+logger = logging.getLogger(__name__)
 
 # Requests one dispatcher keeps in flight at once. The Graph API answers each send in tens
 # of milliseconds; 100 in flight carry 1,000 msg/s with room.
@@ -61,9 +74,20 @@ class Late:
 Outcome = Answered | NotSent | NoAnswer | Late
 
 
+@dataclass(eq=False)
+class _Batch:
+    bodies: Sequence[bytes]
+    first_at: float
+    spacing: float
+    late_limit: float | None
+    outcomes: list[Outcome | None]
+    done: threading.Event = field(default_factory=threading.Event)
+    left: int = 0
+
+
 class BatchSender:
-    """POSTs bodies to one URL with fixed headers; one per client, used by many threads
-    (each thread has its own libcurl handles: a handle is never shared between threads)."""
+    """POSTs bodies to one URL with fixed headers, for many threads at once: ``send`` hands
+    a batch to the sender's I/O thread (started on first use) and waits for its outcomes."""
 
     def __init__(
         self,
@@ -80,9 +104,11 @@ class BatchSender:
         self._timeout_ms = int(timeout_seconds * 1000)
         self._connect_timeout_ms = int(connect_timeout_seconds * 1000)
         self._proxy = proxy or ""
-        self._local = threading.local()
+        self._submitted: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._all_handles: list[pycurl.Curl | pycurl.CurlMulti] = []
+        self._thread: threading.Thread | None = None
+        self._wake_read, self._wake_write = os.pipe()
+        os.set_blocking(self._wake_read, False)
 
     def send(
         self,
@@ -95,57 +121,116 @@ class BatchSender:
         """One outcome per body, in order. Body ``i`` leaves at ``first_at + i * spacing``
         (``time.monotonic()`` seconds), or at once where that has passed, unless it has
         passed by more than ``late_limit``: then it is ``Late`` and not sent."""
-        multi, idle = self._handles()
-        outcomes: list[Outcome | None] = [None] * len(bodies)
-        in_flight: dict[pycurl.Curl, tuple[int, BytesIO]] = {}
-        next_index = 0
-        while next_index < len(bodies) or in_flight:
-            now = time.monotonic()
-            while next_index < len(bodies) and len(in_flight) < MAX_IN_FLIGHT:
-                slot = first_at + next_index * spacing
-                if slot > now:
-                    break
-                if late_limit is not None and now - slot > late_limit:
-                    outcomes[next_index] = Late(now - slot)
-                else:
-                    handle = idle.pop() if idle else self._new_handle()
-                    answer = BytesIO()
-                    handle.setopt(pycurl.POSTFIELDS, bodies[next_index])
-                    handle.setopt(pycurl.WRITEDATA, answer)
-                    multi.add_handle(handle)
-                    in_flight[handle] = (next_index, answer)
-                next_index += 1
-            _perform(multi)
-            self._collect(multi, in_flight, outcomes, idle)
-            wait = _MAX_WAIT_SECONDS
-            if next_index < len(bodies) and len(in_flight) < MAX_IN_FLIGHT:
-                wait = min(wait, max(0.0, first_at + next_index * spacing - time.monotonic()))
-            if in_flight:
-                curl_wait = multi.timeout()
-                if curl_wait >= 0:
-                    wait = min(wait, curl_wait / 1000)
-                multi.select(wait)
-            elif next_index < len(bodies) and wait > 0:
-                time.sleep(wait)
-        # Every body has its outcome by now (the loop runs until none is left).
-        return [outcome for outcome in outcomes if outcome is not None]
+        if not bodies:
+            return []
+        batch = _Batch(bodies, first_at, spacing, late_limit, [None] * len(bodies))
+        batch.left = len(bodies)
+        self._start()
+        self._submitted.put(batch)
+        os.write(self._wake_write, b"x")
+        batch.done.wait()
+        # Every body has its outcome by now (the batch is done when none is left).
+        return [outcome for outcome in batch.outcomes if outcome is not None]
 
     def close(self) -> None:
-        """Close every handle of every thread (when no batch is running)."""
+        """Stop the I/O thread once its batches are done; its handles close with it."""
         with self._lock:
-            handles, self._all_handles = self._all_handles, []
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._submitted.put(None)
+            os.write(self._wake_write, b"x")
+            thread.join()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="cloud-api-io", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        waiting: list[tuple[float, int, _Batch, int]] = []
+        in_flight: dict[pycurl.Curl, tuple[_Batch, int, BytesIO]] = {}
+        try:
+            self._loop(waiting, in_flight)
+        except Exception:
+            # A bug here must not leave dispatchers waiting for ever: what never left is
+            # NotSent (sent again), what was under way is NoAnswer (reconciled or resent).
+            logger.exception("whatsapp.batch_sender_failed")
+            with self._lock:
+                self._thread = None
+            for _slot, _tie, batch, index in waiting:
+                _settle(batch, index, NotSent("the sender stopped"))
+            for batch, index, _answer in in_flight.values():
+                _settle(batch, index, NoAnswer("the sender stopped"))
+            while True:
+                try:
+                    pending = self._submitted.get_nowait()
+                except queue.Empty:
+                    break
+                if pending is not None:
+                    for index in range(len(pending.bodies)):
+                        _settle(pending, index, NotSent("the sender stopped"))
+
+    def _loop(
+        self,
+        waiting: list[tuple[float, int, _Batch, int]],
+        in_flight: dict[pycurl.Curl, tuple[_Batch, int, BytesIO]],
+    ) -> None:
+        multi = pycurl.CurlMulti()
+        # Keep up to a full pool's connections between batches (by default libcurl keeps
+        # four per request in flight, and opened hundreds anew in a broadcast).
+        multi.setopt(pycurl.M_MAXCONNECTS, MAX_IN_FLIGHT)
+        handles: list[pycurl.Curl] = []
+        idle: list[pycurl.Curl] = []
+        # ``waiting``: (slot, tie-breaker, batch, index) of every request not yet sent.
+        order = itertools.count()
+        stopping = False
+        while True:
+            while True:
+                try:
+                    batch = self._submitted.get_nowait()
+                except queue.Empty:
+                    break
+                if batch is None:
+                    stopping = True
+                    continue
+                for index in range(len(batch.bodies)):
+                    slot = batch.first_at + index * batch.spacing
+                    heapq.heappush(waiting, (slot, next(order), batch, index))
+            if stopping and not waiting and not in_flight:
+                break
+            now = time.monotonic()
+            while waiting and waiting[0][0] <= now and len(in_flight) < MAX_IN_FLIGHT:
+                slot, _tie, batch, index = heapq.heappop(waiting)
+                if batch.late_limit is not None and now - slot > batch.late_limit:
+                    _settle(batch, index, Late(now - slot))
+                    continue
+                if not idle:
+                    handle = self._new_handle()
+                    handles.append(handle)
+                    idle.append(handle)
+                handle = idle.pop()
+                answer = BytesIO()
+                handle.setopt(pycurl.POSTFIELDS, batch.bodies[index])
+                handle.setopt(pycurl.WRITEDATA, answer)
+                multi.add_handle(handle)
+                in_flight[handle] = (batch, index, answer)
+            _perform(multi)
+            _collect(multi, in_flight, idle)
+            # Nothing to do: sleep until a batch comes (the pipe wakes us).
+            wait: float | None = _MAX_WAIT_SECONDS if waiting or in_flight else None
+            if wait is not None and waiting and len(in_flight) < MAX_IN_FLIGHT:
+                wait = min(wait, max(0.0, waiting[0][0] - time.monotonic()))
+            curl_wait = multi.timeout()
+            if wait is not None and in_flight and curl_wait >= 0:
+                wait = min(wait, curl_wait / 1000)
+            readable, writable, failed = multi.fdset()
+            select.select([*readable, self._wake_read], writable, failed, wait)
+            with contextlib.suppress(BlockingIOError):
+                os.read(self._wake_read, 4096)
         for handle in handles:
             handle.close()
-        self._local = threading.local()
-
-    def _handles(self) -> tuple[pycurl.CurlMulti, list[pycurl.Curl]]:
-        local = self._local
-        if not hasattr(local, "multi"):
-            local.multi = pycurl.CurlMulti()
-            local.idle = []
-            with self._lock:
-                self._all_handles.append(local.multi)
-        return local.multi, local.idle
+        multi.close()
 
     def _new_handle(self) -> pycurl.Curl:
         handle = pycurl.Curl()
@@ -159,36 +244,38 @@ class BatchSender:
         handle.setopt(pycurl.CAINFO, certifi.where())
         handle.setopt(pycurl.NOSIGNAL, 1)
         handle.setopt(pycurl.USERAGENT, "Townhall")
-        with self._lock:
-            self._all_handles.append(handle)
         return handle
 
-    @staticmethod
-    def _collect(
-        multi: pycurl.CurlMulti,
-        in_flight: dict[pycurl.Curl, tuple[int, BytesIO]],
-        outcomes: list[Outcome | None],
-        idle: list[pycurl.Curl],
-    ) -> None:
-        while True:
-            remaining, finished, failed = multi.info_read()
-            for handle in finished:
-                index, answer = in_flight.pop(handle)
-                outcomes[index] = Answered(handle.getinfo(pycurl.RESPONSE_CODE), answer.getvalue())
-                multi.remove_handle(handle)
-                idle.append(handle)
-            for handle, errno, message in failed:
-                index, _answer = in_flight.pop(handle)
-                reason = f"curl error {errno}: {message}"
-                # Bytes of the request written: none means it never left us.
-                if handle.getinfo(pycurl.REQUEST_SIZE) == 0:
-                    outcomes[index] = NotSent(reason)
-                else:
-                    outcomes[index] = NoAnswer(reason)
-                multi.remove_handle(handle)
-                idle.append(handle)
-            if not remaining:
-                return
+
+def _settle(batch: _Batch, index: int, outcome: Outcome) -> None:
+    batch.outcomes[index] = outcome
+    batch.left -= 1
+    if batch.left == 0:
+        batch.done.set()
+
+
+def _collect(
+    multi: pycurl.CurlMulti,
+    in_flight: dict[pycurl.Curl, tuple[_Batch, int, BytesIO]],
+    idle: list[pycurl.Curl],
+) -> None:
+    while True:
+        remaining, finished, failed = multi.info_read()
+        for handle in finished:
+            batch, index, answer = in_flight.pop(handle)
+            multi.remove_handle(handle)
+            idle.append(handle)
+            _settle(batch, index, Answered(handle.getinfo(pycurl.RESPONSE_CODE), answer.getvalue()))
+        for handle, errno, message in failed:
+            batch, index, _answer = in_flight.pop(handle)
+            reason = f"curl error {errno}: {message}"
+            # Bytes of the request written: none means it never left us.
+            sent = handle.getinfo(pycurl.REQUEST_SIZE) > 0
+            multi.remove_handle(handle)
+            idle.append(handle)
+            _settle(batch, index, NoAnswer(reason) if sent else NotSent(reason))
+        if not remaining:
+            return
 
 
 def _perform(multi: pycurl.CurlMulti) -> None:
