@@ -8,7 +8,7 @@ sender keeps the requests of all dispatchers in one order: when dispatchers sent
 own threads, one that lost the CPU for a moment sent its slightly late requests among
 another's punctual ones, and the simulator counted 130429 in most runs at 1,000/s.
 aiohttp did the same from an event loop at 0.25 ms of CPU per request in isolation and
-0.68 ms inside the worker (a third of the worker's CPU); libcurl does it at 0.06-0.13 ms
+0.68 ms inside the worker (almost half of the worker's CPU); libcurl does it at 0.06-0.13 ms
 (``bench/http_clients.py``, docs/benchmarks.md).
 
 The sender only moves bytes: what an answer means is ``CloudAPIClient``'s business.
@@ -34,8 +34,8 @@ import pycurl
 
 logger = logging.getLogger(__name__)
 
-# Requests one dispatcher keeps in flight at once. The Graph API answers each send in tens
-# of milliseconds; 100 in flight carry 1,000 msg/s with room.
+# Requests one sender (all dispatchers of a process) keeps in flight at once. The Graph API
+# answers each send in tens of milliseconds; 100 in flight carry 1,000 msg/s with room.
 MAX_IN_FLIGHT = 100
 # The longest one wait in ``select`` lasts while requests are in flight: libcurl's own
 # timers (timeouts, connects) are looked at least this often.
@@ -224,8 +224,7 @@ class BatchSender:
             curl_wait = multi.timeout()
             if wait is not None and in_flight and curl_wait >= 0:
                 wait = min(wait, curl_wait / 1000)
-            readable, writable, failed = multi.fdset()
-            select.select([*readable, self._wake_read], writable, failed, wait)
+            _wait_for_sockets(multi, self._wake_read, wait)
             with contextlib.suppress(BlockingIOError):
                 os.read(self._wake_read, 4096)
         for handle in handles:
@@ -245,6 +244,26 @@ class BatchSender:
         handle.setopt(pycurl.NOSIGNAL, 1)
         handle.setopt(pycurl.USERAGENT, "Townhall")
         return handle
+
+
+def _wait_for_sockets(multi: pycurl.CurlMulti, wake: int, seconds: float | None) -> None:
+    """Until one of libcurl's sockets or the wake pipe is ready, or ``seconds`` pass.
+    ``poll``, not ``select``: a process may hold more than 1,024 descriptors (libcurl's
+    fdset leaves those out; waits are at most 50 ms while requests are in flight, so such a
+    socket is still served, only later)."""
+    readable, writable, failed = multi.fdset()
+    events: dict[int, int] = {wake: select.POLLIN}
+    for fds, flag in (
+        (readable, select.POLLIN),
+        (writable, select.POLLOUT),
+        (failed, select.POLLPRI),
+    ):
+        for fd in fds:
+            events[fd] = events.get(fd, 0) | flag
+    poller = select.poll()
+    for fd, mask in events.items():
+        poller.register(fd, mask)
+    poller.poll(None if seconds is None else seconds * 1000)
 
 
 def _settle(batch: _Batch, index: int, outcome: Outcome) -> None:
