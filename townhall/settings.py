@@ -268,8 +268,9 @@ WHATSAPP: dict[str, Any] = {
     "SEND_RETRY_BASE_SECONDS": float(os.environ.get("WHATSAPP_SEND_RETRY_BASE_SECONDS", "2")),
     # Meta's throughput for the number's tier: 80/s by default, up to 1,000/s (see rate_limit).
     "SEND_RATE_PER_SECOND": float(os.environ.get("WHATSAPP_SEND_RATE_PER_SECOND", "80")),
-    # After a 130429 (throughput exceeded) all dispatchers of the number pause this long.
-    "THROUGHPUT_BACKOFF_SECONDS": float(os.environ.get("WHATSAPP_THROUGHPUT_BACKOFF", "1")),
+    # After a 130429 (throughput exceeded) all dispatchers of the number pause this long,
+    # twice as long after each further one of the same batch (see actions._send_paced).
+    "THROUGHPUT_BACKOFF_SECONDS": float(os.environ.get("WHATSAPP_THROUGHPUT_BACKOFF", "0.25")),
     # Meta's pair limit: about one message per 6 s to one citizen, short bursts allowed.
     "PAIR_LIMIT_BURST": float(os.environ.get("WHATSAPP_PAIR_LIMIT_BURST", "6")),
     "PAIR_LIMIT_INTERVAL_SECONDS": float(os.environ.get("WHATSAPP_PAIR_LIMIT_INTERVAL", "6")),

@@ -28,7 +28,13 @@ from townhall.core import clock
 from townhall.core.group_commit import GroupCommit
 from townhall.core.privacy import redact
 from townhall.whatsapp import outbound
-from townhall.whatsapp.client import LATE_SLOT_SECONDS, SendRequest, SendResult, get_client
+from townhall.whatsapp.client import (
+    LATE_SLOT_SECONDS,
+    CloudAPIClient,
+    SendRequest,
+    SendResult,
+    get_client,
+)
 from townhall.whatsapp.errors import (
     CloudAPIError,
     OutcomeUnknown,
@@ -74,6 +80,9 @@ CLAIM_SECONDS = 0.5
 # How often a send that missed its slot is booked again before it leaves late (see
 # _send_paced): on a machine too busy to keep any slot, messages still go out.
 SLOT_REBOOKINGS = 3
+# How often requests that Meta refused with 130429 (throughput) are booked again within
+# their batch, after a pause that doubles each time; after that they take the retry path.
+THROUGHPUT_REBOOKINGS = 3
 # Recipients checked for consent and inserted per round trip by do_queue_messages.
 QUEUE_CHUNK = 2000
 # Applying a batch of statuses again after a deadlock (see _apply_statuses).
@@ -568,7 +577,7 @@ def _move_statuses(
     provider_ids: list[str], status: str, lower: list[str], now: datetime
 ) -> list[str]:
     """Outbound rows with these ids and a status in ``lower`` move to ``status``; returns
-    the ids of the rows that moved. The ids travel as one parameter (see _rows_parameters)."""
+    the ids of the rows that moved. The ids travel as one parameter (see _list_parameter)."""
     sql = _MOVE_STATUSES_POSTGRES if connection.vendor == "postgresql" else _MOVE_STATUSES
     lower_list = ", ".join(["%s"] * len(lower))
     with connection.cursor() as cursor:
@@ -577,9 +586,7 @@ def _move_statuses(
             [
                 status,
                 _db_datetime(now),
-                provider_ids
-                if connection.vendor == "postgresql"
-                else orjson.dumps(provider_ids).decode(),
+                _list_parameter(provider_ids),
                 *lower,
             ],
         )
@@ -900,7 +907,7 @@ def _insert_queued(wa_ids: list[str], values: dict[str, Any]) -> None:
         f" SELECT {', '.join(selected)} FROM {source}"
     )
     parameters = [defaults[column] for column in columns if column != "wa_id"]
-    parameters.append(wa_ids if postgres else orjson.dumps(wa_ids).decode())
+    parameters.append(_list_parameter(wa_ids))
     with connection.cursor() as cursor:
         cursor.execute(sql, parameters)
 
@@ -1108,9 +1115,37 @@ def do_dispatch_batch(
         )
         for row in sendable
     ]
-    outcomes = _send_paced(requests, limiter)
+    try:
+        outcomes = _send_paced(requests, limiter)
+    except _SendingInterrupted as interruption:
+        # The limiter failed part-way (Redis restarting): what has left is recorded, so it
+        # is never sent again; the rest goes back to the queue for the task's retry.
+        sent = [
+            (row, outcome)
+            for row, outcome in zip(sendable, interruption.outcomes, strict=True)
+            if outcome is not None
+        ]
+        if sent:
+            _record_outcomes([row for row, _ in sent], [outcome for _, outcome in sent])
+        _release_claims(
+            [
+                row["pk"]
+                for row, outcome in zip(sendable, interruption.outcomes, strict=True)
+                if outcome is None
+            ]
+        )
+        raise interruption.cause from None
     accepted = _record_outcomes(sendable, outcomes)
     return DispatchReport(claimed=len(claimed), accepted=accepted)
+
+
+class _SendingInterrupted(Exception):
+    """The shared limiter failed while a batch was being sent: the outcomes so far (None
+    for requests that have not left) and the limiter's error."""
+
+    def __init__(self, outcomes: list[SendResult | CloudAPIError | None], cause: Exception):
+        super().__init__(str(cause))
+        self.outcomes, self.cause = outcomes, cause
 
 
 def _claim_size() -> int:
@@ -1125,11 +1160,39 @@ def _send_paced(
 ) -> list[SendResult | CloudAPIError]:
     """Send ``requests``, each at the slot the limiter booked for it. One that could not
     leave in time for its slot (``SlotMissed``) gets a new slot, at most
-    ``SLOT_REBOOKINGS`` times; after that it leaves late rather than never."""
+    ``SLOT_REBOOKINGS`` times; after that it leaves late rather than never.
+
+    A 130429 answer (Meta counted more than the tier in a rolling second) pauses the
+    number's schedule for every dispatcher; the refused requests never reached anyone and
+    go first in line again after the pause, which doubles with each further 130429 of the
+    batch (``THROUGHPUT_REBOOKINGS`` times, then they take the retry path). A short first
+    pause is enough: our own sends never fill a rolling second (RATE_SHARE), so a 130429 means
+    requests that reached Meta bunched, or inbound messages that count as well; waiting a
+    whole second, and the retry delay of seconds after it, cost an alert up to 5 % of its
+    pace per 130429."""
     client = get_client()
     outcomes: list[SendResult | CloudAPIError | None] = [None] * len(requests)
     waiting = list(range(len(requests)))
+    backoff = float(settings.WHATSAPP["THROUGHPUT_BACKOFF_SECONDS"])
+    try:
+        _send_waiting(requests, waiting, outcomes, limiter, client, backoff)
+    except redis.RedisError as error:
+        raise _SendingInterrupted(outcomes, error) from error
+    # Every request has its outcome by now (the loop runs until none is waiting).
+    return cast(list[SendResult | CloudAPIError], outcomes)
+
+
+def _send_waiting(
+    requests: list[SendRequest],
+    waiting: list[int],
+    outcomes: list[SendResult | CloudAPIError | None],
+    limiter: RateLimiter,
+    client: CloudAPIClient,
+    backoff: float,
+) -> None:
+    """_send_paced's loop: fills ``outcomes`` as the requests of ``waiting`` leave."""
     rebookings = 0
+    throughput_rebookings = 0
     while waiting:
         grant = limiter.take(len(waiting))
         if grant.granted == 0:
@@ -1151,24 +1214,32 @@ def _send_paced(
                 spacing=grant.spacing,
                 late_limit=LATE_SLOT_SECONDS if rebookings < SLOT_REBOOKINGS else None,
             )
-        missed = []
+        missed, throttled = [], []
         for index, result in zip(part, results, strict=True):
             if isinstance(result, SlotMissed):
                 missed.append(index)
+            elif (
+                isinstance(result, ThroughputLimited)
+                and throughput_rebookings < THROUGHPUT_REBOOKINGS
+            ):
+                throttled.append(index)
             else:
                 outcomes[index] = result
         if missed:
             rebookings += 1
             logger.info("whatsapp.slots_missed count=%d", len(missed))
-            # First in line again: a batch holds one message per citizen, so no citizen's
-            # order changes.
-            waiting = missed + waiting
         if any(isinstance(result, ThroughputLimited) for result in results):
-            # Meta counted more than our schedule let through (inbound counts too): every
-            # dispatcher of this number holds off, the rest of this batch included.
-            limiter.pause(settings.WHATSAPP["THROUGHPUT_BACKOFF_SECONDS"])
-    # Every request has its outcome by now (the loop runs until none is waiting).
-    return cast(list[SendResult | CloudAPIError], outcomes)
+            # Every dispatcher of this number holds off, the rest of this batch included.
+            limiter.pause(backoff)
+            logger.warning(
+                "whatsapp.throughput_limited count=%d pause_s=%.2f", len(throttled), backoff
+            )
+            backoff *= 2
+            if throttled:
+                throughput_rebookings += 1
+        # First in line again, in their order: a batch holds one message per citizen, so no
+        # citizen's order changes.
+        waiting = sorted(missed + throttled) + waiting
 
 
 def _as_kwargs(request: SendRequest) -> dict[str, Any]:
@@ -1461,6 +1532,14 @@ def _rows_parameters(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> li
     if connection.vendor == "postgresql":
         return [[row[column] for row in rows] for column in columns]
     return [orjson.dumps(rows).decode()]
+
+
+def _list_parameter(values: list[Any]) -> Any:
+    """A list as one parameter: an array on PostgreSQL (``unnest``, ``= ANY``), a JSON
+    array on SQLite (``json_each``)."""
+    if connection.vendor == "postgresql":
+        return values
+    return orjson.dumps(values).decode()
 
 
 _MESSAGE_TABLE = Message._meta.db_table

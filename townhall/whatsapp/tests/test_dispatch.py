@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 
 import pytest
+import redis
 from django.db import OperationalError, connection, connections
 from django.test.utils import CaptureQueriesContext
 
@@ -24,6 +25,7 @@ from townhall.whatsapp.actions import (
 from townhall.whatsapp.models import Message
 from townhall.whatsapp.policy import Purpose
 from townhall.whatsapp.rate_limit import (
+    Grant,
     LocalRateLimiter,
     RedisRateLimiter,
     clear_limiters,
@@ -97,6 +99,98 @@ def test_a_batch_costs_the_same_queries_for_ten_or_a_hundred_messages(fake_cloud
     # statuses, and the savepoints around them: the same for any batch size
     assert len(ten.captured_queries) == len(hundred.captured_queries) <= 12
     assert len(fake_cloud_api.requests) == 110
+
+
+@pytest.mark.django_db
+def test_a_130429_is_sent_again_in_its_batch_after_a_pause_that_doubles(fake_cloud_api, settings):
+    settings.WHATSAPP = {**settings.WHATSAPP, "THROUGHPUT_BACKOFF_SECONDS": 0.1}
+    wa_ids = subscribers(4)
+    do_queue_messages(wa_ids, TEMPLATE, purpose=Purpose.INFO)
+    # Meta refuses the first request twice in a row: it never reached the citizen.
+    fake_cloud_api.fail_next(130429)
+    started = time.monotonic()
+
+    report = do_dispatch_batch()
+
+    waited = time.monotonic() - started
+    sent_to = [body["to"] for body in fake_cloud_api.sent_bodies]
+    # Refused in the first part, first in line again: everyone once, in the end.
+    assert sent_to == [*wa_ids, wa_ids[0]]
+    assert report.accepted == 4
+    rows = Message.objects.order_by("wa_id")
+    assert [row.status for row in rows] == [Message.Status.ACCEPTED] * 4
+    # Not counted as an attempt and without the seconds of a retry's backoff.
+    assert [row.attempts for row in rows] == [1] * 4
+    assert waited >= 0.1
+
+    fake_cloud_api.requests.clear()
+    Message.objects.all().delete()
+    do_queue_messages(wa_ids[:1], TEMPLATE, purpose=Purpose.INFO)
+    for _ in range(2):
+        fake_cloud_api.fail_next(130429)
+    started = time.monotonic()
+    do_dispatch_batch()
+    # 0.1 s after the first refusal, 0.2 s after the second.
+    assert time.monotonic() - started >= 0.3
+    assert Message.objects.get().status == Message.Status.ACCEPTED
+    assert len(fake_cloud_api.requests) == 3
+
+
+@pytest.mark.django_db
+def test_a_lasting_130429_gives_the_batch_back_to_the_retry_path(fake_cloud_api):
+    wa_ids = subscribers(2)
+    do_queue_messages(wa_ids, TEMPLATE, purpose=Purpose.INFO)
+    for _ in range(2 * (actions.THROUGHPUT_REBOOKINGS + 1)):
+        fake_cloud_api.fail_next(130429)
+
+    report = do_dispatch_batch()
+
+    assert report.accepted == 0
+    assert len(fake_cloud_api.requests) == 2 * (actions.THROUGHPUT_REBOOKINGS + 1)
+    rows = list(Message.objects.all())
+    assert {(row.status, row.error_code, row.attempts) for row in rows} == {
+        (Message.Status.QUEUED, 130429, 1)
+    }
+    assert all(row.next_attempt_at is not None for row in rows)
+
+
+class RedisGoesAway(LocalRateLimiter):
+    """The shared schedule answers ``bookings_before_outage`` times, then Redis is out of
+    reach (restarting) until the test sets it to None."""
+
+    bookings_before_outage: int | None = 1
+
+    def take(self, wanted: int) -> Grant:
+        if self.bookings_before_outage is not None:
+            if self.bookings_before_outage == 0:
+                raise redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379.")
+            self.bookings_before_outage -= 1
+        return super().take(wanted)
+
+
+@pytest.mark.django_db
+def test_a_limiter_failing_mid_batch_keeps_what_left_and_gives_back_the_rest(
+    fake_cloud_api, monkeypatch
+):
+    wa_ids = subscribers(10)
+    do_queue_messages(wa_ids, TEMPLATE, purpose=Purpose.INFO)
+    # 100/s booked 40 ms ahead: the first booking holds 4 of the 10.
+    limiter = RedisGoesAway(rate=100, pair_burst=5, pair_interval=6, horizon=0.04)
+    monkeypatch.setattr(actions, "get_limiter", lambda: limiter)
+
+    with pytest.raises(redis.ConnectionError):
+        do_dispatch_batch()
+
+    sent = [body["to"] for body in fake_cloud_api.sent_bodies]
+    assert len(sent) == 4
+    status_of = dict(Message.objects.values_list("wa_id", "status"))
+    # What reached Meta is known as sent (never sent again), the rest waits in the queue.
+    assert {status_of[wa_id] for wa_id in sent} == {Message.Status.ACCEPTED}
+    assert {status_of[wa_id] for wa_id in wa_ids if wa_id not in sent} == {Message.Status.QUEUED}
+
+    limiter.bookings_before_outage = None  # Redis is back: the task's retry sends the rest
+    do_dispatch_batch()
+    assert sorted(body["to"] for body in fake_cloud_api.sent_bodies) == wa_ids
 
 
 @pytest.mark.django_db
