@@ -29,8 +29,8 @@ OUTAGE_RETRY_DELAY_SECONDS = 1
 
 
 @db_task(priority=PRIORITY_INBOUND, retries=OUTAGE_RETRIES, retry_delay=OUTAGE_RETRY_DELAY_SECONDS)
-def process_webhook_events() -> None:
-    if actions.do_process_webhook_events():
+def process_webhook_events(poked_at: float | None = None) -> None:
+    if actions.do_process_webhook_events(poked_at=poked_at):
         process_webhook_events()
 
 

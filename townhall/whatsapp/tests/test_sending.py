@@ -1,6 +1,7 @@
 """The sending layer: queue durably, send once, retry what is temporary, track statuses."""
 
 import itertools
+import time
 from datetime import timedelta
 
 import orjson
@@ -12,6 +13,7 @@ from townhall.core import clock
 from townhall.whatsapp import outbound, tasks
 from townhall.whatsapp.actions import (
     do_process_pending_webhook_events,
+    do_process_webhook_events,
     do_purge_processed_webhook_events,
     do_queue_message,
     do_record_webhook_event,
@@ -367,6 +369,26 @@ def test_timed_out_send_is_reconciled_by_its_status_and_never_sent_twice(
     later = clock.now() + timedelta(seconds=settings.WHATSAPP["SEND_RECONCILE_SECONDS"] + 60)
     assert do_requeue_stale_work(later)["resent"] == 0
     assert len(fake_cloud_api.requests) == 1
+
+
+@pytest.mark.django_db
+def test_a_poke_that_a_later_drain_served_costs_no_query(fake_cloud_api, django_assert_num_queries):
+    message = do_queue_message(WA_ID, outbound.Text("Hallo"), purpose=Purpose.CHAT)
+    do_send_queued_message(message.pk)
+    # The web's poke waited in the task queue while every worker thread was dispatching.
+    piled_up = time.time() - 1
+    do_record_webhook_event(status_webhook("wamid.fake-1", "sent"))
+    # A later poke's run drains everything and catches up.
+    assert do_process_webhook_events(poked_at=time.time()) is False
+    assert Message.objects.get(pk=message.pk).status == Message.Status.SENT
+
+    with django_assert_num_queries(0):
+        assert do_process_webhook_events(poked_at=piled_up) is False
+
+    # A webhook stored after that drain began has a later poke, and it is processed.
+    do_record_webhook_event(status_webhook("wamid.fake-1", "delivered"))
+    do_process_webhook_events(poked_at=time.time())
+    assert Message.objects.get(pk=message.pk).status == Message.Status.DELIVERED
 
 
 @pytest.mark.django_db
