@@ -229,9 +229,14 @@ def do_process_webhook_events(
     pokes (up to ten per second per web process) piled up; each one then cost a query for
     nothing, and together they kept the threads from the dispatchers for up to 160 ms, when
     nobody booked send slots."""
-    if poked_at is not None and poked_at < _drains.caught_up_from - POKE_CLOCK_MARGIN_SECONDS:
-        return False
     started = time.time()
+    if (
+        poked_at is not None
+        and poked_at < _drains.caught_up_from - POKE_CLOCK_MARGIN_SECONDS
+        # A drain "later" than now: the clock was set back since; no run is skipped on it.
+        and _drains.caught_up_from <= started
+    ):
+        return False
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         # Less than a full batch: caught up. The next webhook's trigger starts a new task;
@@ -239,7 +244,8 @@ def do_process_webhook_events(
         # trickle of small batches.
         if do_process_pending_webhook_events() < WEBHOOK_BATCH_SIZE:
             with _drains.lock:
-                _drains.caught_up_from = max(_drains.caught_up_from, started)
+                if started > _drains.caught_up_from or _drains.caught_up_from > time.time():
+                    _drains.caught_up_from = started
             return False
     return True
 
