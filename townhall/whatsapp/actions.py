@@ -1257,7 +1257,10 @@ def _send_waiting(
                 late_limit=LATE_SLOT_SECONDS if rebookings < SLOT_REBOOKINGS else None,
             )
         missed, throttled = [], []
+        refused = 0
         for index, result in zip(part, results, strict=True):
+            if isinstance(result, ThroughputLimited):
+                refused += 1
             if isinstance(result, SlotMissed):
                 missed.append(index)
             elif (
@@ -1270,11 +1273,14 @@ def _send_waiting(
         if missed:
             rebookings += 1
             logger.info("whatsapp.slots_missed count=%d", len(missed))
-        if any(isinstance(result, ThroughputLimited) for result in results):
+        if refused:
             # Every dispatcher of this number holds off, the rest of this batch included.
             limiter.pause(backoff)
             logger.warning(
-                "whatsapp.throughput_limited count=%d pause_s=%.2f", len(throttled), backoff
+                "whatsapp.throughput_limited count=%d rebooked=%d pause_s=%.2f",
+                refused,
+                len(throttled),
+                backoff,
             )
             backoff *= 2
             if throttled:
