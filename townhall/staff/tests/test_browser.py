@@ -94,10 +94,23 @@ def test_ticks_update_live_and_open_details_stay_open(page, live_server) -> None
             break
         except PlaywrightTimeoutError:
             continue
+    # Seen by the page after each change of the DOM: was the history ever shown with these
+    # details closed? (A check after the swap alone would miss a short-lived closed state.)
+    page.evaluate(
+        """key => {
+            window.detailsShownClosed = false;
+            new MutationObserver(() => {
+                const details = document.querySelector(`details[data-details-key="${key}"]`);
+                if (details && !details.open) window.detailsShownClosed = true;
+            }).observe(document.body, {childList: true, subtree: true});
+        }""",
+        str(message.pk),
+    )
     post_status_webhook(message, "delivered")
 
-    # then: within a poll the ticks change and the opened details stay open
+    # then: within a poll the ticks change and the opened details stay open throughout
     page.locator(f"#message-{message.pk} .ticks--delivered").wait_for(timeout=8_000)
-    details = page.locator(f"#message-{message.pk} details")
+    details = page.locator(f"#message-{message.pk} details.status-history")
     assert details.get_attribute("open") is not None
+    assert page.evaluate("window.detailsShownClosed") is False
     assert "Zugestellt" in details.inner_text()

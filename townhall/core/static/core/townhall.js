@@ -132,7 +132,7 @@
 
   function initialize(root) {
     root.querySelectorAll("textarea[data-character-counter]").forEach(updateCounter);
-    if (root === document.body || root.id === "history" || root.querySelector("#history")) {
+    if (root === document.body) {
       restoreHistoryState();
     }
   }
@@ -147,6 +147,14 @@
     if (event.detail.target && event.detail.target.id === "history") {
       // The staff member just sent a reply: show it.
       saveHistoryState(true);
+    }
+  });
+  // Restored right after the swap, in the same task: htmx announces new content ("load")
+  // only when it settles, 20 ms later, and until then the page showed the fresh history
+  // with every status history closed and scrolled to the top.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.target && event.target.id === "history") {
+      restoreHistoryState();
     }
   });
 
