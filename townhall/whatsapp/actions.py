@@ -1162,20 +1162,18 @@ def do_dispatch_batch(
     except _SendingInterrupted as interruption:
         # The limiter failed part-way (Redis restarting): what has left is recorded, so it
         # is never sent again; the rest goes back to the queue for the task's retry.
-        sent = [
-            (row, outcome)
-            for row, outcome in zip(sendable, interruption.outcomes, strict=True)
-            if outcome is not None
-        ]
-        if sent:
-            _record_outcomes([row for row, _ in sent], [outcome for _, outcome in sent])
-        _release_claims(
-            [
-                row["pk"]
-                for row, outcome in zip(sendable, interruption.outcomes, strict=True)
-                if outcome is None
-            ]
-        )
+        sent_rows: list[dict[str, Any]] = []
+        sent_outcomes: list[SendResult | CloudAPIError] = []
+        unsent_pks: list[int] = []
+        for row, outcome in zip(sendable, interruption.outcomes, strict=True):
+            if outcome is None:
+                unsent_pks.append(row["pk"])
+            else:
+                sent_rows.append(row)
+                sent_outcomes.append(outcome)
+        if sent_rows:
+            _record_outcomes(sent_rows, sent_outcomes)
+        _release_claims(unsent_pks)
         raise interruption.cause from None
     accepted = _record_outcomes(sendable, outcomes)
     return DispatchReport(claimed=len(claimed), accepted=accepted)
@@ -1579,7 +1577,7 @@ def _rows_parameters(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> li
     SQLite one JSON array of objects, read with ``json_each``."""
     if connection.vendor == "postgresql":
         return [[row[column] for row in rows] for column in columns]
-    return [orjson.dumps(rows).decode()]
+    return [_list_parameter(rows)]
 
 
 def _list_parameter(values: list[Any]) -> Any:
