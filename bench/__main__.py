@@ -83,7 +83,7 @@ def group_cpu_and_rss(pgid: int) -> tuple[float, float]:
         fields = stat[1].split()
         if int(fields[2]) != pgid:
             continue
-        cpu += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        cpu += _cpu_seconds_with_ended_children(fields)
         rss = max(rss, _peak_rss_mb(pid))
     return cpu, rss
 
@@ -112,9 +112,16 @@ def postgres_cpu() -> float:
             continue
         stat = _stat(pid)
         if stat is not None:
-            fields = stat[1].split()
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            total += _cpu_seconds_with_ended_children(stat[1].split())
     return total
+
+
+def _cpu_seconds_with_ended_children(fields: list[str]) -> float:
+    """A process's CPU (utime, stime) plus that of its children that ended and were reaped
+    (cutime, cstime): a PostgreSQL backend or a server worker that ends during a run takes
+    its CPU with it from the process list, and without its parent's share a later snapshot
+    could count less than an earlier one."""
+    return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
 
 
 class CpuMeter:
