@@ -145,6 +145,7 @@ REGISTRY: dict[str, dict[str, Personal | Technical]] = {
         "emoji": Personal("reactions.emoji", K, "counted in the posts' reports"),
         "reacted_at": Personal("reactions.reacted_at", K, STATS),
         "reaction_message": Technical("link to the message that carried it"),
+        "webhook_event_id": Technical("arrival order of the webhook that carried it"),
     },
     "whatsapp.WebhookEvent": {
         "id": ID,

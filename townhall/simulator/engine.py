@@ -430,6 +430,8 @@ class Simulator:
         self._media_bytes = 0
         self._throughput = ThroughputLimiter()
         self._pair_limiter = PairRateLimiter()
+        # When the latest send was accepted: a benchmark's end to the moment, not to its poll.
+        self._last_accepted_at: float | None = None
         self._templates = TemplateRegistry(self._initial_templates)
         # The latest submission of each template id, and its number (older reviews are void).
         self._template_submissions: dict[str, tuple[int, dict[str, Any]]] = {}
@@ -539,6 +541,7 @@ class Simulator:
 
         # Only accepted sends use up throughput and pair budget.
         self._throughput.record(config.phone_number_id, now)
+        self._last_accepted_at = now
         self._pair_limiter.record(
             citizen.wa_id, now, config.pair_limit_burst, config.pair_limit_interval_seconds
         )
@@ -984,7 +987,7 @@ class Simulator:
                 },
             )
             payload = webhooks.build_payload(
-                config.app_secret, webhook, kind="message", reference=wamid
+                config.app_secret, webhook, kind="message", reference=wamid, sender=wa_id
             )
             self._append(
                 citizen,
@@ -1034,7 +1037,7 @@ class Simulator:
             )
             webhook = self._envelope(config, {"messages": [message_object]})
             payload = webhooks.build_payload(
-                config.app_secret, webhook, kind="message", reference=wamid
+                config.app_secret, webhook, kind="message", reference=wamid, sender=wa_id
             )
             del self._citizens[wa_id]
             earlier = self._citizens.pop(new_wa_id, None)
@@ -1439,9 +1442,11 @@ class Simulator:
         with self._lock:
             citizen_count = len(self._citizens)
             media_count = len(self._media)
+            last_accepted_at = self._last_accepted_at
         return {
             "sends": {
                 "accepted": counts.get("sends_accepted", 0),
+                "last_accepted_at": last_accepted_at,
                 "rejected": counts.get("sends_rejected", 0),
                 "by_type": _prefixed(counts, "sends_", exclude=("accepted", "rejected")),
                 "errors_by_code": errors_by_code,

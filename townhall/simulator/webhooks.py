@@ -39,17 +39,22 @@ USER_AGENT = "facebookexternalua"
 @dataclass(frozen=True)
 class WebhookPayload:
     """One serialized, signed webhook request body. ``reference`` is a wamid for logs;
-    ``message_ids`` are the business messages whose statuses it carries (kept in order)."""
+    ``message_ids`` are the business messages whose statuses it carries (kept in order);
+    ``sender`` is the phone that wrote an inbound message (its messages are kept in order,
+    like a chat: a reaction changed right after it was set arrives after it)."""
 
     body: bytes
     signature: str
     kind: str
     reference: str
     message_ids: tuple[str, ...] = ()
+    sender: str = ""
 
     def ordering_keys(self) -> tuple[str, ...]:
         if self.message_ids:
             return self.message_ids
+        if self.kind == "message" and self.sender:
+            return (f"from:{self.sender}",)
         return (self.reference,) if self.kind == "status" else ()
 
 
@@ -93,6 +98,7 @@ def build_payload(
     kind: str,
     reference: str,
     message_ids: tuple[str, ...] = (),
+    sender: str = "",
 ) -> WebhookPayload:
     """Serialize once and sign the exact bytes that will be sent (and re-sent)."""
     body = orjson.dumps(webhook)
@@ -102,6 +108,7 @@ def build_payload(
         kind=kind,
         reference=reference,
         message_ids=message_ids,
+        sender=sender,
     )
 
 

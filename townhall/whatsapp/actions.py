@@ -304,6 +304,7 @@ def _process_events(events: QuerySet[WebhookEvent], *, limit: int = WEBHOOK_BATC
                                 emoji=message.reaction.emoji,
                                 reacted_at=message.timestamp,
                                 reaction_message_id=message_id,
+                                webhook_event_id=event_id,
                             )
                         )
             statuses.extend(parsed.statuses)
@@ -392,17 +393,26 @@ class ReactionChange:
     emoji: str
     reacted_at: datetime
     reaction_message_id: int | None = None
+    # The stored webhook that carried it (None: the city's own reaction).
+    webhook_event_id: int | None = None
 
 
+_REACTION_TABLE = MessageReaction._meta.db_table
 _UPSERT_REACTION = (
-    f"INSERT INTO {MessageReaction._meta.db_table}"  # noqa: S608
-    " (message_provider_id, wa_id, from_business, emoji, reacted_at, reaction_message_id)"
-    " VALUES (%s, %s, %s, %s, %s, %s)"
+    f"INSERT INTO {_REACTION_TABLE}"  # noqa: S608
+    " (message_provider_id, wa_id, from_business, emoji, reacted_at, reaction_message_id,"
+    " webhook_event_id)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s)"
     " ON CONFLICT (message_provider_id, wa_id, from_business) DO UPDATE SET"
     " emoji = excluded.emoji, reacted_at = excluded.reacted_at,"
-    " reaction_message_id = excluded.reaction_message_id"
-    # Webhooks are not ordered: a change older than the stored one is ignored.
-    f" WHERE excluded.reacted_at >= {MessageReaction._meta.db_table}.reacted_at"
+    " reaction_message_id = excluded.reaction_message_id,"
+    " webhook_event_id = excluded.webhook_event_id"
+    # Webhooks are not ordered: a change older than the stored one is ignored. In the same
+    # second, the one whose webhook arrived later wins, even when two workers apply them
+    # in the other order.
+    f" WHERE excluded.reacted_at > {_REACTION_TABLE}.reacted_at"
+    f" OR (excluded.reacted_at = {_REACTION_TABLE}.reacted_at"
+    f" AND COALESCE(excluded.webhook_event_id, 0) >= COALESCE({_REACTION_TABLE}.webhook_event_id, 0))"
 )
 
 
@@ -423,6 +433,7 @@ def do_record_reactions(changes: Sequence[ReactionChange]) -> None:
             change.emoji,
             adapt(change.reacted_at),
             change.reaction_message_id,
+            change.webhook_event_id,
         )
         for change in changes
     ]

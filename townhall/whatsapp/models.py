@@ -254,6 +254,10 @@ class MessageReaction(models.Model):
         related_name="+",
         verbose_name=_("reaction message"),
     )
+    # Which change came last when two share a second (WhatsApp's timestamps are whole
+    # seconds): the id of the stored webhook that carried it, ids counting up in the order
+    # webhooks arrived. Empty for the city's own reactions.
+    webhook_event_id = models.BigIntegerField(_("webhook event"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("reaction")

@@ -6,14 +6,18 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import pytest
+from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
 from townhall.core import clock
 from townhall.inbox.models import Conversation
 from townhall.inbox.tests.factories import make_staff, open_around_the_clock
+from townhall.whatsapp.actions import do_process_webhook_event, do_record_webhook_event
 from townhall.whatsapp.models import Message, MessageReaction
+from townhall.whatsapp.types import webhook_envelope
 
 WA_ID = "4915112348001"
 HTMX = {"HX-Request": "true"}
@@ -117,6 +121,49 @@ def test_citizen_reactions_change_only_the_badge_latest_wins(deliver_inbound, ti
     stored.refresh_from_db()
     assert stored.emoji == ""
     assert snapshot(conversation) == before
+
+
+def stored_reaction_webhook(message_id: str, emoji: str, *, wamid: str, at) -> int:
+    """A reaction webhook stored by the intake and not yet applied; returns its event id."""
+    value = {
+        "messaging_product": "whatsapp",
+        "metadata": {
+            "display_phone_number": settings.WHATSAPP["DISPLAY_PHONE_NUMBER"],
+            "phone_number_id": settings.WHATSAPP["PHONE_NUMBER_ID"],
+        },
+        "contacts": [{"profile": {"name": "Jonas"}, "wa_id": WA_ID}],
+        "messages": [
+            {
+                "from": WA_ID,
+                "id": wamid,
+                "timestamp": str(int(at.timestamp())),
+                **reaction(message_id, emoji),
+            }
+        ],
+    }
+    event_id = do_record_webhook_event(orjson.dumps(webhook_envelope(value)))
+    assert event_id is not None
+    return event_id
+
+
+@pytest.mark.django_db
+def test_a_change_within_the_same_second_wins_when_two_workers_apply_it_first(
+    deliver_inbound,
+):
+    # given: Jonas sets 👍 and changes it to ❤️ within one second (WhatsApp's timestamps
+    # are whole seconds); both webhooks are stored in the order they arrived
+    chat_citizen(deliver_inbound)
+    ours = Message.objects.filter(direction="out", wa_id=WA_ID).latest("pk")
+    at = clock.now()
+    first = stored_reaction_webhook(ours.provider_id, "👍", wamid="wamid.same-second-1", at=at)
+    second = stored_reaction_webhook(ours.provider_id, "❤️", wamid="wamid.same-second-2", at=at)
+
+    # when: two workers apply them the other way round
+    do_process_webhook_event(second)
+    do_process_webhook_event(first)
+
+    # then: the badge shows the reaction Jonas left
+    assert list(MessageReaction.objects.values_list("emoji", flat=True)) == ["❤️"]
 
 
 @pytest.mark.django_db

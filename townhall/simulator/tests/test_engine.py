@@ -298,6 +298,24 @@ def test_throughput_over_the_limit_is_130429_until_the_second_has_passed(
     assert simulator.stats()["sends"]["errors_by_code"] == {"130429": 2}
 
 
+def test_stats_tell_when_the_latest_send_was_accepted_and_a_refusal_does_not_count(
+    clock: FakeClock, dispatcher: FakeDispatcher
+) -> None:
+    # given: a number allowed one send per second, nothing sent yet
+    simulator = Simulator(
+        SimulatorConfig(throughput_per_second=1), clock=clock, dispatcher=dispatcher
+    )
+    before = simulator.stats()["sends"]["last_accepted_at"]
+    # when: one send is accepted, and 0.3 s later one is refused (130429)
+    send(simulator, text("4915100000001"))
+    accepted_at = clock()
+    clock.advance(0.3)
+    graph_error(simulator, text("4915100000002"))
+    # then: the benchmark's end is the accepted send, not the refusal
+    assert before is None
+    assert simulator.stats()["sends"]["last_accepted_at"] == accepted_at
+
+
 def test_pair_limit_allows_a_burst_then_131056_then_one_per_interval(
     clock: FakeClock, dispatcher: FakeDispatcher
 ) -> None:

@@ -245,6 +245,54 @@ def test_a_later_status_waits_while_the_earlier_one_is_retried() -> None:
         dispatcher.close()
 
 
+def inbound_payload(wamid: str, sender: str) -> WebhookPayload:
+    message = webhooks.inbound_message(
+        wamid=wamid,
+        wa_id=sender,
+        timestamp=1_700_000_000,
+        message_type="text",
+        content={"body": wamid},
+    )
+    envelope = webhooks.envelope(
+        waba_id="200000000000001",
+        display_phone_number="4929321000000",
+        phone_number_id="100000000000001",
+        value={"messages": [message]},
+    )
+    return webhooks.build_payload(
+        "secret", envelope, kind="message", reference=wamid, sender=sender
+    )
+
+
+def posted_inbound(transport: RecordingTransport) -> list[str]:
+    return [
+        orjson.loads(request.content)["entry"][0]["changes"][0]["value"]["messages"][0]["id"]
+        for request in transport.requests
+    ]
+
+
+def test_a_phones_messages_arrive_in_the_order_it_sent_them() -> None:
+    # given: the first POST of Anna's two messages fails and is retried after 0.2 s
+    transport = RecordingTransport([500])
+    settings = DeliverySettings(webhook_retry_base_seconds=0.2)
+    dispatcher = WebhookDispatcher(lambda: settings, senders=4, transport=transport)
+    try:
+        # when: Anna reacts and changes her reaction at once, and Ben writes meanwhile
+        dispatcher.submit(inbound_payload("wamid.anna-1", "4915100000001"))
+        dispatcher.submit(inbound_payload("wamid.anna-2", "4915100000001"))
+        dispatcher.submit(inbound_payload("wamid.ben-1", "4915100000002"))
+        # then: Ben is not held up; Anna's second message waits for her first one
+        assert dispatcher.flush(5)
+        assert posted_inbound(transport) == [
+            "wamid.anna-1",
+            "wamid.ben-1",
+            "wamid.anna-1",
+            "wamid.anna-2",
+        ]
+    finally:
+        dispatcher.close()
+
+
 def test_due_statuses_share_webhooks_when_configured(transport: RecordingTransport) -> None:
     # given
     settings = DeliverySettings(statuses_per_webhook=2)
