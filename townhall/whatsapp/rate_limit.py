@@ -19,6 +19,7 @@ says which citizens may get a message now. The clock is the limiter's own (Redis
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -30,6 +31,8 @@ from django.conf import settings
 
 from townhall.citysettings.config import whatsapp_setting
 
+logger = logging.getLogger(__name__)
+
 # The share of the tier we send at: the rest absorbs requests that reach Meta a few
 # milliseconds early or late (2.5 % is 25 ms of jitter before a second holds one too many;
 # at 96 % a broadcast at 80/s fell short of the tier's 76/s lower bound with start-up).
@@ -39,6 +42,9 @@ RATE_SHARE = 0.975
 HORIZON_SECONDS = 0.25
 # How often a worker compares its clock with Redis's (see RedisRateLimiter).
 CLOCK_CHECK_SECONDS = 60.0
+# How far Redis's clock, as a worker translates it, may stray from the worker's own before
+# the worker measures the difference again (a stepped wall clock: NTP, a VM resumed).
+CLOCK_TOLERANCE_SECONDS = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,16 +137,17 @@ class LocalRateLimiter:
 
 
 # KEYS[1]: the number's schedule. ARGV: rate/s, horizon s, wanted.
-# Returns {granted, retry_after, first slot} (see _book); the first slot as a time of Redis's
-# clock (Unix seconds), not a delay: the reply may reach a busy worker milliseconds later,
-# and a delay counted from then would move its slots onto the next booker's.
+# Returns {granted, retry_after, first slot, now} (see _book); the first slot as a time of
+# Redis's clock (Unix seconds), not a delay: the reply may reach a busy worker milliseconds
+# later, and a delay counted from then would move its slots onto the next booker's. ``now``
+# lets the worker check its translation of Redis's clock.
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local rate, horizon, wanted = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
 local s = redis.call('HMGET', KEYS[1], 'tat', 'paused_until')
 local paused = tonumber(s[2]) or 0
-if now < paused then return {0, tostring(paused - now), '0'} end
+if now < paused then return {0, tostring(paused - now), '0', tostring(now)} end
 local tat = math.max(tonumber(s[1]) or now, now)
 local free = math.floor((now + horizon - tat) * rate + 1e-9)
 local granted = math.max(0, math.min(wanted, free))
@@ -150,7 +157,7 @@ redis.call('HSET', KEYS[1], 'tat', tostring(tat))
 redis.call('PEXPIRE', KEYS[1], 3600000)
 local wait = 0
 if granted < wanted then wait = math.max(1 / rate, tat - now - horizon / 2) end
-return {granted, tostring(wait), tostring(now + delay)}
+return {granted, tostring(wait), tostring(now + delay), tostring(now)}
 """
 # KEYS[1]: the number's schedule. ARGV: seconds.
 _PAUSE = """
@@ -213,18 +220,38 @@ class RedisRateLimiter:
         self._offset_measured_at = 0.0
 
     def take(self, wanted: int) -> Grant:
-        granted, retry_after, first_slot = self._take(
+        asked_at = time.monotonic()
+        granted, retry_after, first_slot, redis_now = self._take(
             keys=[self._key], args=[self.rate, self.horizon, wanted]
         )
-        delay = float(first_slot) - self._redis_clock_offset() - time.monotonic()
+        answered_at = time.monotonic()
+        offset = self._redis_clock_offset()
+        # Redis read its clock between our asking and its answer. If the translation puts
+        # that moment elsewhere, a clock was stepped since the offset was measured (a VM
+        # resumed from a snapshot moved the wall clock 6 s against the monotonic one, and
+        # every slot came 6 s late until the next check, a minute later).
+        redis_now_here = float(redis_now) - offset
+        if not (
+            asked_at - CLOCK_TOLERANCE_SECONDS
+            <= redis_now_here
+            <= answered_at + CLOCK_TOLERANCE_SECONDS
+        ):
+            stale = offset
+            offset = self._redis_clock_offset(again=True)
+            logger.warning("whatsapp.clock_stepped seconds=%.3f", offset - stale)
+        delay = float(first_slot) - offset - time.monotonic()
         return Grant(int(granted), float(retry_after), delay, 1 / self.rate)
 
-    def _redis_clock_offset(self) -> float:
+    def _redis_clock_offset(self, *, again: bool = False) -> float:
         """Redis's clock minus this process's ``time.monotonic()``, from the quickest of a
         few ``TIME`` round trips; measured again every ``CLOCK_CHECK_SECONDS`` (the clocks
-        drift apart by milliseconds per hour)."""
+        drift apart by milliseconds per hour), or at once with ``again``."""
         now = time.monotonic()
-        if self._offset_measured_at and now - self._offset_measured_at < CLOCK_CHECK_SECONDS:
+        if (
+            not again
+            and self._offset_measured_at
+            and now - self._offset_measured_at < CLOCK_CHECK_SECONDS
+        ):
             return self._offset
         samples = []
         for _ in range(3):

@@ -15,7 +15,7 @@ from django.db import OperationalError, connection, connections
 from django.test.utils import CaptureQueriesContext
 
 from townhall.citizens.models import Citizen, Offering, Subscription
-from townhall.whatsapp import actions, outbound
+from townhall.whatsapp import actions, outbound, rate_limit
 from townhall.whatsapp.actions import (
     do_dispatch,
     do_dispatch_batch,
@@ -368,6 +368,27 @@ def test_redis_send_slots_do_not_follow_a_travelled_clock(time_machine):
     try:
         grant = limiter.take(5)
         assert grant.granted > 0 and abs(grant.delay) < 0.05
+    finally:
+        limiter._redis.delete(key)
+
+
+def test_redis_send_slots_stay_on_time_after_the_clocks_were_stepped(monkeypatch, caplog):
+    # given: a worker that has compared its clock with Redis's
+    url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/15"
+    key = f"townhall:test-limiter-step:{os.getpid()}"
+    limiter = RedisRateLimiter(url, key=key, rate=10, pair_burst=2, pair_interval=6)
+    limiter._redis.delete(key)
+    try:
+        assert abs(limiter.take(1).delay) < 0.05
+        # when: the wall clock (Redis's) steps 6 s against the worker's monotonic clock, as
+        # when the machine resumes from a snapshot, and the worker books again at once
+        stepped = time.monotonic
+        monkeypatch.setattr(rate_limit.time, "monotonic", lambda: stepped() - 6.0)
+        limiter._redis.delete(key)
+        grant = limiter.take(2)
+        # then: the slots begin now, not 6 s late (the offset was checked a minute later)
+        assert grant.granted == 2 and abs(grant.delay) < 0.05
+        assert "whatsapp.clock_stepped" in caplog.text
     finally:
         limiter._redis.delete(key)
 
