@@ -4,17 +4,18 @@ the append-only consent history."""
 
 from django.contrib import admin
 
+from townhall.audit.admin_base import AuditedModelAdmin
 from townhall.citizens.models import ConsentText, Topic
 
 
 @admin.register(Topic)
-class TopicAdmin(admin.ModelAdmin):
+class TopicAdmin(AuditedModelAdmin):
     list_display = ["slug", "name_de", "name_en", "position", "is_active"]
     list_editable = ["position", "is_active"]
 
 
 @admin.register(ConsentText)
-class ConsentTextAdmin(admin.ModelAdmin):
+class ConsentTextAdmin(AuditedModelAdmin):
     list_display = ["version", "published_at", "privacy_url"]
 
     def has_change_permission(self, request, obj=None):

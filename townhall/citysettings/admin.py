@@ -2,12 +2,13 @@
 
 from django.contrib import admin
 
+from townhall.audit.admin_base import AuditedModelAdmin
 from townhall.citysettings import config
 from townhall.citysettings.models import CitizenText, CitySettings
 
 
 @admin.register(CitySettings)
-class CitySettingsAdmin(admin.ModelAdmin):
+class CitySettingsAdmin(AuditedModelAdmin):
     # The encrypted secrets are changed on the settings page only (never shown, not even
     # encrypted: a dump of the page would help an attacker who also has the key).
     exclude = ["access_token_encrypted", "app_secret_encrypted", "verify_token_encrypted"]
@@ -27,6 +28,6 @@ class CitySettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(CitizenText)
-class CitizenTextAdmin(admin.ModelAdmin):
+class CitizenTextAdmin(AuditedModelAdmin):
     list_display = ["key", "language", "updated_at"]
     list_filter = ["language"]

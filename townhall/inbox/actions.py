@@ -270,6 +270,13 @@ def do_react(
                 )
             ]
         )
+        # Something the city said to the citizen, like a reply: who, in which conversation.
+        do_audit(
+            AuditAction.REPLY_SENT,
+            acting_user=acting_user,
+            target=conversation,
+            details={"message_id": sent.pk, "reaction_to": message.pk, "removed": not emoji},
+        )
     return sent
 
 
@@ -308,6 +315,12 @@ def do_send_choices(
             conversation.citizen.wa_id, message, purpose=Purpose.CHAT, acting_user=acting_user
         )
         _after_outbound(conversation, sent, acting_user)
+        do_audit(
+            AuditAction.REPLY_SENT,
+            acting_user=acting_user,
+            target=conversation,
+            details={"message_id": sent.pk, "choices": len(choices), "as_list": as_list},
+        )
     return sent
 
 

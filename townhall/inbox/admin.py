@@ -2,31 +2,32 @@
 
 from django.contrib import admin
 
+from townhall.audit.admin_base import AuditedModelAdmin
 from townhall.inbox.models import CannedResponse, ClosedDay, Label, Team, WeeklyHours
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(AuditedModelAdmin):
     list_display = ["name"]
     filter_horizontal = ["members"]
 
 
 @admin.register(Label)
-class LabelAdmin(admin.ModelAdmin):
+class LabelAdmin(AuditedModelAdmin):
     list_display = ["name", "color"]
 
 
 @admin.register(CannedResponse)
-class CannedResponseAdmin(admin.ModelAdmin):
+class CannedResponseAdmin(AuditedModelAdmin):
     list_display = ["title"]
     search_fields = ["title", "body"]
 
 
 @admin.register(WeeklyHours)
-class WeeklyHoursAdmin(admin.ModelAdmin):
+class WeeklyHoursAdmin(AuditedModelAdmin):
     list_display = ["weekday", "opens", "closes"]
 
 
 @admin.register(ClosedDay)
-class ClosedDayAdmin(admin.ModelAdmin):
+class ClosedDayAdmin(AuditedModelAdmin):
     list_display = ["date", "reason"]

@@ -30,6 +30,17 @@ def _difference(before: set[str], after: set[str]) -> dict[str, list[str]]:
     }
 
 
+def _audit_deletions(action: str, request: HttpRequest, objects: Any) -> None:
+    for obj in objects:
+        do_audit(
+            action,
+            acting_user=request.user,
+            target=obj,
+            details={"change": "deleted"},
+            request=request,
+        )
+
+
 class AuditedUserAdmin(UserAdmin):
     """Django's user admin; role memberships, rights and flags changes are audited."""
 
@@ -70,14 +81,13 @@ class AuditedUserAdmin(UserAdmin):
         super().save_model(request, obj, form, change)
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        do_audit(
-            Action.ROLES_CHANGED,
-            acting_user=request.user,
-            target=obj,
-            details={"change": "deleted"},
-            request=request,
-        )
+        _audit_deletions(Action.ROLES_CHANGED, request, [obj])
         super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        # "Delete selected" in the list: the same entry per account as deleting one.
+        _audit_deletions(Action.ROLES_CHANGED, request, queryset)
+        super().delete_queryset(request, queryset)
 
 
 class RolePolicyInline(admin.StackedInline):
@@ -116,14 +126,12 @@ class AuditedGroupAdmin(GroupAdmin):
             )
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
-        do_audit(
-            Action.ROLE_PERMISSIONS_CHANGED,
-            acting_user=request.user,
-            target=obj,
-            details={"change": "deleted"},
-            request=request,
-        )
+        _audit_deletions(Action.ROLE_PERMISSIONS_CHANGED, request, [obj])
         super().delete_model(request, obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:
+        _audit_deletions(Action.ROLE_PERMISSIONS_CHANGED, request, queryset)
+        super().delete_queryset(request, queryset)
 
 
 admin.site.unregister(User)

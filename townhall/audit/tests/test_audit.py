@@ -9,8 +9,10 @@ from django.urls import reverse
 
 from townhall.audit.actions import Action, PersonalDataInAuditDetails, do_audit, pseudonym
 from townhall.audit.models import AuditEntry, AuditLogIsAppendOnly
-from townhall.inbox.actions import do_reply
+from townhall.inbox.actions import do_react, do_reply, do_send_choices
+from townhall.inbox.models import Label
 from townhall.inbox.tests.factories import make_conversation, make_staff, open_around_the_clock
+from townhall.whatsapp.models import Message
 
 
 def member(username: str, role: str) -> User:
@@ -76,6 +78,33 @@ def test_a_reply_is_audited_by_conversation_id_without_text_or_number(fake_cloud
 
 
 @pytest.mark.django_db
+def test_choices_and_reactions_from_the_inbox_are_audited_like_replies(fake_cloud_api) -> None:
+    open_around_the_clock()
+    staff = make_staff()
+    conversation = make_conversation("Klaus Becker", "Die Laterne ist aus.")
+    citizens_message = Message.objects.get(direction="in", wa_id=conversation.citizen.wa_id)
+
+    choices = do_send_choices(
+        conversation, "Passt Dienstag?", ["Ja", "Nein"], as_list=False, acting_user=staff
+    )
+    reaction = do_react(conversation, citizens_message, "👍", acting_user=staff)
+
+    entries = AuditEntry.objects.filter(action=Action.REPLY_SENT).order_by("pk")
+    assert [(e.actor, e.target_id, e.details) for e in entries] == [
+        (
+            staff,
+            str(conversation.pk),
+            {"message_id": choices.pk, "choices": 2, "as_list": False},
+        ),
+        (
+            staff,
+            str(conversation.pk),
+            {"message_id": reaction.pk, "reaction_to": citizens_message.pk, "removed": False},
+        ),
+    ]
+
+
+@pytest.mark.django_db
 def test_a_number_search_is_audited_with_the_query_masked(client: Client) -> None:
     client.force_login(member("buero", "Büro"))
 
@@ -133,3 +162,57 @@ def test_a_role_change_in_the_admin_is_audited(client: Client) -> None:
     assert entry.actor == administrator
     assert entry.target_id == str(colleague.pk)
     assert entry.details["roles"] == {"added": ["Freigabe"], "removed": ["Büro"]}
+
+
+@pytest.mark.django_db
+def test_deleting_several_objects_at_once_in_the_admin_audits_each(client: Client) -> None:
+    # given: two labels and two accounts no longer needed
+    administrator = User.objects.create_superuser("verwaltung", password="Rathaus-Test-2025")
+    labels = [Label.objects.create(name=name) for name in ("Straßen", "Parks")]
+    leavers = [member(name, "Büro") for name in ("praktikant", "aushilfe")]
+    client.force_login(administrator)
+
+    # when: "delete selected" in the admin's lists, confirmed
+    for changelist, objects in (
+        ("admin:inbox_label_changelist", labels),
+        ("admin:auth_user_changelist", leavers),
+    ):
+        response = client.post(
+            reverse(changelist),
+            {
+                "action": "delete_selected",
+                "_selected_action": [obj.pk for obj in objects],
+                "post": "yes",
+            },
+        )
+        assert response.status_code == 302
+
+    # then: one audit entry per deleted object, with who deleted it
+    label_entries = AuditEntry.objects.filter(target_type="inbox.label")
+    assert sorted(e.target_id for e in label_entries) == sorted(str(lb.pk) for lb in labels)
+    assert {(e.actor, e.details["change"]) for e in label_entries} == {(administrator, "deleted")}
+    account_entries = AuditEntry.objects.filter(action=Action.ROLES_CHANGED)
+    assert sorted(e.target_id for e in account_entries) == sorted(str(u.pk) for u in leavers)
+    assert not User.objects.filter(pk__in=[u.pk for u in leavers]).exists()
+
+
+def test_every_admin_page_of_ours_audits_what_it_deletes() -> None:
+    from django.contrib import admin
+
+    from townhall.audit.admin_base import AuditedModelAdmin
+    from townhall.staff.admin import AuditedGroupAdmin, AuditedUserAdmin
+
+    ours = {
+        model: model_admin
+        for model, model_admin in admin.site._registry.items()
+        if model._meta.app_label in {"citizens", "citysettings", "inbox", "channel", "whatsapp"}
+    }
+    assert ours
+    unaudited = [
+        model._meta.label
+        for model, model_admin in ours.items()
+        if not isinstance(model_admin, AuditedModelAdmin)
+    ]
+    assert unaudited == []
+    assert isinstance(admin.site._registry[User], AuditedUserAdmin)
+    assert isinstance(admin.site._registry[Group], AuditedGroupAdmin)
