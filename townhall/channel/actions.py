@@ -983,10 +983,13 @@ def _digest_chunk(
         post_topics = {post.pk: {topic.slug for topic in post.topics.all()} for post in posts}
         sender = DigestSender.for_day(summary.day)
         cutoff = open_window_cutoff(now, open_for=WINDOW_MARGIN)
+        # Templates count against Meta's messaging limit (free text in an open window does
+        # not); what posts and alerts left of it today, this chunk's queued ones included.
+        template_capacity = limits.template_capacity_now(now)
         messages: dict[tuple[str, bool, tuple[int, ...]], Any] = {}
         prepared: list[PreparedMessage] = []
         planned: list[tuple[int, str, bool, list[int]]] = []
-        skipped = 0
+        skipped = skipped_for_limit = 0
         for row in rows:
             chosen = topics_of.get(row["pk"], set())
             listed = [
@@ -1003,6 +1006,11 @@ def _digest_chunk(
                 skipped += 1
                 continue
             language, as_template = choice
+            if as_template and template_capacity is not None:
+                if template_capacity == 0:
+                    skipped_for_limit += 1
+                    continue
+                template_capacity -= 1
             key = (language, as_template, tuple(post.pk for post in listed))
             if key not in messages:
                 messages[key] = sender.message(language, listed, as_template=as_template)
@@ -1035,17 +1043,19 @@ def _digest_chunk(
         summary.cursor = rows[-1]["pk"]
         summary.post_count = len(posts)
         summary.skipped_without_template += skipped
-        fields = ["cursor", "post_count", "skipped_without_template"]
+        summary.skipped_messaging_limit += skipped_for_limit
+        fields = ["cursor", "post_count", "skipped_without_template", "skipped_messaging_limit"]
         if len(rows) < size:
             summary.finished_at = now
             fields.append("finished_at")
         summary.save(update_fields=fields)
     logger.info(
-        "channel.digest_chunk day=%s citizens=%d queued=%d skipped=%d",
+        "channel.digest_chunk day=%s citizens=%d queued=%d skipped=%d messaging_limit=%d",
         summary.day.isoformat(),
         len(rows),
         sum(1 for message_id in ids if message_id is not None),
         skipped,
+        skipped_for_limit,
     )
     return len(rows) == size
 

@@ -405,6 +405,9 @@ class Digest(models.Model):
     post_count = models.PositiveIntegerField(default=0)
     # Window closed and no approved summary template: they got nothing.
     skipped_without_template = models.PositiveIntegerField(default=0)
+    # Window closed and Meta's messaging limit used up (by posts and alerts first): a
+    # summary is not worth a refused template or holding the next day's posts back.
+    skipped_messaging_limit = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-day"]

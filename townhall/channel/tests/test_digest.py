@@ -236,6 +236,43 @@ def test_without_an_approved_template_closed_windows_get_no_summary_and_are_coun
     assert summary.finished_at is not None
 
 
+def test_closed_windows_beyond_the_messaging_limit_get_no_summary_and_are_counted(
+    settings, time_machine, fake_cloud_api
+):
+    # given: the smallest tier, of which posts used all but one recipient today
+    settings.CHANNEL = {**settings.CHANNEL, "MESSAGING_LIMIT": "250"}
+    time_machine.move_to(WEDNESDAY.replace(hour=10), tick=False)
+    approved_template("tageszusammenfassung", body=DIGEST_TEMPLATE_BODY)
+    closed = citizens(3, topic_slugs=["verkehr"])
+    (open_window,) = citizens(1, topic_slugs=["verkehr"], window_open=True)
+    for citizen in [*closed, open_window]:
+        choose(citizen, NotificationMode.DIGEST)
+    publish("Sperrung Hauptstraße")
+    time_machine.move_to(WEDNESDAY.replace(hour=18, minute=0), tick=False)
+    Message.objects.bulk_create(
+        Message(
+            direction="out",
+            wa_id=f"49159000{index:05d}",
+            type="template",
+            status="delivered",
+            provider_id=f"wamid.earlier-{index}",
+            created_at=clock.now() - timedelta(hours=3),
+        )
+        for index in range(249)
+    )
+
+    # when
+    do_send_due_digest()
+
+    # then: one template fits, the open window gets free text, two are counted as skipped
+    assert [len(summaries(citizen)) for citizen in closed] == [1, 0, 0]
+    (free_text,) = summaries(open_window)
+    assert free_text.type == "text"
+    summary = Digest.objects.get(day=WEDNESDAY.date())
+    assert (summary.skipped_messaging_limit, summary.skipped_without_template) == (2, 0)
+    assert summary.finished_at is not None
+
+
 def test_who_left_the_channel_gets_no_summary(time_machine, fake_cloud_api):
     time_machine.move_to(WEDNESDAY.replace(hour=10), tick=False)
     (leaving,) = citizens(1, topic_slugs=["verkehr"], window_open=True)
