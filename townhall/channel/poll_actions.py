@@ -174,6 +174,29 @@ def do_close_poll(post: Post, *, actor: Any) -> Poll:
     return poll
 
 
+def do_reopen_poll(post: Post, *, actor: Any) -> Poll:
+    """Open a closed poll again, until it is closed by hand (closed too early, or by
+    mistake): taps count again, also from those who got the "closed" reply. Not once the
+    results went to the participants: they would no longer hold."""
+    _require_control(actor)
+    with transaction.atomic():
+        poll = Poll.objects.select_for_update().filter(post=post).first()
+        if poll is None:
+            raise PostActionRefused(_("This post has no poll."))
+        if not poll.is_closed_at(clock.now()):
+            raise PostActionRefused(_("The poll is open."))
+        if poll.results_sent_at is not None:
+            raise PostActionRefused(
+                _("The results went to the participants already; the poll stays closed.")
+            )
+        if post.state not in (Post.State.SENDING, Post.State.PAUSED, Post.State.SENT):
+            raise PostActionRefused(_("Only a poll that went out can be reopened."))
+        poll.closes_at = None
+        poll.save(update_fields=["closes_at"])
+    logger.info("channel.poll_reopened post=%s", post.pk)
+    return poll
+
+
 def results_text(poll: Poll, results: poll_queries.PollResults) -> str:
     """The results as one line, in the active language (fits a template parameter)."""
     parts = [f"{row.title} {row.percent} % ({row.count})" for row in results.rows]

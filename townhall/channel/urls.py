@@ -26,6 +26,7 @@ urlpatterns = [
     path("<int:post_id>/umfrage/ergebnis/", views_polls.poll_results_fragment, name="poll_results"),
     path("<int:post_id>/umfrage/antworten.csv", views_polls.poll_answers_csv, name="poll_csv"),
     path("<int:post_id>/umfrage/schliessen/", views_polls.close_poll, name="poll_close"),
+    path("<int:post_id>/umfrage/wieder-oeffnen/", views_polls.reopen_poll, name="poll_reopen"),
     path(
         "<int:post_id>/umfrage/ergebnis-senden/",
         views_polls.send_poll_results,

@@ -52,6 +52,10 @@ def _results_context(post: Post, poll: Poll, user: Any) -> dict[str, Any]:
         and post.state in ANSWERABLE_STATES
         and (can_approve(user) or can_send_urgent(user)),
         "can_send_results": is_closed and poll.results_sent_at is None and can_approve(user),
+        "can_reopen": is_closed
+        and poll.results_sent_at is None
+        and post.state in ANSWERABLE_STATES
+        and (can_approve(user) or can_send_urgent(user)),
     }
 
 
@@ -115,6 +119,13 @@ def _run(request: HtmxHttpRequest, post: Post, step: Any, success: str) -> HttpR
 def close_poll(request: HtmxHttpRequest, post_id: int) -> HttpResponse:
     post = access_post_for_sending_control(request.user, post_id)
     return _run(request, post, poll_actions.do_close_poll, _("The poll is closed."))
+
+
+@staff_login_required
+@require_POST
+def reopen_poll(request: HtmxHttpRequest, post_id: int) -> HttpResponse:
+    post = access_post_for_sending_control(request.user, post_id)
+    return _run(request, post, poll_actions.do_reopen_poll, _("The poll is open again."))
 
 
 @staff_login_required

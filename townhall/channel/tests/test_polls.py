@@ -21,7 +21,7 @@ from townhall.channel.actions import (
     do_publish_post,
 )
 from townhall.channel.models import Poll, PollAnswer, Post, PostDelivery
-from townhall.channel.poll_actions import do_close_poll, do_send_poll_results
+from townhall.channel.poll_actions import do_close_poll, do_reopen_poll, do_send_poll_results
 from townhall.channel.tests.factories import approved_template, approver, citizens, staff, topics
 from townhall.citizens.actions import do_subscribe_directly
 from townhall.citizens.models import Citizen, ConsentRecord, Offering
@@ -258,6 +258,45 @@ def test_a_tap_after_closing_gets_the_closed_reply_and_changes_nothing(
     assert list(PollAnswer.objects.values_list("citizen_id", "option__position")) == [
         (german[0].pk, 3)
     ]
+
+
+def test_a_poll_closed_too_early_is_reopened_from_its_page_and_counts_taps_again(
+    delivered_poll, deliver_inbound, client
+):
+    # given: the poll was closed, and Ben's tap after it got the "closed" reply
+    post, german, _english = delivered_poll
+    poll = post.poll
+    boss = approver()
+    do_close_poll(post, actor=boss)
+    late = clock.now() + timedelta(seconds=2)
+    deliver_inbound(tap(poll, 1), wa_id=german[1].wa_id, name="Ben", at=late)
+    client.force_login(boss)
+    page = client.get(f"/kanal/{post.pk}/umfrage/").content.decode()
+    assert 'id="reopen-poll"' in page and 'id="close-poll"' not in page
+
+    # when: the approver reopens it on the poll's page and Ben taps again
+    response = client.post(f"/kanal/{post.pk}/umfrage/wieder-oeffnen/", follow=True)
+    again = deliver_inbound(tap(poll, 1), wa_id=german[1].wa_id, name="Ben", at=late)
+
+    # then: open until closed by hand, and Ben's answer counts
+    poll.refresh_from_db()
+    assert poll.closes_at is None
+    assert "Die Umfrage ist wieder geöffnet." in response.content.decode()
+    assert texts(again) != ["Diese Umfrage ist leider beendet. Danke für Ihr Interesse!"]
+    assert list(PollAnswer.objects.values_list("citizen_id", "option__position")) == [
+        (german[1].pk, 1)
+    ]
+    # and: an open poll is not reopened; once the results went out it stays closed
+    with pytest.raises(PostActionRefused):
+        do_reopen_poll(post, actor=boss)
+    do_close_poll(post, actor=boss)
+    do_send_poll_results(post, actor=boss)
+    with pytest.raises(PostActionRefused, match="bleibt beendet"):
+        do_reopen_poll(post, actor=boss)
+    assert 'id="reopen-poll"' not in client.get(f"/kanal/{post.pk}/umfrage/").content.decode()
+    # and: a reader may not reopen it
+    client.force_login(staff("leser"))
+    assert client.post(f"/kanal/{post.pk}/umfrage/wieder-oeffnen/").status_code == 403
 
 
 def test_a_tap_by_someone_the_poll_was_not_sent_to_counts_nothing(delivered_poll, deliver_inbound):
