@@ -362,7 +362,7 @@ RETENTION = {
     # Bot sessions (a pending confirmation, the answers of the sign-up dialogue) this long
     # after they expired.
     "BOT_SESSION_DAYS": int(os.environ.get("TOWNHALL_RETENTION_BOT_SESSION_DAYS", "1")),
-    # Entries of an audit log of staff actions (none exists yet; see staff.tasks).
+    # Entries of the audit log of staff actions (audit.tasks).
     "AUDIT_DAYS": int(os.environ.get("TOWNHALL_RETENTION_AUDIT_DAYS", "365")),
 }
 # Staff logins expire after this many seconds (Django's default: two weeks); expired

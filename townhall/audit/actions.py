@@ -11,13 +11,15 @@ import hmac
 import logging
 import re
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.http import HttpRequest
 
 from townhall.audit.models import AuditEntry
+from townhall.core import clock
 
 logger = logging.getLogger(__name__)
 
@@ -96,3 +98,18 @@ def do_audit(
         "audit %s by %s on %s %s", action, entry.actor_name or "-", target_type, entry.target_id
     )
     return entry
+
+
+def do_purge_expired_audit_entries(now: datetime | None = None) -> int:
+    """Delete the entries older than ``settings.RETENTION["AUDIT_DAYS"]`` (staff names and
+    addresses are personal data too); returns how many. The one way entries leave the log:
+    the ORM refuses every delete (``AuditEntryQuerySet``), so this is plain SQL."""
+    cutoff = (now or clock.now()) - timedelta(days=settings.RETENTION["AUDIT_DAYS"])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {AuditEntry._meta.db_table} WHERE created_at < %s",  # noqa: S608
+            [connection.ops.adapt_datetimefield_value(cutoff)],
+        )
+        deleted = cursor.rowcount
+    logger.info("audit.purged entries=%d", deleted)
+    return deleted

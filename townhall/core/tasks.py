@@ -25,10 +25,8 @@ def freeze_start_up_objects() -> None:
 
 @db_periodic_task(crontab(minute="47", hour="3"))
 def clear_expired_sessions() -> None:
-    """Django's ``clearsessions``: staff logins past SESSION_COOKIE_AGE leave the database.
-
-    Audit entries: when an audit log of staff actions exists, delete its entries older than
-    ``settings.RETENTION["AUDIT_DAYS"]`` here (none exists yet)."""
+    """Django's ``clearsessions``: staff logins past SESSION_COOKIE_AGE leave the database
+    (the audit log's entries: ``audit.tasks``)."""
     SessionStore.clear_expired()
 
 

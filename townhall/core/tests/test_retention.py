@@ -11,6 +11,9 @@ from django.contrib.sessions.models import Session
 from django.test import Client
 from time_machine import TimeMachineFixture
 
+from townhall.audit import tasks as audit_tasks
+from townhall.audit.actions import do_audit
+from townhall.audit.models import AuditEntry
 from townhall.citizens import tasks as citizens_tasks
 from townhall.citizens.models import BotSession
 from townhall.core import tasks as core_tasks
@@ -160,3 +163,23 @@ def test_expired_staff_sessions_are_cleared(at_start, client: Client, settings):
 def test_the_nightly_scrub_runs_on_either_database():
     # VACUUM and SQLite's checkpoint refuse to run inside a transaction: this would raise.
     nightly(core_tasks.scrub_database)
+
+
+@pytest.mark.django_db
+def test_audit_entries_go_after_the_retention_period_and_only_they(at_start, settings):
+    # given: a login audited now, and a settings change audited a day later
+    settings.RETENTION = {**settings.RETENTION, "AUDIT_DAYS": 365}
+    do_audit(AuditEntry.Action.LOGIN, acting_user=make_staff())
+    at_start.shift(DAY)
+    do_audit(AuditEntry.Action.SETTINGS_CHANGED, details={"fields": ["name"]})
+    # when: just before and just after the first one's 365 days are over
+    at_start.shift(364 * DAY - timedelta(hours=1))
+    nightly(audit_tasks.purge_expired_audit_entries)
+    both_kept = AuditEntry.objects.count()
+    at_start.shift(2 * timedelta(hours=1))
+    nightly(audit_tasks.purge_expired_audit_entries)
+    # then: the older one went, the newer one stays
+    assert both_kept == 2
+    assert list(AuditEntry.objects.values_list("action", flat=True)) == [
+        AuditEntry.Action.SETTINGS_CHANGED
+    ]
