@@ -7,10 +7,12 @@ open to the internet.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
 from django.core.checks import Error, register
+from django.db import DatabaseError
 
 from townhall.core.deployment import insecure_credentials, is_loopback_host
 
@@ -22,11 +24,25 @@ def check_whatsapp_credentials(app_configs: Any = None, **kwargs: Any) -> list[E
         Error(
             f"{variable} is empty or the simulator's public default, but the Cloud API is "
             f"{base_url}.",
-            hint=f"Set {variable} to the value from your Meta app (see README, Configuration).",
+            hint=f"Set {variable} to the value from your Meta app (see README, Configuration), "
+            "or on the settings page (/konfiguration/) while Townhall still talks to the "
+            "simulator.",
             id="townhall.E001",
         )
-        for variable in insecure_credentials(base_url, settings.WHATSAPP)
+        for variable in insecure_credentials(base_url, _whatsapp_credentials())
     ]
+
+
+def _whatsapp_credentials() -> Mapping[str, Any]:
+    """The environment's credentials with those stored on the settings page over them (what
+    the app uses). Before the first migration there is no table yet: the environment's."""
+    from townhall.citysettings import config
+
+    try:
+        stored = config.current().whatsapp
+    except DatabaseError:
+        return settings.WHATSAPP
+    return {**settings.WHATSAPP, **stored}
 
 
 @register()

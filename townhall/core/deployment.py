@@ -10,6 +10,7 @@ number). ``settings`` fills them in only for the loopback simulator, the system 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 # The simulator's well-known credentials, by the environment variable that replaces them.
@@ -46,7 +47,7 @@ def is_loopback_url(url: str) -> bool:
     return host is not None and is_loopback_host(host)
 
 
-def insecure_credentials(api_base_url: str, whatsapp: dict[str, object]) -> list[str]:
+def insecure_credentials(api_base_url: str, whatsapp: Mapping[str, object]) -> list[str]:
     """The environment variables whose credential is missing or a simulator default, when
     ``api_base_url`` is not the loopback simulator; empty when all is well."""
     if is_loopback_url(api_base_url):

@@ -161,3 +161,40 @@ def test_htmx_runs_without_eval():
 
     assert '"allowEval": false' in base
     assert '"allowEval": false' in simulator
+
+
+@pytest.mark.django_db
+def test_credentials_stored_on_the_settings_page_satisfy_the_check(settings):
+    # given: the real Cloud API in the environment, its credentials not
+    from townhall.citysettings import config
+    from townhall.citysettings.actions import do_update_whatsapp_settings
+    from townhall.core.checks import check_whatsapp_credentials
+    from townhall.inbox.tests.factories import make_staff
+
+    settings.WHATSAPP = {
+        **settings.WHATSAPP,
+        "API_BASE_URL": "https://graph.facebook.com/v21.0",
+        "ACCESS_TOKEN": "",
+        "APP_SECRET": "",
+        "VERIFY_TOKEN": "",
+    }
+    config.invalidate()
+    before = sorted(error.msg.split()[0] for error in check_whatsapp_credentials())
+
+    # when: the administrator stores them on the settings page
+    do_update_whatsapp_settings(
+        phone_number_id="123456789012345",
+        business_account_id="234567890123456",
+        display_phone_number="4929321000000",
+        secrets={
+            "ACCESS_TOKEN": "EAAG-real-token-of-the-city",
+            "APP_SECRET": "0f3c9a-real-app-secret",
+            "VERIFY_TOKEN": "verify-token-of-the-city",
+        },
+        acting_user=make_staff(),
+    )
+    config.invalidate()
+
+    # then: Townhall may start against Meta
+    assert before == sorted(SIMULATOR_CREDENTIALS)
+    assert check_whatsapp_credentials() == []
