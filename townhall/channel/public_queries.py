@@ -20,8 +20,10 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.urls import reverse
 from django.utils.safestring import SafeString
 
-from townhall.channel.models import Post, PostVersion
+from townhall.channel import poll_queries
+from townhall.channel.models import Poll, Post, PostVersion
 from townhall.citizens.models import Topic
+from townhall.core import clock
 from townhall.whatsapp import formatting
 
 PUBLIC_STATES = (Post.State.SENDING, Post.State.PAUSED, Post.State.SENT)
@@ -181,3 +183,28 @@ def public_view(post: Post, wanted_language: str) -> PublicPost:
 def attachment_content_type(name: str) -> str:
     content_type, _encoding = mimetypes.guess_type(name)
     return content_type or "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class PublicPoll:
+    """A post's poll as the public sees it: the question and its options; the counts only
+    once the city sent them to the participants (before, they are the staff's)."""
+
+    question: str
+    options: tuple[str, ...]
+    closes_at: datetime | None
+    is_closed: bool
+    results: poll_queries.PollResults | None
+
+
+def public_poll(post: Post) -> PublicPoll | None:
+    poll = Poll.objects.filter(post=post).first()
+    if poll is None:
+        return None
+    return PublicPoll(
+        question=poll.question,
+        options=tuple(poll.options.order_by("position").values_list("title", flat=True)),
+        closes_at=poll.closes_at,
+        is_closed=poll.is_closed_at(clock.now()),
+        results=poll_queries.poll_results(poll) if poll.results_sent_at else None,
+    )

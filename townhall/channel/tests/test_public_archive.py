@@ -442,3 +442,43 @@ def test_link_preview_crawlers_may_ask_with_head(client: Client) -> None:
 
     assert client.head(f"/p/{post.public_id}/").status_code == 200
     assert client.post(f"/p/{post.public_id}/").status_code == 405
+
+
+def test_a_posts_poll_shows_its_options_and_the_results_once_sent_to_participants(
+    client: Client,
+) -> None:
+    from townhall.channel.models import Poll, PollAnswer, PollOption
+    from townhall.channel.tests.factories import citizens
+
+    # given: a published post with a poll, two answers
+    post = make_post("Stadtpark", "Wir gestalten den Stadtpark neu.", published_at=PUBLISHED)
+    poll = Poll.objects.create(post=post, question="Was wünschen Sie sich?")
+    options = [
+        PollOption.objects.create(poll=poll, position=position, title=title)
+        for position, title in ((1, "Radweg"), (2, "Spielplatz"))
+    ]
+    for citizen, option in zip(citizens(2, topic_slugs=["verkehr"]), options, strict=True):
+        PollAnswer.objects.create(
+            poll=poll,
+            citizen=citizen,
+            option=option,
+            language="de",
+            first_answered_at=PUBLISHED,
+            answered_at=PUBLISHED,
+        )
+
+    # when: the page while the poll is open, then after the results went to participants
+    while_open = page(client, f"/p/{post.public_id}/")
+    Poll.objects.filter(pk=poll.pk).update(
+        closes_at=PUBLISHED + timedelta(days=1), results_sent_at=PUBLISHED + timedelta(days=1)
+    )
+    after_results = page(client, f"/p/{post.public_id}/")
+
+    # then: the question and options, no counts; later the counts
+    assert "Was wünschen Sie sich?" in while_open
+    assert "<li>Radweg</li><li>Spielplatz</li>" in while_open
+    assert "Abonnenten antworten in WhatsApp." in while_open
+    assert "poll-result-1" not in while_open
+    assert "Ergebnis: 2 Antworten." in after_results
+    assert 'data-testid="poll-result-1">50 % (1)<' in after_results
+    assert 'data-testid="poll-result-2">50 % (1)<' in after_results
