@@ -156,17 +156,27 @@ def _require_control(actor: Any) -> None:
         raise PostActionRefused(_("You are not allowed to do this."))
 
 
+# States in which answers can still come in (after "sent" too, until the poll closes).
+ANSWERABLE_STATES = (Post.State.SENDING, Post.State.PAUSED, Post.State.SENT)
+
+
+def _locked_poll(post: Post) -> Poll:
+    """The post's poll, locked for a change; caller holds a transaction."""
+    poll = Poll.objects.select_for_update().filter(post=post).first()
+    if poll is None:
+        raise PostActionRefused(_("This post has no poll."))
+    return poll
+
+
 def do_close_poll(post: Post, *, actor: Any) -> Poll:
     """Close the post's poll now: taps from this second on get the "closed" reply."""
     _require_control(actor)
     with transaction.atomic():
-        poll = Poll.objects.select_for_update().filter(post=post).first()
-        if poll is None:
-            raise PostActionRefused(_("This post has no poll."))
+        poll = _locked_poll(post)
         now = clock.now().replace(microsecond=0)
         if poll.is_closed_at(now):
             raise PostActionRefused(_("The poll is already closed."))
-        if post.state not in (Post.State.SENDING, Post.State.PAUSED, Post.State.SENT):
+        if post.state not in ANSWERABLE_STATES:
             raise PostActionRefused(_("Only a poll that went out can be closed."))
         poll.closes_at = now
         poll.save(update_fields=["closes_at"])
@@ -180,16 +190,14 @@ def do_reopen_poll(post: Post, *, actor: Any) -> Poll:
     results went to the participants: they would no longer hold."""
     _require_control(actor)
     with transaction.atomic():
-        poll = Poll.objects.select_for_update().filter(post=post).first()
-        if poll is None:
-            raise PostActionRefused(_("This post has no poll."))
+        poll = _locked_poll(post)
         if not poll.is_closed_at(clock.now()):
             raise PostActionRefused(_("The poll is open."))
         if poll.results_sent_at is not None:
             raise PostActionRefused(
                 _("The results went to the participants already; the poll stays closed.")
             )
-        if post.state not in (Post.State.SENDING, Post.State.PAUSED, Post.State.SENT):
+        if post.state not in ANSWERABLE_STATES:
             raise PostActionRefused(_("Only a poll that went out can be reopened."))
         poll.closes_at = None
         poll.save(update_fields=["closes_at"])

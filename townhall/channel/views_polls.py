@@ -23,12 +23,11 @@ from townhall.channel.access import (
 )
 from townhall.channel.actions import PostActionRefused
 from townhall.channel.models import Poll, Post
+from townhall.channel.poll_actions import ANSWERABLE_STATES
 from townhall.core import clock
 from townhall.web.http import HtmxHttpRequest, staff_login_required
 
 RESULTS_POLL_SECONDS = 2
-# States in which answers can still come in (after "sent" too, until the poll closes).
-ANSWERABLE_STATES = (Post.State.SENDING, Post.State.PAUSED, Post.State.SENT)
 
 
 def _poll_of(post: Post) -> Poll:
