@@ -383,6 +383,7 @@ NOT_PAGES = {
     "channel:poll_results",
     "channel:poll_csv",
     "channel:poll_close",
+    "channel:poll_reopen",
     "channel:poll_send_results",
     # Pages that need a state the demo does not have; still to be checked (see the report):
     "staff:two_factor_verify",  # only between password and code of a login with TOTP
