@@ -34,15 +34,14 @@ def check_whatsapp_credentials(app_configs: Any = None, **kwargs: Any) -> list[E
 
 
 def _whatsapp_credentials() -> Mapping[str, Any]:
-    """The environment's credentials with those stored on the settings page over them (what
-    the app uses). Before the first migration there is no table yet: the environment's."""
-    from townhall.citysettings import config
+    """The credentials the app uses (the settings page's, else the environment's). Before
+    the first migration there is no table yet: the environment's."""
+    from townhall.whatsapp.fast_webhook import effective_credentials
 
     try:
-        stored = config.current().whatsapp
+        return effective_credentials()
     except DatabaseError:
         return settings.WHATSAPP
-    return {**settings.WHATSAPP, **stored}
 
 
 @register()
