@@ -359,6 +359,14 @@ RETENTION = {
     "RESOLVED_CONVERSATION_DAYS": int(
         os.environ.get("TOWNHALL_RETENTION_RESOLVED_CONVERSATION_DAYS", "90")
     ),
+    # Message texts of citizens without an inbox conversation (bot dialogues, info-channel
+    # deliveries, poll taps, reactions) this long after they were sent or received.
+    "MESSAGE_DAYS": int(os.environ.get("TOWNHALL_RETENTION_MESSAGE_DAYS", "90")),
+    # Citizens without an active subscription and without any contact (a message either
+    # way, a consent record) for this long are erased as on request: the number becomes a
+    # pseudonym, the consent records stay, anonymous. Three years: the regular limitation
+    # period (BGB § 195), within which the city may have to prove a consent.
+    "FORMER_CITIZEN_DAYS": int(os.environ.get("TOWNHALL_RETENTION_FORMER_CITIZEN_DAYS", "1095")),
     # Bot sessions (a pending confirmation, the answers of the sign-up dialogue) this long
     # after they expired.
     "BOT_SESSION_DAYS": int(os.environ.get("TOWNHALL_RETENTION_BOT_SESSION_DAYS", "1")),

@@ -11,7 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils.module_loading import import_string
 
 from townhall.audit.actions import Action as AuditAction
@@ -617,6 +617,39 @@ def do_erase_due_citizens(now: datetime | None = None) -> int:
     return count
 
 
+# Citizens erased per nightly run of do_erase_former_citizens; any more wait for the next.
+FORMER_CITIZENS_PER_RUN = 2000
+
+
+def do_erase_former_citizens(now: datetime | None = None) -> int:
+    """Erase the citizens without an active subscription who have had no contact for
+    ``settings.RETENTION["FORMER_CITIZEN_DAYS"]``: no message either way, no consent record
+    (storage limitation, DSGVO Art. 5(1)(e)). As on request: the number becomes a pseudonym,
+    texts go, the consent records stay, anonymous. Nothing is sent to them. Returns the count.
+    """
+    from townhall.whatsapp.models import Message
+
+    now = now or clock.now()
+    cutoff = now - timedelta(days=settings.RETENTION["FORMER_CITIZEN_DAYS"])
+    due = (
+        Citizen.objects.filter(
+            erased_at__isnull=True, erasure_requested_at__isnull=True, created_at__lt=cutoff
+        )
+        .exclude(last_inbound_at__gte=cutoff)
+        .exclude(subscriptions__state=Subscription.State.ACTIVE)
+        .exclude(
+            Exists(ConsentRecord.objects.filter(citizen=OuterRef("pk"), created_at__gte=cutoff))
+        )
+        .exclude(Exists(Message.objects.filter(wa_id=OuterRef("wa_id"), created_at__gte=cutoff)))
+        .order_by("pk")
+    )
+    erased = 0
+    for citizen in due[:FORMER_CITIZENS_PER_RUN]:
+        do_erase_citizen(citizen, channel=ConsentRecord.Channel.RETENTION, actor_name="retention")
+        erased += 1
+    return erased
+
+
 def do_purge_bot_sessions(now: datetime | None = None) -> int:
     """Delete bot sessions expired more than ``settings.RETENTION["BOT_SESSION_DAYS"]`` ago
     (their data holds a citizen's answers of an unfinished dialogue)."""
@@ -631,7 +664,9 @@ def _scrub_after_erasure() -> None:
         scrub_deleted_data()
 
 
-def do_erase_citizen(citizen: Citizen, *, channel: str, acting_user: Any = None) -> None:
+def do_erase_citizen(
+    citizen: Citizen, *, channel: str, acting_user: Any = None, actor_name: str = ""
+) -> None:
     """Irreversibly anonymise everything personal about ``citizen`` (DSGVO Art. 17).
 
     The number, the profile name and every message text go; the rows stay with a random
@@ -663,7 +698,7 @@ def do_erase_citizen(citizen: Citizen, *, channel: str, acting_user: Any = None)
             acting_user=acting_user,
             target=citizen,
             details={"channel": channel},
-            actor_name="" if acting_user is not None else "citizen",
+            actor_name=actor_name or ("" if acting_user is not None else "citizen"),
         )
         # After the commit: no readable copy left in SQLite's write-ahead log either.
         transaction.on_commit(_scrub_after_erasure)

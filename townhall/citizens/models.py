@@ -15,6 +15,8 @@ class ConsentChannel(models.TextChoices):
     STAFF = "staff", _("Staff on request")
     # WhatsApp itself told us (e.g. the citizen changed their number).
     WHATSAPP_SYSTEM = "whatsapp_system", _("WhatsApp system notice")
+    # No contact for the retention period (settings.RETENTION["FORMER_CITIZEN_DAYS"]).
+    RETENTION = "retention", _("Retention period over")
 
 
 class NotificationMode(models.TextChoices):

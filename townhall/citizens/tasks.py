@@ -38,3 +38,9 @@ def erase_due_citizens() -> None:
 def purge_bot_sessions() -> None:
     deleted = actions.do_purge_bot_sessions()
     logger.info("citizens.purged_bot_sessions count=%d", deleted)
+
+
+@db_periodic_task(crontab(minute="32", hour="3"))
+def erase_former_citizens() -> None:
+    erased = actions.do_erase_former_citizens()
+    logger.info("citizens.erased_former count=%d", erased)

@@ -103,6 +103,7 @@ def privacy(request: HttpRequest) -> HttpResponse:
         "consent_text": consent_text,
         "consent_text_body": consent_text.text(get_language()),
         "webhook_retention_days": settings.WHATSAPP["WEBHOOK_RETENTION_DAYS"],
+        "retention": settings.RETENTION,
         "supervisory_authority": SUPERVISORY_AUTHORITIES.get(config.city_state(), ""),
         "controller_contact": config.controller_contact(),
         "dpo_contact": config.dpo_contact(),

@@ -32,6 +32,6 @@ def clear_expired_sessions() -> None:
 
 @db_periodic_task(crontab(minute="7", hour="4"))
 def scrub_database() -> None:
-    """After the night's deletions (03:17-03:47): SQLite's write-ahead log truncated,
+    """After the night's deletions (03:17-03:52): SQLite's write-ahead log truncated,
     PostgreSQL's tables with personal data vacuumed (see core.storage)."""
     scrub_deleted_data(vacuum_postgresql=True)

@@ -503,6 +503,41 @@ def do_apply_conversation_retention(now: datetime | None = None) -> int:
     return emptied
 
 
+# Message ids per UPDATE of do_apply_message_retention: a range of the primary key, so each
+# statement reads one slice of the index however large the table has grown.
+MESSAGE_RETENTION_ID_RANGE = 10_000
+
+
+def do_apply_message_retention(now: datetime | None = None) -> int:
+    """Empty the texts and payloads of messages older than ``settings.RETENTION["MESSAGE_DAYS"]``
+    of citizens who have no inbox conversation: bot dialogues, info-channel deliveries, poll
+    taps and reactions. A conversation's messages follow ``do_apply_conversation_retention``
+    (the office may still need them). The rows stay for the statistics and the posts'
+    reports. Returns the number of messages emptied."""
+    now = now or clock.now()
+    cutoff = now - timedelta(days=settings.RETENTION["MESSAGE_DAYS"])
+    in_conversations = Citizen.objects.filter(conversation__isnull=False).values("wa_id")
+    due = (
+        Message.objects.filter(created_at__lt=cutoff)
+        .exclude(text="", payload={})
+        .exclude(wa_id__in=in_conversations)
+    )
+    emptied = 0
+    low = 0
+    while True:
+        # Ids grow with time: once the next message is within the period, so is the rest
+        # (one stored out of order waits for the next night).
+        following = (
+            Message.objects.filter(pk__gt=low).order_by("pk").values_list("pk", "created_at")
+        ).first()
+        if following is None or following[1] >= cutoff:
+            return emptied
+        low = following[0] - 1
+        high = low + MESSAGE_RETENTION_ID_RANGE
+        emptied += due.filter(pk__gt=low, pk__lte=high).update(text="", payload={})
+        low = high
+
+
 # --- office hours -------------------------------------------------------------------------------
 
 

@@ -14,3 +14,9 @@ logger = logging.getLogger(__name__)
 def apply_conversation_retention() -> None:
     emptied = actions.do_apply_conversation_retention()
     logger.info("inbox.conversation_retention emptied=%d", emptied)
+
+
+@db_periodic_task(crontab(minute="52", hour="3"))
+def apply_message_retention() -> None:
+    emptied = actions.do_apply_message_retention()
+    logger.info("inbox.message_retention emptied=%d", emptied)

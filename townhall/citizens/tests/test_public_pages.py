@@ -146,8 +146,20 @@ def test_privacy_page_shows_the_current_consent_text(client: Client) -> None:
     assert "City of Musterstadt" in html
     assert "Art. 6(1)(a) GDPR" in html
     assert "deleted after 14 days" in html
+    assert "The texts of messages are emptied after 90 days" in html
+    assert "heard nothing from you for 1095 days, we erase your number" in html
     assert "Landesbeauftragte für Datenschutz und Informationsfreiheit Nordrhein-Westfalen" in html
     assert "Meta Platforms Ireland Ltd." in html
+
+
+@pytest.mark.django_db
+def test_privacy_page_states_the_retention_periods_in_force(client: Client, settings) -> None:
+    settings.RETENTION = {**settings.RETENTION, "MESSAGE_DAYS": 30, "FORMER_CITIZEN_DAYS": 730}
+
+    html = get(client, "/datenschutz/").content.decode()
+
+    assert "The texts of messages are emptied after 30 days" in html
+    assert "heard nothing from you for 730 days, we erase your number" in html
 
 
 @pytest.mark.django_db

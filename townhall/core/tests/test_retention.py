@@ -14,8 +14,14 @@ from time_machine import TimeMachineFixture
 from townhall.audit import tasks as audit_tasks
 from townhall.audit.actions import do_audit
 from townhall.audit.models import AuditEntry
+from townhall.audit.models import AuditEntry as Audit
 from townhall.citizens import tasks as citizens_tasks
-from townhall.citizens.models import BotSession
+from townhall.citizens.actions import (
+    do_record_inbound_contact,
+    do_subscribe_directly,
+    do_withdraw_subscriptions,
+)
+from townhall.citizens.models import BotSession, Citizen, ConsentRecord, Offering
 from townhall.core import tasks as core_tasks
 from townhall.inbox import tasks as inbox_tasks
 from townhall.inbox.actions import do_add_note, do_set_state
@@ -125,6 +131,99 @@ def test_a_reopened_conversation_keeps_its_texts(at_start):
         "Erste Frage",
         "Noch eine Frage",
     ]
+
+
+@pytest.mark.django_db
+def test_messages_of_citizens_without_a_conversation_lose_their_texts_after_90_days(
+    at_start, deliver_inbound
+):
+    # given: a sign-up dialogue with the bot, and a citizen who wrote to the office
+    open_around_the_clock()
+    deliver_inbound({"type": "text", "text": {"body": "Start"}}, wa_id="4915112340002", name="K")
+    bot_dialogue = Message.objects.filter(wa_id="4915112340002")
+    assert not Conversation.objects.filter(citizen__wa_id="4915112340002").exists()
+    assert bot_dialogue.count() >= 2
+    conversation = citizen_writes(make_chat_citizen("Anna Schneider"), "Meine Adresse: Hauptstr. 5")
+    # when: 89 days later nothing happens; 91 days later the dialogue is emptied
+    at_start.shift(89 * DAY)
+    nightly(inbox_tasks.apply_message_retention)
+    kept_after_89_days = bot_dialogue.exclude(text="").count()
+    at_start.shift(2 * DAY)
+    nightly(inbox_tasks.apply_message_retention)
+    # then: the rows stay, empty; the office's conversation keeps its texts
+    assert kept_after_89_days >= 2
+    assert list(bot_dialogue.values_list("text", "payload").distinct()) == [("", {})]
+    assert list(
+        Message.objects.filter(wa_id=conversation.citizen.wa_id).values_list("text", flat=True)
+    ) == ["Meine Adresse: Hauptstr. 5"]
+
+
+@pytest.mark.django_db
+def test_message_retention_walks_the_whole_table_in_slices(at_start, deliver_inbound, settings):
+    # given: more messages than one slice of ids, with a gap in the ids
+    from townhall.inbox import actions as inbox_actions
+
+    settings.RETENTION = {**settings.RETENTION, "MESSAGE_DAYS": 10}
+    for number in range(5):
+        deliver_inbound(
+            {"type": "text", "text": {"body": f"Start {number}"}},
+            wa_id=f"49151123400{number + 10}",
+            name="K",
+        )
+    Message.objects.filter(pk=Message.objects.order_by("pk")[2].pk).delete()
+    inbox_actions.MESSAGE_RETENTION_ID_RANGE = 2
+    try:
+        # when
+        at_start.shift(11 * DAY)
+        emptied = inbox_actions.do_apply_message_retention()
+    finally:
+        inbox_actions.MESSAGE_RETENTION_ID_RANGE = 10_000
+    # then
+    assert emptied == Message.objects.count() > 5
+    assert not Message.objects.exclude(text="", payload={}).exists()
+
+
+def _former_subscriber(wa_id: str) -> Citizen:
+    citizen = do_record_inbound_contact(wa_id, "Klaus Becker", START)
+    do_subscribe_directly(citizen, [Offering.INFO], channel=ConsentRecord.Channel.WHATSAPP_BUTTON)
+    do_withdraw_subscriptions(citizen, channel=ConsentRecord.Channel.WHATSAPP_KEYWORD)
+    return citizen
+
+
+@pytest.mark.django_db
+def test_former_subscribers_are_erased_after_three_years_without_contact(
+    at_start, deliver_inbound, settings
+):
+    # given: one who said Stop, one still subscribed, one who said Stop and wrote again later
+    stopped = _former_subscriber("4915112340020")
+    subscribed = do_record_inbound_contact("4915112340021", "Maria Vogel", START)
+    do_subscribe_directly(subscribed, [Offering.INFO], channel=ConsentRecord.Channel.WEB_FORM)
+    wrote_again = _former_subscriber("4915112340022")
+    at_start.shift(400 * DAY)
+    deliver_inbound({"type": "text", "text": {"body": "Hallo?"}}, wa_id=wrote_again.wa_id, name="W")
+    # when: just before and just after three years
+    at_start.move_to(START + 1095 * DAY - timedelta(hours=1))
+    nightly(citizens_tasks.erase_former_citizens)
+    erased_before = Citizen.objects.filter(erased_at__isnull=False).count()
+    at_start.shift(2 * timedelta(hours=1))
+    nightly(citizens_tasks.erase_former_citizens)
+    # then: only the one without contact for three years is erased, its consents kept anonymous
+    assert erased_before == 0
+    assert settings.RETENTION["FORMER_CITIZEN_DAYS"] == 1095
+    assert set(Citizen.objects.filter(erased_at__isnull=False)) == {stopped}
+    stopped.refresh_from_db()
+    assert stopped.wa_id.startswith("erased-")
+    assert stopped.profile_name == ""
+    assert list(stopped.consent_records.values_list("kind", "channel")) == [
+        (ConsentRecord.Kind.REQUESTED, ConsentRecord.Channel.WHATSAPP_BUTTON),
+        (ConsentRecord.Kind.GRANTED, ConsentRecord.Channel.WHATSAPP_BUTTON),
+        (ConsentRecord.Kind.WITHDRAWN, ConsentRecord.Channel.WHATSAPP_KEYWORD),
+        (ConsentRecord.Kind.ERASED, ConsentRecord.Channel.RETENTION),
+    ]
+    assert not Message.objects.filter(wa_id="4915112340020").exists()
+    assert Audit.objects.filter(action=Audit.Action.CITIZEN_ERASED).values_list(
+        "actor_name", "target_id"
+    ).get() == ("retention", str(stopped.pk))
 
 
 @pytest.mark.django_db
