@@ -129,10 +129,12 @@ def main() -> int:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    call_command("seed_demo", "--password", PASSWORD, "--base-url", f"http://127.0.0.1:{port}")
-    from django.contrib.auth import get_user_model
+    # "=": a random password may begin with "-".
+    call_command("seed_demo", f"--password={PASSWORD}", f"--base-url=http://127.0.0.1:{port}")
+    from townhall.staff.management.commands.seed_demo import DEMO_USERNAME
 
-    username = get_user_model().objects.get(is_superuser=True).get_username()
+    # The mayor's login, the one the demo prints first (seed_demo makes no superuser).
+    username = DEMO_USERNAME
     # The ORM is not used inside Playwright's event loop: every path is known before.
     paths = [(shot, shot.path()) for shot in SHOTS]
 
@@ -182,7 +184,7 @@ def main() -> int:
                 page.screenshot(path=str(target), full_page=shot.full_page)
                 optimise(target)
                 taken.append(target)
-                print(f"{target.relative_to(ROOT)}  {target.stat().st_size // 1024} KiB")
+                print(f"{target}  {target.stat().st_size // 1024} KiB")
             browser.close()
     finally:
         server.terminate()

@@ -130,3 +130,40 @@ def test_an_audited_action_appears_in_the_audit_log(live_server, new_page) -> No
     assert rows.first.get_attribute("data-action") == "login"
     assert "Angemeldet" in rows.first.inner_text()
     assert page.locator('[data-action="login_failed"]').count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("language", ["de", "en"])
+def test_the_navigation_fits_one_line_on_a_laptop_and_sticky_parts_stay_below_it(
+    live_server, new_page, language
+) -> None:
+    # given: the role with the most entries, on a 1280 px wide screen
+    member("buergermeisterin", "Bürgermeister/in")
+    page = new_page(viewport={"width": 1280, "height": 800})
+    page.context.add_cookies(
+        [{"name": "django_language", "value": language, "url": live_server.url}]
+    )
+    submit_login(page, live_server, "buergermeisterin", PASSWORD)
+    page.wait_for_selector(".mainnav")
+
+    # when
+    link_tops = page.locator(".mainnav a").evaluate_all(
+        "links => links.map(link => Math.round(link.getBoundingClientRect().top))"
+    )
+    bar_height = page.evaluate("document.querySelector('.topbar').getBoundingClientRect().height")
+    # The offset sticky side panels keep from the top (channel.css, inbox.css).
+    sticky_offset = page.evaluate(
+        """() => {
+            const probe = document.createElement('div');
+            probe.style.height = 'var(--topbar-height)';
+            document.body.append(probe);
+            const height = probe.getBoundingClientRect().height;
+            probe.remove();
+            return height;
+        }"""
+    )
+
+    # then: nine entries on one line, and what sticks under the bar starts below it
+    assert len(link_tops) == 9
+    assert len(set(link_tops)) == 1, link_tops
+    assert abs(bar_height - sticky_offset) <= 2, (bar_height, sticky_offset)
