@@ -11,6 +11,7 @@ from townhall.citizens.models import Citizen
 from townhall.inbox.metrics import Period, inbox_metrics
 from townhall.inbox.models import Conversation
 from townhall.staff import roles
+from townhall.staff.dashboard import joins_and_leaves, topic_history
 from townhall.staff.management.commands.seed_demo import (
     DEMO_CITIZENS,
     DEMO_USERNAME,
@@ -162,3 +163,17 @@ def test_the_simulator_phones_are_the_seeded_citizens() -> None:
     assert seeded == phones
     assert phones["4915112345601"] == "Anna Schneider"
     assert Message.objects.filter(wa_id="4915112345601").count() > 0
+
+
+@pytest.mark.django_db
+def test_the_demo_dashboard_shows_subscribers_joining_over_weeks_not_all_today() -> None:
+    seed()
+    seed()
+
+    weeks_with_joins = [week for week in joins_and_leaves() if week.joins]
+    urgent_alerts = topic_history("de").values["Dringende Meldungen"]
+
+    assert len(weeks_with_joins) >= 4
+    assert sum(week.joins for week in weeks_with_joins) == 8 + 6
+    # The info channel's readers were there before its first demo post, a month ago.
+    assert urgent_alerts[0] == urgent_alerts[-1] == 4

@@ -24,7 +24,13 @@ from townhall.citizens.actions import (
     do_set_topics,
     do_subscribe_directly,
 )
-from townhall.citizens.models import Citizen, ConsentRecord, Offering
+from townhall.citizens.models import (
+    Citizen,
+    ConsentRecord,
+    Offering,
+    Subscription,
+    TopicSubscription,
+)
 from townhall.core import clock
 from townhall.inbox.models import CannedResponse, Conversation, ConversationEvent, Label, Team
 from townhall.inbox.office_hours import Schedule
@@ -390,16 +396,37 @@ DEMO_INFO_TOPICS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def subscribe_demo_citizens() -> None:
+# Days before the first seeding on which each demo citizen subscribed (DEMO_CITIZENS order):
+# the info channel's readers before its first demo post (27 days ago), the two who only chat
+# within the dashboard's 30 days, so its charts show the history of a running service
+# rather than everyone joining today.
+DEMO_JOINED_DAYS_AGO = (44, 41, 21, 38, 35, 9, 32, 30)
+
+
+def subscribe_demo_citizens(now: datetime) -> None:
     """Everyone in the demo chats with the mayor's office (consent recorded through the same
     actions as the bot); most also receive the info channel with some topics."""
     channel = ConsentRecord.Channel.WHATSAPP_BUTTON
-    for demo, topics in zip(DEMO_CITIZENS, DEMO_INFO_TOPICS, strict=True):
+    for demo, topics, days_ago in zip(
+        DEMO_CITIZENS, DEMO_INFO_TOPICS, DEMO_JOINED_DAYS_AGO, strict=True
+    ):
         citizen = Citizen.objects.get(wa_id=demo.wa_id)
         offerings = [Offering.CHAT, Offering.INFO] if topics else [Offering.CHAT]
         do_subscribe_directly(citizen, offerings, channel=channel)
         if topics:
             do_set_topics(citizen, topics, channel=channel)
+        # Dated back after the fact; a second seeding finds them older and leaves them.
+        joined_at = now - ago(days=days_ago)
+        ConsentRecord.objects.filter(citizen=citizen, created_at__gt=joined_at).update(
+            created_at=joined_at
+        )
+        Subscription.objects.filter(citizen=citizen, requested_at__gt=joined_at).update(
+            requested_at=joined_at, confirmed_at=joined_at
+        )
+        TopicSubscription.objects.filter(citizen=citizen, updated_at__gt=joined_at).update(
+            updated_at=joined_at
+        )
+        Citizen.objects.filter(pk=citizen.pk, created_at__gt=joined_at).update(created_at=joined_at)
 
 
 DEMO_TEAMS = ("Bürgermeisterbüro", "Ordnungsamt", "Presse")
@@ -622,7 +649,7 @@ class Command(BaseCommand):
                 for citizen in DEMO_CITIZENS
                 for demo in citizen.messages
             )
-            subscribe_demo_citizens()
+            subscribe_demo_citizens(now)
             seed_inbox(users[DEMO_OFFICE_USERNAME])
             new_templates = seed_templates()
             # After the subscriptions: the posts reach whom the consent policy lets them.
