@@ -45,6 +45,7 @@ from townhall.channel.models import (
     POLL_MIN_OPTIONS,
     POLL_QUESTION_MAX_CHARS,
     POLL_ROW_TITLE_MAX_CHARS,
+    POLL_SECOND_LANGUAGE,
     Digest,
     DigestDelivery,
     Poll,
@@ -227,29 +228,36 @@ def _check_versions(versions: dict[str, tuple[str, str]]) -> dict[str, tuple[str
 
 @dataclass(frozen=True)
 class PollDraft:
-    """A poll as staff wrote it: the question, the options in order, an optional end."""
+    """A poll as staff wrote it: the question, the options in order, an optional end, and
+    optional English texts for the post's English version: ``options_en[i]`` belongs to
+    ``options[i]``, an empty English text means the German one."""
 
     question: str
     options: Sequence[str]
     closes_at: datetime | None = None
+    question_en: str = ""
+    options_en: Sequence[str] = ()
+
+    @property
+    def has_english(self) -> bool:
+        return bool(self.question_en) or any(self.options_en)
 
 
-def check_poll(poll: PollDraft) -> PollDraft:
-    """The poll cleaned, or ``PostActionRefused`` naming what breaks WhatsApp's limits."""
-    question = (poll.question or "").strip()
-    options = [" ".join(option.split()) for option in poll.options if option and option.strip()]
-    if not question:
-        raise PostActionRefused(_("The poll needs a question."))
-    if len(question) > POLL_QUESTION_MAX_CHARS:
-        raise PostActionRefused(
-            _("The question has %(count)d characters, at most %(max)d.")
-            % {"count": len(question), "max": POLL_QUESTION_MAX_CHARS}
-        )
-    if not POLL_MIN_OPTIONS <= len(options) <= POLL_MAX_OPTIONS:
-        raise PostActionRefused(
-            _("A poll has %(min)d to %(max)d options.")
-            % {"min": POLL_MIN_OPTIONS, "max": POLL_MAX_OPTIONS}
-        )
+class PollRefused(PostActionRefused):
+    """``check_poll``'s refusal; ``field`` names the text it is about: ``question``,
+    ``options``, ``question_en`` or ``options_en``."""
+
+    def __init__(self, message: Any, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _one_line(option: str) -> str:
+    return " ".join((option or "").split())
+
+
+def _check_poll_options(options: Sequence[str], field: str) -> None:
+    """The options' lengths (buttons or list rows, by their number) and their uniqueness."""
     # Up to three options go as reply buttons (20 characters), more as a list (24).
     max_chars = (
         POLL_BUTTON_TITLE_MAX_CHARS
@@ -258,28 +266,96 @@ def check_poll(poll: PollDraft) -> PollDraft:
     )
     for option in options:
         if len(option) > max_chars:
-            raise PostActionRefused(
+            raise PollRefused(
                 _(
                     "The option “%(option)s” has %(count)d characters; WhatsApp shows at most %(max)d."
                 )
-                % {"option": option, "count": len(option), "max": max_chars}
+                % {"option": option, "count": len(option), "max": max_chars},
+                field=field,
             )
     if len({option.casefold() for option in options}) != len(options):
-        raise PostActionRefused(_("Each option of the poll must be different."))
-    return PollDraft(question, options, poll.closes_at)
+        raise PollRefused(_("Each option of the poll must be different."), field=field)
+
+
+def _check_question(question: str, field: str) -> None:
+    if len(question) > POLL_QUESTION_MAX_CHARS:
+        raise PollRefused(
+            _("The question has %(count)d characters, at most %(max)d.")
+            % {"count": len(question), "max": POLL_QUESTION_MAX_CHARS},
+            field=field,
+        )
+
+
+def check_poll(poll: PollDraft) -> PollDraft:
+    """The poll cleaned, or ``PollRefused`` naming what breaks WhatsApp's limits.
+
+    Empty German lines are dropped with their English line; the English options come back
+    as long as the German ones (empty = the German option). English texts follow the same
+    limits, counted as citizens see them (with the German fallback)."""
+    question = (poll.question or "").strip()
+    if not question:
+        raise PollRefused(_("The poll needs a question."), field="question")
+    _check_question(question, "question")
+    raw_english = list(poll.options_en)
+    options: list[str] = []
+    options_en: list[str] = []
+    for line, german in enumerate(poll.options, start=1):
+        english = _one_line(raw_english[line - 1]) if line <= len(raw_english) else ""
+        if not _one_line(german):
+            if english:
+                raise PollRefused(
+                    _("Line %(line)d of the English options has no German option.")
+                    % {"line": line},
+                    field="options_en",
+                )
+            continue
+        options.append(_one_line(german))
+        options_en.append(english)
+    if any(_one_line(english) for english in raw_english[len(poll.options) :]):
+        raise PollRefused(_("There are more English options than German ones."), field="options_en")
+    if not POLL_MIN_OPTIONS <= len(options) <= POLL_MAX_OPTIONS:
+        raise PollRefused(
+            _("A poll has %(min)d to %(max)d options.")
+            % {"min": POLL_MIN_OPTIONS, "max": POLL_MAX_OPTIONS},
+            field="options",
+        )
+    _check_poll_options(options, "options")
+    question_en = (poll.question_en or "").strip()
+    _check_question(question_en, "question_en")
+    if any(options_en):
+        _check_poll_options(
+            [english or german for german, english in zip(options, options_en, strict=True)],
+            "options_en",
+        )
+    return PollDraft(question, options, poll.closes_at, question_en, options_en)
+
+
+def _check_poll_languages(poll: PollDraft | None, versions: dict[str, tuple[str, str]]) -> None:
+    """English poll texts go to the citizens who get the post's English version: without
+    one nobody would read them."""
+    if poll is not None and poll.has_english and POLL_SECOND_LANGUAGE not in versions:
+        raise PollRefused(
+            _("English texts of the poll need an English version of the post."),
+            field="question_en" if poll.question_en else "options_en",
+        )
 
 
 def _save_poll(post: Post, poll: PollDraft | None) -> None:
-    """Replace the post's poll by ``poll`` (None removes it). Caller holds the post's lock
-    and the post is a draft, so no answers exist yet."""
+    """Replace the post's poll by ``poll`` (None removes it), with its English texts. Caller
+    holds the post's lock and the post is a draft, so no answers exist yet."""
     Poll.objects.filter(post=post).delete()
     if poll is None:
         return
-    saved = Poll.objects.create(post=post, question=poll.question, closes_at=poll.closes_at)
+    saved = Poll.objects.create(
+        post=post, question=poll.question, question_en=poll.question_en, closes_at=poll.closes_at
+    )
+    options_en = list(poll.options_en) + [""] * (len(poll.options) - len(poll.options_en))
     PollOption.objects.bulk_create(
         [
-            PollOption(poll=saved, position=position, title=title)
-            for position, title in enumerate(poll.options, start=1)
+            PollOption(poll=saved, position=position, title=title, title_en=title_en)
+            for position, (title, title_en) in enumerate(
+                zip(poll.options, options_en, strict=True), start=1
+            )
         ]
     )
 
@@ -318,6 +394,7 @@ def do_save_draft(
     now = clock.now()
     if poll is not None:
         poll = check_poll(poll)
+        _check_poll_languages(poll, cleaned)
         if poll.closes_at is not None and poll.closes_at <= now:
             raise PostActionRefused(_("The poll's closing time has passed."))
     with transaction.atomic():
@@ -521,6 +598,7 @@ def do_publish_post(
     normal posts follow quiet hours and the messaging limit like any approved post."""
     cleaned = _check_versions(versions)
     poll = check_poll(poll) if poll is not None else None
+    _check_poll_languages(poll, cleaned)
     now = clock.now()
     with transaction.atomic():
         post = Post.objects.create(

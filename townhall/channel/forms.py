@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from townhall.channel.actions import PollDraft, PostActionRefused, check_poll
+from townhall.channel.actions import PollDraft, PollRefused, check_poll
 from townhall.channel.models import POLL_QUESTION_MAX_CHARS, MessagePrice, Post
 from townhall.citizens.models import Topic
 from townhall.core import clock
@@ -123,6 +123,22 @@ class PostForm(forms.Form):
             "characters each), more a list (at most 24)."
         ),
     )
+    # For citizens who get the English version; empty texts stay German.
+    poll_question_en = forms.CharField(
+        label=_("Poll question (English)"),
+        max_length=POLL_QUESTION_MAX_CHARS,
+        required=False,
+        widget=forms.TextInput(attrs={"lang": "en"}),
+    )
+    poll_options_en = forms.CharField(
+        label=_("Answers in English, one per line"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5, "lang": "en"}),
+        help_text=_(
+            "For citizens who get the English version: in the order of the German answers, "
+            "with the same limits. An empty line or field keeps the German text."
+        ),
+    )
     poll_closes_at = forms.DateTimeField(
         label=_("Poll closes at"),
         required=False,
@@ -146,8 +162,12 @@ class PostForm(forms.Form):
             initial[f"text_{version.language}"] = version.text
         poll = getattr(post, "poll", None) if post.pk else None
         if poll is not None:
+            options = list(poll.options.all())
             initial["poll_question"] = poll.question
-            initial["poll_options"] = "\n".join(o.title for o in poll.options.all())
+            initial["poll_options"] = "\n".join(o.title for o in options)
+            initial["poll_question_en"] = poll.question_en
+            if any(o.title_en for o in options):
+                initial["poll_options_en"] = "\n".join(o.title_en for o in options)
             initial["poll_closes_at"] = poll.closes_at
         return initial
 
@@ -192,14 +212,26 @@ class PostForm(forms.Form):
     def _clean_poll(self, cleaned: dict[str, Any]) -> PollDraft | None:
         question = cleaned.get("poll_question", "")
         options = str(cleaned.get("poll_options", "")).splitlines()
+        question_en = cleaned.get("poll_question_en", "")
+        options_en = str(cleaned.get("poll_options_en", "")).splitlines()
         closes_at = cleaned.get("poll_closes_at")
-        if not question and not any(option.strip() for option in options) and not closes_at:
+        typed = [question, question_en, closes_at, *options, *options_en]
+        if not any(str(value or "").strip() for value in typed):
             return None
         try:
-            poll = check_poll(PollDraft(question, options, closes_at))
-        except PostActionRefused as refusal:
-            field = "poll_question" if not str(question).strip() else "poll_options"
-            self.add_error(field, refusal.message)
+            poll = check_poll(PollDraft(question, options, closes_at, question_en, options_en))
+        except PollRefused as refusal:
+            self.add_error(f"poll_{refusal.field}", refusal.message)
+            return None
+        if poll.has_english and not self.versions().get("en"):
+            field = "poll_question_en" if poll.question_en else "poll_options_en"
+            self.add_error(
+                field,
+                _(
+                    "English texts of the poll need an English version of the post: write its "
+                    "English title and text, or leave the poll's English texts empty."
+                ),
+            )
             return None
         if closes_at is not None and closes_at <= clock.now():
             self.add_error("poll_closes_at", _("This time has passed. Please choose a later one."))

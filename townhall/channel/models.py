@@ -8,7 +8,9 @@
   pair is what makes "each citizen receives a post at most once" hold across crashes and
   retries; ``message`` links to the outbound message whose status is the delivery's status.
 - ``Poll``, ``PollOption``, ``PollAnswer``: a question a post can carry (2–10 options, single
-  choice, optional closing time) and each citizen's one answer (a later tap changes it).
+  choice, optional closing time) and each citizen's one answer (a later tap changes it). The
+  question and the options are German, with optional English texts for the post's English
+  version; a missing English text falls back to the German one (``poll_text``).
 - ``MessagePrice``: the editable rate card for the cost estimate (Meta's prices are data).
 """
 
@@ -258,6 +260,19 @@ POLL_BUTTONS_MAX_OPTIONS = 3
 POLL_BUTTON_TITLE_MAX_CHARS = 20
 POLL_ROW_TITLE_MAX_CHARS = 24
 POLL_QUESTION_MAX_CHARS = 200
+# The language of a poll's optional second texts (``question_en``, ``title_en``).
+POLL_SECOND_LANGUAGE = "en"
+
+
+def poll_text_language(english: str, language: str) -> str:
+    """The language a poll's text is shown in for ``language``: English when asked for and
+    written, else German (the same fallback as the post's versions, per text)."""
+    return POLL_SECOND_LANGUAGE if language == POLL_SECOND_LANGUAGE and english else "de"
+
+
+def poll_text(german: str, english: str, language: str) -> str:
+    """A poll's text in ``language`` (see ``poll_text_language``)."""
+    return english if poll_text_language(english, language) == POLL_SECOND_LANGUAGE else german
 
 
 class Poll(models.Model):
@@ -266,6 +281,10 @@ class Poll(models.Model):
 
     post = models.OneToOneField(Post, on_delete=models.CASCADE, related_name="poll")
     question = models.CharField(_("question"), max_length=POLL_QUESTION_MAX_CHARS)
+    # For citizens who get the post's English version; empty = the German question.
+    question_en = models.CharField(
+        _("question (English)"), max_length=POLL_QUESTION_MAX_CHARS, blank=True
+    )
     # Empty = open until closed by hand. Taps at or after this instant are refused politely.
     closes_at = models.DateTimeField(_("closes at"), null=True, blank=True)
     results_sent_at = models.DateTimeField(null=True, blank=True)
@@ -283,12 +302,19 @@ class Poll(models.Model):
     def is_closed_at(self, instant: datetime) -> bool:
         return self.closes_at is not None and instant >= self.closes_at
 
+    def question_in(self, language: str) -> str:
+        return poll_text(self.question, self.question_en, language)
+
 
 class PollOption(models.Model):
     poll = models.ForeignKey(Poll, on_delete=models.CASCADE, related_name="options")
     # 1, 2, … in the order staff wrote them; the number on the template's buttons.
     position = models.PositiveSmallIntegerField()
     title = models.CharField(_("option"), max_length=POLL_ROW_TITLE_MAX_CHARS)
+    # Empty = the German title. The position, not the title, identifies the option.
+    title_en = models.CharField(
+        _("option (English)"), max_length=POLL_ROW_TITLE_MAX_CHARS, blank=True
+    )
 
     class Meta:
         ordering = ["position"]
@@ -298,6 +324,9 @@ class PollOption(models.Model):
 
     def __str__(self) -> str:
         return f"{self.position}. {self.title}"
+
+    def title_in(self, language: str) -> str:
+        return poll_text(self.title, self.title_en, language)
 
 
 class PollAnswer(models.Model):

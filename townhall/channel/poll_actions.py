@@ -24,7 +24,14 @@ from django.utils.translation import gettext_lazy as _
 
 from townhall.channel import poll_queries
 from townhall.channel.actions import PostActionRefused
-from townhall.channel.models import Poll, PollAnswer, PollOption, Post, PostDelivery
+from townhall.channel.models import (
+    POLL_SECOND_LANGUAGE,
+    Poll,
+    PollAnswer,
+    PollOption,
+    Post,
+    PostDelivery,
+)
 from townhall.channel.sending_rule import (
     DEFAULT_LANGUAGE,
     WINDOW_MARGIN,
@@ -44,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 # Participants sent the results per call of the sending layer: one bulk insert.
 RESULTS_CHUNK = 1000
+# The languages a poll's texts are written in (German, and optionally English).
+POLL_LANGUAGES = (DEFAULT_LANGUAGE, POLL_SECOND_LANGUAGE)
 
 
 class AnswerOutcome(enum.Enum):
@@ -81,7 +90,7 @@ def do_record_poll_answer(
     poll = option.poll
     if poll.is_closed_at(answered_at):
         return AnswerResult(AnswerOutcome.CLOSED, option)
-    language = version_language({"de", "en"}, citizen.language)
+    language = version_language(set(POLL_LANGUAGES), citizen.language)
     with transaction.atomic():
         existing = PollAnswer.objects.select_for_update().filter(poll=poll, citizen=citizen).first()
         if existing is None:
@@ -117,9 +126,10 @@ def do_record_poll_answer(
     return AnswerResult(AnswerOutcome.CHANGED, option)
 
 
-def confirmation(result: AnswerResult) -> str:
-    """The bot's one line for a tap, in the active language."""
-    option = result.option.title if result.option is not None else ""
+def confirmation(result: AnswerResult, language: str = DEFAULT_LANGUAGE) -> str:
+    """The bot's one line for a tap, in the active language; the option as the citizen saw
+    it (its title in ``language``, the language of the post version they got)."""
+    option = result.option.title_in(language) if result.option is not None else ""
     if result.outcome in (AnswerOutcome.RECORDED, AnswerOutcome.UNCHANGED):
         return gettext("Thank you! Your vote for “%(option)s” is counted.") % {"option": option}
     if result.outcome == AnswerOutcome.CHANGED:
@@ -146,7 +156,9 @@ def on_poll_choice(citizen: Citizen, choice_id: str, timestamp: datetime | None)
         parsed[0] if parsed else "-",
         result.outcome.value,
     )
-    return confirmation(result)
+    # English poll texts exist only beside an English post version (``actions.check_poll``),
+    # so the citizen's language with the German fallback is the version they got.
+    return confirmation(result, version_language(set(POLL_LANGUAGES), citizen.language))
 
 
 def _require_control(actor: Any) -> None:
@@ -205,9 +217,12 @@ def do_reopen_poll(post: Post, *, actor: Any) -> Poll:
     return poll
 
 
-def results_text(poll: Poll, results: poll_queries.PollResults) -> str:
-    """The results as one line, in the active language (fits a template parameter)."""
-    parts = [f"{row.title} {row.percent} % ({row.count})" for row in results.rows]
+def results_text(
+    poll: Poll, results: poll_queries.PollResults, language: str = DEFAULT_LANGUAGE
+) -> str:
+    """The results as one line, in the active language with the options' titles in
+    ``language`` (fits a template parameter)."""
+    parts = [f"{row.title_in(language)} {row.percent} % ({row.count})" for row in results.rows]
     return gettext("%(count)d answers: %(results)s") % {
         "count": results.total,
         "results": " · ".join(parts),
@@ -244,19 +259,24 @@ def do_send_poll_results(post: Post, *, actor: Any) -> ResultsSent:
         def message_for(language: str, window_open: bool) -> outbound.OutboundMessage | None:
             key = (language, window_open)
             if key not in messages:
+                template = None
+                if not window_open:
+                    template = templates.approved_template(name, language)
+                    if template is None:
+                        # The German template is filled with the German texts.
+                        language = DEFAULT_LANGUAGE
+                        template = templates.approved_template(name, language)
+                question = poll.question_in(language)
                 with translation.override(language):
-                    line = results_text(poll, results)
+                    line = results_text(poll, results, language)
                     if window_open:
                         heading = gettext("Results of the poll")
-                        messages[key] = outbound.Text(f"*{heading}: {poll.question}*\n\n{line}")
+                        messages[key] = outbound.Text(f"*{heading}: {question}*\n\n{line}")
                     else:
-                        template = templates.approved_template(
-                            name, language
-                        ) or templates.approved_template(name, DEFAULT_LANGUAGE)
                         messages[key] = (
                             template.to_outbound(
                                 body_parameters=[
-                                    templates.parameter_text(poll.question),
+                                    templates.parameter_text(question),
                                     templates.parameter_text(line),
                                 ]
                             )

@@ -11,7 +11,7 @@ from typing import Any
 from django.db.models import Count
 from django.utils import timezone
 
-from townhall.channel.models import Poll, PollAnswer, PollOption
+from townhall.channel.models import Poll, PollAnswer, PollOption, poll_text
 from townhall.citizens.models import Citizen
 
 
@@ -22,6 +22,11 @@ class OptionResult:
     count: int
     # Whole percent of all answers (0 when nobody answered).
     percent: int
+    # The English title ("" = the German one).
+    title_en: str = ""
+
+    def title_in(self, language: str) -> str:
+        return poll_text(self.title, self.title_en, language)
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,7 @@ def poll_results(poll: Poll) -> PollResults:
         OptionResult(
             position=option.position,
             title=option.title,
+            title_en=option.title_en,
             count=counts.get(option.pk, 0),
             percent=round(100 * counts.get(option.pk, 0) / total) if total else 0,
         )

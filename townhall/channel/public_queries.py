@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString
 
 from townhall.channel import poll_queries
-from townhall.channel.models import Poll, Post, PostVersion
+from townhall.channel.models import Poll, Post, PostVersion, poll_text, poll_text_language
 from townhall.citizens.models import Topic
 from townhall.core import clock
 from townhall.whatsapp import formatting
@@ -186,25 +186,54 @@ def attachment_content_type(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class PublicPoll:
-    """A post's poll as the public sees it: the question and its options; the counts only
-    once the city sent them to the participants (before, they are the staff's)."""
+class PollText:
+    """One text of a poll and the language it is in (for the page's ``lang``)."""
 
-    question: str
-    options: tuple[str, ...]
+    text: str
+    language: str
+
+
+def _poll_text(german: str, english: str, language: str) -> PollText:
+    return PollText(poll_text(german, english, language), poll_text_language(english, language))
+
+
+@dataclass(frozen=True)
+class PublicPollRow:
+    title: PollText
+    result: poll_queries.OptionResult
+
+
+@dataclass(frozen=True)
+class PublicPoll:
+    """A post's poll as the public sees it, in the language of the version shown (each text
+    falling back to German): the question and its options; the counts only once the city
+    sent them to the participants (before, they are the staff's)."""
+
+    question: PollText
+    options: tuple[PollText, ...]
     closes_at: datetime | None
     is_closed: bool
     results: poll_queries.PollResults | None
+    result_rows: tuple[PublicPollRow, ...] = ()
 
 
-def public_poll(post: Post) -> PublicPoll | None:
+def public_poll(post: Post, language: str = DEFAULT_LANGUAGE) -> PublicPoll | None:
+    """The poll in ``language``, the language of the version the page shows."""
     poll = Poll.objects.filter(post=post).first()
     if poll is None:
         return None
+    results = poll_queries.poll_results(poll) if poll.results_sent_at else None
     return PublicPoll(
-        question=poll.question,
-        options=tuple(poll.options.order_by("position").values_list("title", flat=True)),
+        question=_poll_text(poll.question, poll.question_en, language),
+        options=tuple(
+            _poll_text(option.title, option.title_en, language)
+            for option in poll.options.order_by("position")
+        ),
         closes_at=poll.closes_at,
         is_closed=poll.is_closed_at(clock.now()),
-        results=poll_queries.poll_results(poll) if poll.results_sent_at else None,
+        results=results,
+        result_rows=tuple(
+            PublicPollRow(_poll_text(row.title, row.title_en, language), row)
+            for row in (results.rows if results is not None else ())
+        ),
     )

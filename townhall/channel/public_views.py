@@ -114,7 +114,7 @@ def post_detail(request: HttpRequest, public_id: str) -> HttpResponse:
             for code in public_post.languages
         ],
         "feed_url": queries.absolute_public_url(_feed_path()),
-        "poll": queries.public_poll(post),
+        "poll": queries.public_poll(post, public_post.language),
     }
     return _render(request, "channel/public/post_detail.html", context, language)
 

@@ -12,7 +12,9 @@
   post's attachment when it is of the header's kind.
 - Closed window and no approved template: the citizen cannot be reached (skipped, counted).
 
-A post with a poll goes as one message that carries the answers:
+A post with a poll goes as one message that carries the answers, with the poll's question
+and options in the language of the version the citizen gets (English texts where staff wrote
+them, else the German ones, per text):
 - window open: reply buttons (up to three options) or a list (up to ten), the body being
   the title in bold, the text, the link and the question; button and row ids are
   ``poll:<poll id>:<option position>``;
@@ -148,17 +150,21 @@ def poll_interactive_message(
     version: PostVersion, url: str, poll: Poll, options: list[PollOption]
 ) -> outbound.ReplyButtons | outbound.ListMessage:
     """The post with its poll for a citizen whose window is open (in the version's language)."""
-    question = f"\n\n*{poll.question}*"
+    language = version.language
+    question = f"\n\n*{poll.question_in(language)}*"
     head, tail = f"*{version.title}*\n\n", f"\n\n{url}{question}"
     room = outbound.INTERACTIVE_BODY_MAX_CHARS - len(head) - len(tail)
     body = head + _shortened(version.text, room) + tail
     with translation.override(version.language):
         footer = _poll_footer(poll)
         if len(options) <= POLL_BUTTONS_MAX_OPTIONS:
-            buttons = tuple((poll_choice_id(poll.pk, o.position), o.title) for o in options)
+            buttons = tuple(
+                (poll_choice_id(poll.pk, o.position), o.title_in(language)) for o in options
+            )
             return outbound.ReplyButtons(body, buttons, footer=footer)
         rows = tuple(
-            outbound.ListRow(poll_choice_id(poll.pk, o.position), o.title) for o in options
+            outbound.ListRow(poll_choice_id(poll.pk, o.position), o.title_in(language))
+            for o in options
         )
         return outbound.ListMessage(
             body,
@@ -168,8 +174,8 @@ def poll_interactive_message(
         )
 
 
-def poll_options_line(options: list[PollOption]) -> str:
-    return " · ".join(f"{option.position} = {option.title}" for option in options)
+def poll_options_line(options: list[PollOption], language: str) -> str:
+    return " · ".join(f"{option.position} = {option.title_in(language)}" for option in options)
 
 
 def poll_template_message(
@@ -180,12 +186,13 @@ def poll_template_message(
     options: list[PollOption],
 ) -> outbound.Template:
     """The poll template filled with the post: {{1}} title, {{2}} text, {{3}} question,
-    {{4}} numbered options, {{5}} link; a quick-reply button per option."""
+    {{4}} numbered options (in the version's language), {{5}} link; a quick-reply button
+    per option."""
     values = [
         templates.parameter_text(version.title) or "-",
         "",
-        templates.parameter_text(poll.question) or "-",
-        templates.parameter_text(poll_options_line(options)) or "-",
+        templates.parameter_text(poll.question_in(version.language)) or "-",
+        templates.parameter_text(poll_options_line(options, version.language)) or "-",
         url,
     ][: templates.parameter_count(template.body)]
     if len(values) >= 2:

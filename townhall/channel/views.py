@@ -248,10 +248,12 @@ def _typed_poll(form: PostForm) -> tuple[Poll, list[PollOption]] | None:
     if not form.is_valid() or form.cleaned_data.get("poll") is None:
         return None
     draft = form.cleaned_data["poll"]
-    poll = Poll(question=draft.question, closes_at=draft.closes_at)
+    poll = Poll(question=draft.question, question_en=draft.question_en, closes_at=draft.closes_at)
     options = [
-        PollOption(position=position, title=title)
-        for position, title in enumerate(draft.options, start=1)
+        PollOption(position=position, title=title, title_en=title_en)
+        for position, (title, title_en) in enumerate(
+            zip(draft.options, draft.options_en, strict=True), start=1
+        )
     ]
     return poll, options
 
@@ -267,14 +269,15 @@ def _form_template(form: PostForm) -> MessageTemplate | None:
 def _poll_preview(
     version: PostVersion, url: str, poll: Poll, options: list[PollOption]
 ) -> dict[str, Any]:
+    question = poll.question_in(version.language)
     try:
         message = sending_rule.poll_interactive_message(version, url, poll, options)
     except outbound.InvalidOutboundMessage as error:
-        return {"poll_question": poll.question, "poll_problem": str(error)}
+        return {"poll_question": question, "poll_problem": str(error)}
     if isinstance(message, outbound.ListMessage):
         choices = tuple(row.title for section in message.sections for row in section.rows)
         return {
-            "poll_question": poll.question,
+            "poll_question": question,
             "poll_choices": choices,
             "poll_as_list": True,
             "poll_list_button": message.button,
@@ -282,7 +285,7 @@ def _poll_preview(
             "free_text": formatting.to_html(message.body),
         }
     return {
-        "poll_question": poll.question,
+        "poll_question": question,
         "poll_choices": tuple(title for _id, title in message.buttons),
         "poll_footer": message.footer,
         "free_text": formatting.to_html(message.body),

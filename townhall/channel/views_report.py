@@ -11,8 +11,9 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from townhall.channel import report
+from townhall.channel import poll_queries, report
 from townhall.channel.access import access_post, access_post_list
+from townhall.channel.sending_rule import post_poll
 from townhall.web import charts
 from townhall.web.http import HtmxHttpRequest, staff_login_required
 
@@ -56,6 +57,7 @@ def _timeline_chart(timeline: report.Timeline) -> SafeString | None:
 @require_GET
 def post_report(request: HtmxHttpRequest, post_id: int) -> HttpResponse:
     post = access_post(request.user, post_id)
+    poll = post_poll(post)
     post_report = report.post_report(post)
     context = {
         "post": post,
@@ -71,7 +73,8 @@ def post_report(request: HtmxHttpRequest, post_id: int) -> HttpResponse:
             )
         ),
         "timeline_format": BUCKET_FORMATS[post_report.timeline.bucket],
-        "poll": None,
+        "poll": poll,
+        "poll_results": poll_queries.poll_results(poll) if poll is not None else None,
     }
     return render(request, "channel/report.html", context)
 

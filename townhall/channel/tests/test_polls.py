@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,10 +16,13 @@ from django.db import IntegrityError, transaction
 
 from townhall.channel.actions import (
     PollDraft,
+    PollRefused,
     PostActionRefused,
     check_poll,
+    do_approve,
     do_fan_out_post,
     do_publish_post,
+    do_save_draft,
 )
 from townhall.channel.models import Poll, PollAnswer, Post, PostDelivery
 from townhall.channel.poll_actions import do_close_poll, do_reopen_poll, do_send_poll_results
@@ -362,3 +366,342 @@ def test_results_page_csv_and_results_to_participants(delivered_poll, deliver_in
     assert "3 Antworten: Radweg 0 % (0) · Spielplatz 67 % (2)" in text
     with pytest.raises(PostActionRefused, match="bereits versendet"):
         do_send_poll_results(post, actor=boss)
+
+
+# --- the poll in English ------------------------------------------------------------------------
+
+FIVE_EN = ["Cycle path", "Playground", "", "Trees", "Benches"]  # the third stays German
+
+
+def english_poll_post(
+    options: list[str] = FIVE, options_en: list[str] = FIVE_EN, *, closes_at=None
+) -> Post:
+    return do_publish_post(
+        kind=Post.Kind.URGENT,
+        topics=topics("verkehr"),
+        versions={
+            "de": ("Stadtpark", "Wir gestalten den Stadtpark neu."),
+            "en": ("City park", "We redesign the city park."),
+        },
+        poll=PollDraft(
+            "Was wünschen Sie sich?",
+            options,
+            closes_at,
+            question_en="What would you like?",
+            options_en=options_en,
+        ),
+    )
+
+
+def seed_template(name: str, language: str) -> MessageTemplate:
+    """A template of the simulator's seed, approved (e.g. the results template)."""
+    seed = next(
+        t
+        for t in json.loads(Path(simulator_templates.__file__).with_suffix(".json").read_text())
+        if t["name"] == name and t["language"] == language
+    )
+    return MessageTemplate.objects.create(
+        name=name,
+        language=language,
+        body=seed["body"],
+        body_examples=seed.get("body_examples", []),
+        footer=seed.get("footer", ""),
+        buttons=seed.get("buttons", []),
+        status=MessageTemplate.Status.APPROVED,
+    )
+
+
+def test_english_citizens_get_the_poll_in_english_each_missing_text_in_german(daytime, settings):
+    settings.PUBLIC_BASE_URL = "https://townhall.musterstadt.de"
+    poll_template(5)
+    poll_template(5, "en")
+    poll_template(3, "en")
+    open_de = citizens(1, topic_slugs=["verkehr"], window_open=True)[0]
+    open_en = citizens(1, topic_slugs=["verkehr"], window_open=True, language="en")[0]
+    closed_en = citizens(1, topic_slugs=["verkehr"], language="en")[0]
+
+    # when: a five-option poll with English texts (one option left German) goes out
+    five = english_poll_post()
+    do_fan_out_post(five.pk)
+
+    # then: the English list has the English question and titles, the same ids
+    by_citizen = {
+        d.citizen_id: d.message.payload
+        for d in PostDelivery.objects.filter(post=five).select_related("message")
+    }
+    poll = five.poll
+    listed = by_citizen[open_en.pk]["interactive"]
+    rows = listed["action"]["sections"][0]["rows"]
+    assert [(r["id"], r["title"]) for r in rows] == [
+        (f"poll:{poll.pk}:1", "Cycle path"),
+        (f"poll:{poll.pk}:2", "Playground"),
+        (f"poll:{poll.pk}:3", "Parkplätze"),
+        (f"poll:{poll.pk}:4", "Trees"),
+        (f"poll:{poll.pk}:5", "Benches"),
+    ]
+    assert listed["body"]["text"].startswith("*City park*\n\nWe redesign the city park.")
+    assert listed["body"]["text"].endswith("*What would you like?*")
+    # and: German citizens still get the German texts
+    german = by_citizen[open_de.pk]["interactive"]
+    assert [r["title"] for r in german["action"]["sections"][0]["rows"]] == FIVE
+    assert german["body"]["text"].endswith("*Was wünschen Sie sich?*")
+    # and: the English template for a closed window carries the English question and options
+    template = by_citizen[closed_en.pk]["template"]
+    assert (template["name"], template["language"]["code"]) == ("info_kanal_umfrage_5", "en")
+    body = next(c for c in template["components"] if c["type"] == "body")["parameters"]
+    assert [p["text"] for p in body][2:4] == [
+        "What would you like?",
+        "1 = Cycle path · 2 = Playground · 3 = Parkplätze · 4 = Trees · 5 = Benches",
+    ]
+    payloads = [
+        c["parameters"][0]["payload"] for c in template["components"] if c["type"] == "button"
+    ]
+    assert payloads == [f"poll:{poll.pk}:{i}" for i in range(1, 6)]
+
+    # when: a three-option poll goes out, the English buttons are English
+    three = english_poll_post(["Ja", "Nein", "Egal"], ["Yes", "No", "Don't mind"])
+    do_fan_out_post(three.pk)
+    buttons = PostDelivery.objects.get(post=three, citizen=open_en).message.payload["interactive"]
+    assert [(b["reply"]["id"], b["reply"]["title"]) for b in buttons["action"]["buttons"]] == [
+        (f"poll:{three.poll.pk}:{i}", title)
+        for i, title in enumerate(["Yes", "No", "Don't mind"], start=1)
+    ]
+
+
+def test_without_an_english_template_the_german_one_goes_with_the_german_poll(daytime):
+    poll_template(3)
+    closed_en = citizens(1, topic_slugs=["verkehr"], language="en")[0]
+
+    post = english_poll_post(["Ja", "Nein", "Egal"], ["Yes", "No", "Don't mind"])
+    do_fan_out_post(post.pk)
+
+    template = PostDelivery.objects.get(post=post, citizen=closed_en).message.payload["template"]
+    assert template["language"]["code"] == "de"
+    body = next(c for c in template["components"] if c["type"] == "body")["parameters"]
+    assert [p["text"] for p in body][:4] == [
+        "Stadtpark",
+        "Wir gestalten den Stadtpark neu.",
+        "Was wünschen Sie sich?",
+        "1 = Ja · 2 = Nein · 3 = Egal",
+    ]
+
+
+@pytest.fixture
+def delivered_english_poll(daytime):
+    """A five-option poll with English texts delivered to one German and two English
+    citizens, all with open windows."""
+    poll_template(5)
+    german = citizens(1, topic_slugs=["verkehr"], window_open=True)
+    english = citizens(2, topic_slugs=["verkehr"], window_open=True, language="en")
+    post = english_poll_post()
+    do_fan_out_post(post.pk)
+    return post, german, english
+
+
+def test_english_citizens_read_their_answer_in_english_and_votes_count_per_option(
+    delivered_english_poll, deliver_inbound
+):
+    post, german, english = delivered_english_poll
+    poll = post.poll
+    sam, kim = english
+
+    # when: Sam taps "Cycle path", then changes to the option without English title; an
+    # older tap arrives late; Anna (German) and Kim (English) pick the same option
+    first = deliver_inbound(tap(poll, 1), wa_id=sam.wa_id, name="Sam")
+    changed = deliver_inbound(quick_reply(poll, 3), wa_id=sam.wa_id, name="Sam")
+    late = deliver_inbound(
+        tap(poll, 4), wa_id=sam.wa_id, name="Sam", at=clock.now() - timedelta(minutes=5)
+    )
+    anna = deliver_inbound(tap(poll, 2), wa_id=german[0].wa_id, name="Anna")
+    kim_says = deliver_inbound(tap(poll, 2), wa_id=kim.wa_id, name="Kim")
+
+    # then: each confirmation names the option as the citizen saw it
+    assert texts(first) == ["Thank you! Your vote for “Cycle path” is counted."]
+    assert texts(changed) == ["Your vote is changed to “Parkplätze”."]
+    assert texts(late) == ["Your vote for “Parkplätze” stays counted."]
+    assert texts(anna) == ["Danke! Ihre Stimme für „Spielplatz“ ist gezählt."]
+    assert texts(kim_says) == ["Thank you! Your vote for “Playground” is counted."]
+    # and: the answers count per option, whatever the language
+    assert sorted(PollAnswer.objects.values_list("option__position", "language")) == [
+        (2, "de"),
+        (2, "en"),
+        (3, "en"),
+    ]
+
+    # when: the poll is closed and Kim taps again
+    do_close_poll(post, actor=approver())
+    closed = deliver_inbound(
+        tap(poll, 1), wa_id=kim.wa_id, name="Kim", at=clock.now() + timedelta(seconds=2)
+    )
+    assert texts(closed) == ["Sorry, this poll is closed. Thank you for your interest!"]
+
+
+def test_the_results_go_to_english_participants_in_english(delivered_english_poll, deliver_inbound):
+    post, german, english = delivered_english_poll
+    poll = post.poll
+    for citizen, position in ((german[0], 1), (english[0], 1), (english[1], 3)):
+        deliver_inbound(tap(poll, position), wa_id=citizen.wa_id, name="x")
+    seed_template("info_kanal_umfrage_ergebnis", "de")
+    seed_template("info_kanal_umfrage_ergebnis", "en")
+    Citizen.objects.filter(pk=english[1].pk).update(last_inbound_at=clock.now() - timedelta(days=2))
+    boss = approver()
+    do_close_poll(post, actor=boss)
+    before = set(Message.objects.values_list("pk", flat=True))
+
+    outcome = do_send_poll_results(post, actor=boss)
+
+    assert (outcome.queued, outcome.skipped) == (3, 0)
+    sent = {m.wa_id: m.payload for m in Message.objects.exclude(pk__in=before)}
+    assert sent[english[0].wa_id]["text"]["body"] == (
+        "*Results of the poll: What would you like?*\n\n3 answers: Cycle path 67 % (2) · "
+        "Playground 0 % (0) · Parkplätze 33 % (1) · Trees 0 % (0) · Benches 0 % (0)"
+    )
+    assert sent[german[0].wa_id]["text"]["body"].startswith(
+        "*Ergebnis der Umfrage: Was wünschen Sie sich?*\n\n3 Antworten: Radweg 67 % (2) · "
+    )
+    template = sent[english[1].wa_id]["template"]
+    assert template["language"]["code"] == "en"
+    body = next(c for c in template["components"] if c["type"] == "body")["parameters"]
+    assert body[0]["text"] == "What would you like?"
+    assert body[1]["text"].startswith("3 answers: Cycle path 67 % (2) · Playground 0 % (0)")
+
+
+@pytest.mark.parametrize(
+    ("options", "options_en", "question_en", "field", "problem"),
+    [
+        (["Ja", "Nein"], ["Yes", "No, certainly not today"], "", "options_en", "höchstens 20"),
+        (
+            ["a", "b", "c", "d"],
+            ["", "", "", "A very long list row title"],
+            "",
+            "options_en",
+            "höchstens 24",
+        ),
+        (["Ja", "Nein"], ["", "Ja"], "", "options_en", "anders lauten"),
+        (["Ja", "", "Nein"], ["Yes", "Maybe", "No"], "", "options_en", "Line 2"),
+        (["Ja", "Nein"], ["Yes", "No", "Maybe"], "", "options_en", "more English options"),
+        (["Ja", "Nein"], [], "Q" * 201, "question_en", "201"),
+    ],
+)
+def test_english_poll_texts_that_break_whatsapps_limits_are_refused(
+    options, options_en, question_en, field, problem
+):
+    with pytest.raises(PollRefused, match=problem) as refused:
+        check_poll(PollDraft("Frage?", options, question_en=question_en, options_en=options_en))
+    assert refused.value.field == field
+
+
+def test_english_options_follow_their_german_lines_and_may_be_left_german():
+    poll = check_poll(
+        PollDraft(
+            "Frage?",
+            ["Ja", "", "Nein", "Egal"],
+            question_en=" Question? ",
+            options_en=["Yes", "", "", "Don't  mind", ""],
+        )
+    )
+    assert poll.options == ["Ja", "Nein", "Egal"]
+    assert poll.options_en == ["Yes", "", "Don't mind"]
+    assert poll.question_en == "Question?"
+
+
+def test_english_poll_texts_need_an_english_version_of_the_post(daytime):
+    author = approver()
+    german_only = {"de": ("Stadtpark", "Wir gestalten den Stadtpark neu.")}
+
+    with pytest.raises(PostActionRefused, match="English version"):
+        do_save_draft(
+            author=author,
+            kind=Post.Kind.NORMAL,
+            topics=[],
+            versions=german_only,
+            poll=PollDraft("Frage?", ["Ja", "Nein"], options_en=["Yes", "No"]),
+        )
+
+    assert not Post.objects.exists()
+    assert not Poll.objects.exists()
+
+
+def test_editing_and_approving_a_draft_keeps_the_polls_english_texts(daytime, client):
+    # given: a draft with an English poll, saved by its author
+    author = staff("redaktion", "channel.add_post", "channel.change_post")
+    boss = approver()
+    versions = {"de": ("Stadtpark", "Neu."), "en": ("City park", "New.")}
+    poll = PollDraft("Frage?", ["Ja", "Nein"], question_en="Question?", options_en=["Yes", ""])
+    post = do_save_draft(
+        author=author, kind=Post.Kind.URGENT, topics=topics("verkehr"), versions=versions, poll=poll
+    )
+
+    # when: the author opens the composer again and saves it unchanged, then it is approved
+    client.force_login(author)
+    page = client.get(f"/kanal/{post.pk}/bearbeiten/")
+    form = page.context["form"]
+    data = {
+        name: form[name].value() if form[name].value() is not None else ""
+        for name in form.fields
+        if name not in ("attachment", "topics")
+    }
+    data.update(
+        topics=[str(t.pk) for t in topics("verkehr")],
+        send_at="",
+        poll_closes_at="",
+        post=str(post.pk),
+        action="submit",
+    )
+    response = client.post(f"/kanal/{post.pk}/bearbeiten/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    do_approve(post, actor=boss)
+
+    # then: the English texts are still there, and go out
+    saved = Poll.objects.get(post=post)
+    assert (saved.question, saved.question_en) == ("Frage?", "Question?")
+    assert list(saved.options.values_list("position", "title", "title_en")) == [
+        (1, "Ja", "Yes"),
+        (2, "Nein", ""),
+    ]
+    assert post.events.filter(action="approved").exists()
+
+
+def test_staff_pages_show_the_english_poll_texts(delivered_english_poll, deliver_inbound, client):
+    post, _german, english = delivered_english_poll
+    deliver_inbound(tap(post.poll, 1), wa_id=english[0].wa_id, name="Sam")
+    client.force_login(staff("leser"))
+
+    detail = client.get(f"/kanal/{post.pk}/").content.decode()
+    poll_page = client.get(f"/kanal/{post.pk}/umfrage/").content.decode()
+    report = client.get(f"/kanal/{post.pk}/bericht/").content.decode()
+
+    for html in (detail, poll_page, report):
+        assert "Was wünschen Sie sich?" in html
+        assert re.search(r'lang="en"[^>]*>What would you like\?<', html)
+        assert 'data-testid="poll-option-en-1">Cycle path<' in html
+        assert 'data-testid="poll-option-en-5">Benches<' in html
+        # the option without English title shows the German one only
+        assert 'data-testid="poll-option-en-3"' not in html
+    assert 'data-testid="poll-count-1">1<' in report
+
+
+def test_the_public_page_in_english_shows_the_english_poll_and_results(
+    delivered_english_poll, deliver_inbound, client
+):
+    post, german, english = delivered_english_poll
+    for citizen, position in ((german[0], 1), (english[0], 1), (english[1], 3)):
+        deliver_inbound(tap(post.poll, position), wa_id=citizen.wa_id, name="x")
+
+    english_open = client.get(f"/p/{post.public_id}/?lang=en").content.decode()
+    german_open = client.get(f"/p/{post.public_id}/").content.decode()
+    boss = approver()
+    do_close_poll(post, actor=boss)
+    do_send_poll_results(post, actor=boss)
+    english_results = client.get(f"/p/{post.public_id}/?lang=en").content.decode()
+
+    assert '<span lang="en">What would you like?</span>' in english_open
+    assert (
+        '<li lang="en">Cycle path</li><li lang="en">Playground</li><li lang="de">Parkplätze</li>'
+        in english_open
+    )
+    assert '<span lang="de">Was wünschen Sie sich?</span>' in german_open
+    assert '<li lang="de">Radweg</li><li lang="de">Spielplatz</li>' in german_open
+    assert '<span lang="en">Cycle path</span>' in english_results
+    assert '<span lang="de">Parkplätze</span>' in english_results
+    assert 'data-testid="poll-result-1">67 % (2)<' in english_results

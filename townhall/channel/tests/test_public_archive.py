@@ -476,7 +476,7 @@ def test_a_posts_poll_shows_its_options_and_the_results_once_sent_to_participant
 
     # then: the question and options, no counts; later the counts
     assert "Was wünschen Sie sich?" in while_open
-    assert "<li>Radweg</li><li>Spielplatz</li>" in while_open
+    assert '<li lang="de">Radweg</li><li lang="de">Spielplatz</li>' in while_open
     assert "Abonnenten antworten in WhatsApp." in while_open
     assert "poll-result-1" not in while_open
     assert "Ergebnis: 2 Antworten." in after_results

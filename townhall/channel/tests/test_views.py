@@ -557,3 +557,94 @@ def test_pause_resume_and_cancel_from_the_detail_page(daytime) -> None:
     controller.post(reverse("channel:cancel", args=[post.pk]))
     post.refresh_from_db()
     assert post.state == Post.State.CANCELLED
+
+
+# --- the poll in English in the composer --------------------------------------------------------
+
+
+def english_poll_data(**changes: str) -> dict[str, object]:
+    """The composer with a German and English post and a poll in both languages (the third
+    answer left German)."""
+    poll = {
+        "title_en": "Main street closed",
+        "text_en": "Main street is *closed*.",
+        "poll_question": "Wie finden Sie die Umleitung?",
+        "poll_options": "Gut\nSchlecht\nEgal",
+        "poll_question_en": "How do you like the detour?",
+        "poll_options_en": "Good\nBad\n",
+    }
+    return composer_data(**{**poll, **changes})
+
+
+def test_the_composer_saves_the_polls_english_texts_and_shows_them_again(daytime) -> None:
+    client = client_for(editor())
+
+    response = client.post(reverse("channel:compose"), english_poll_data())
+
+    assert response.status_code == 302
+    post = Post.objects.get()
+    poll = post.poll
+    assert (poll.question, poll.question_en) == (
+        "Wie finden Sie die Umleitung?",
+        "How do you like the detour?",
+    )
+    assert list(poll.options.values_list("position", "title", "title_en")) == [
+        (1, "Gut", "Good"),
+        (2, "Schlecht", "Bad"),
+        (3, "Egal", ""),
+    ]
+    # and: the composer shows them again for editing
+    html = client.get(reverse("channel:edit", args=[post.pk])).content.decode()
+    assert 'value="How do you like the detour?"' in html
+    assert "Good\nBad\n</textarea>" in html
+
+
+@pytest.mark.parametrize(
+    ("changes", "field", "expected"),
+    [
+        # three answers are buttons: at most 20 characters, in English too
+        ({"poll_options_en": "Good\nA far too long English answer\n"}, "poll_options_en", "20"),
+        # four answers are list rows: at most 24
+        (
+            {
+                "poll_options": "Gut\nSchlecht\nEgal\nWeiß nicht",
+                "poll_options_en": "\n\n\nI do not know it at all, sorry",
+            },
+            "poll_options_en",
+            "24",
+        ),
+        ({"poll_question_en": "Q" * 201}, "poll_question_en", "200"),
+        ({"poll_options_en": "Good\nGood\n"}, "poll_options_en", "anders lauten"),
+        ({"poll_options_en": "Good\nBad\nSame\nMore"}, "poll_options_en", "English"),
+        # English poll texts without an English version of the post
+        ({"title_en": "", "text_en": ""}, "poll_question_en", "English"),
+    ],
+)
+def test_the_composer_refuses_english_poll_texts_beyond_whatsapps_limits(
+    daytime, changes, field, expected
+) -> None:
+    client = client_for(editor())
+
+    response = client.post(reverse("channel:compose"), english_poll_data(**changes))
+
+    assert response.status_code == 400
+    errors = response.context["form"].errors
+    assert list(errors) == [field]
+    assert expected in errors[field][0]
+    html = response.content.decode()
+    assert errors[field][0] in html.replace("&quot;", '"').replace("&#x27;", "'")
+    assert not Post.objects.exists()
+
+
+def test_the_preview_shows_the_poll_in_english_on_the_english_phone(daytime) -> None:
+    response = client_for(editor()).post(reverse("channel:preview"), english_poll_data())
+
+    html = response.content.decode()
+    english = re.search(r'data-testid="poll-choices-en">(.*?)</div>', html, re.S)
+    german = re.search(r'data-testid="poll-choices-de">(.*?)</div>', html, re.S)
+    assert english is not None and german is not None
+    assert re.findall(r"<span>(.*?)</span>", english.group(1)) == ["Good", "Bad", "Egal"]
+    assert re.findall(r"<span>(.*?)</span>", german.group(1)) == ["Gut", "Schlecht", "Egal"]
+    english_bubble = re.search(r'data-testid="free-text-en">(.*?)</div>\s*</div>', html, re.S)
+    assert english_bubble is not None
+    assert "<strong>How do you like the detour?</strong>" in english_bubble.group(1)
