@@ -42,16 +42,21 @@ FIVE = ["Radweg", "Spielplatz", "Parkplätze", "Bäume", "Bänke"]
 
 def poll_template(count: int, language: str = "de") -> MessageTemplate:
     """The seed's poll template for ``count`` options, approved."""
+    return seed_template(f"info_kanal_umfrage_{count}", language)
+
+
+def seed_template(name: str, language: str) -> MessageTemplate:
+    """A template of the simulator's seed (a poll or the results template), approved."""
     seed = next(
         t
         for t in json.loads(Path(simulator_templates.__file__).with_suffix(".json").read_text())
-        if t["name"] == f"info_kanal_umfrage_{count}" and t["language"] == language
+        if t["name"] == name and t["language"] == language
     )
     defaults = {
         "body": seed["body"],
-        "body_examples": seed["body_examples"],
-        "footer": seed["footer"],
-        "buttons": seed["buttons"],
+        "body_examples": seed.get("body_examples", []),
+        "footer": seed.get("footer", ""),
+        "buttons": seed.get("buttons", []),
         "status": MessageTemplate.Status.APPROVED,
     }
     # In end-to-end tests the worker's template sync may import it from the simulator at
@@ -390,24 +395,6 @@ def english_poll_post(
             question_en="What would you like?",
             options_en=options_en,
         ),
-    )
-
-
-def seed_template(name: str, language: str) -> MessageTemplate:
-    """A template of the simulator's seed, approved (e.g. the results template)."""
-    seed = next(
-        t
-        for t in json.loads(Path(simulator_templates.__file__).with_suffix(".json").read_text())
-        if t["name"] == name and t["language"] == language
-    )
-    return MessageTemplate.objects.create(
-        name=name,
-        language=language,
-        body=seed["body"],
-        body_examples=seed.get("body_examples", []),
-        footer=seed.get("footer", ""),
-        buttons=seed.get("buttons", []),
-        status=MessageTemplate.Status.APPROVED,
     )
 
 

@@ -19,9 +19,10 @@ import pytest
 
 from townhall.channel.actions import PollDraft, do_publish_post
 from townhall.channel.models import PollAnswer, Post, PostDelivery
+from townhall.channel.poll_actions import do_close_poll, do_send_poll_results
 from townhall.channel.progress import post_progress
 from townhall.channel.tests.factories import approver, citizens, topics
-from townhall.channel.tests.test_polls import FIVE, poll_template
+from townhall.channel.tests.test_polls import FIVE, poll_template, seed_template
 from townhall.citizens.actions import do_subscribe_directly
 from townhall.citizens.models import Citizen, ConsentRecord, Offering
 from townhall.core import clock
@@ -203,3 +204,120 @@ def test_two_hundred_citizens_answer_a_poll_and_the_results_page_counts_live(
 
     # and: no answer opened an inbox conversation
     assert not Conversation.objects.exists()
+
+
+@pytest.mark.e2e
+def test_english_citizens_answer_the_english_poll_and_read_everything_in_english(
+    daytime, live_stack, wait
+):
+    """English citizens get the poll in English over the real stack: buttons, template,
+    confirmations and results (the third answer has no English title: German)."""
+    sim = httpx.Client(base_url=live_stack.simulator_url, timeout=10)
+    poll_template(3)
+    poll_template(3, "en")
+    seed_template("info_kanal_umfrage_ergebnis", "en")
+    sam, kim = citizens(2, topic_slugs=["verkehr"], language="en")
+    anna = citizens(1, topic_slugs=["verkehr"])[0]
+    Citizen.objects.update(last_inbound_at=clock.now() - timedelta(days=3))
+    since = clock.now() - timedelta(minutes=1)
+    for citizen in (sam, anna):
+        send(sim, citizen.wa_id, {"type": "text", "text": "Hallo"})
+    wait(
+        lambda: Citizen.objects.filter(last_inbound_at__gte=since).count() == 2,
+        timeout=WAIT_SECONDS,
+        what="the open windows recorded",
+    )
+
+    # when: a poll with English texts (the third answer left German) goes out
+    post = do_publish_post(
+        kind=Post.Kind.NORMAL,
+        topics=topics("verkehr"),
+        versions={
+            "de": ("Stadtpark", "Wir gestalten den Stadtpark neu."),
+            "en": ("City park", "We redesign the city park."),
+        },
+        poll=PollDraft(
+            "Was wünschen Sie sich?",
+            ["Radweg", "Spielplatz", "Bäume"],
+            question_en="What would you like?",
+            options_en=["Cycle path", "Playground", ""],
+        ),
+    )
+    poll = post.poll
+    wait(lambda: post_progress(post).handed_over == 3, timeout=WAIT_SECONDS, what="handed over")
+    provider_ids = set(
+        PostDelivery.objects.filter(post=post).values_list("message__provider_id", flat=True)
+    )
+
+    def poll_message(wa_id: str) -> dict[str, Any]:
+        (message,) = [m for m in thread(sim, wa_id) if m["id"] in provider_ids]
+        return message
+
+    # then: Sam's phone shows English buttons, Kim's the English template, Anna's German ones
+    on_sam, on_kim, on_anna = (poll_message(c.wa_id) for c in (sam, kim, anna))
+    assert [(o["id"], o["title"]) for o in on_sam["options"]] == [
+        (f"poll:{poll.pk}:1", "Cycle path"),
+        (f"poll:{poll.pk}:2", "Playground"),
+        (f"poll:{poll.pk}:3", "Bäume"),
+    ]
+    assert "*What would you like?*" in on_sam["content"]["body"]["text"]
+    assert [o["title"] for o in on_anna["options"]] == ["Radweg", "Spielplatz", "Bäume"]
+    assert on_kim["template"]["language"] == "en"
+    assert "What would you like?" in on_kim["template"]["body"]
+    assert "1 = Cycle path · 2 = Playground · 3 = Bäume" in on_kim["template"]["body"]
+
+    # when: Sam taps a button, Kim a quick reply, Anna the same option as Sam
+    sam_row = f"poll:{poll.pk}:1"
+    send(sim, sam.wa_id, {"type": "button_reply", "message_id": on_sam["id"], "button_id": sam_row})
+    send(sim, kim.wa_id, {"type": "button", "message_id": on_kim["id"], "index": 2})
+    anna_row = f"poll:{poll.pk}:1"
+    send(
+        sim,
+        anna.wa_id,
+        {"type": "button_reply", "message_id": on_anna["id"], "button_id": anna_row},
+    )
+
+    # then: each reads the confirmation with the option as they saw it; votes count per option
+    def replies(wa_id: str) -> list[str]:
+        return [
+            m["text"] or ""
+            for m in thread(sim, wa_id)
+            if m["direction"] == "out" and m["type"] == "text"
+        ]
+
+    expected_lines = {
+        sam.wa_id: "Thank you! Your vote for “Cycle path” is counted.",
+        kim.wa_id: "Thank you! Your vote for “Bäume” is counted.",
+        anna.wa_id: "Danke! Ihre Stimme für „Radweg“ ist gezählt.",
+    }
+    for wa_id, line in expected_lines.items():
+        wait(lambda wa_id=wa_id, line=line: line in replies(wa_id), timeout=WAIT_SECONDS, what=line)
+    assert sorted(
+        PollAnswer.objects.filter(poll=poll).values_list("option__position", "language")
+    ) == [(1, "de"), (1, "en"), (3, "en")]
+
+    # when: the poll is closed and its results sent, Kim's window having closed meanwhile
+    Citizen.objects.filter(pk=kim.pk).update(last_inbound_at=clock.now() - timedelta(days=2))
+    boss = approver()
+    post.refresh_from_db()
+    do_close_poll(post, actor=boss)
+    outcome = do_send_poll_results(post, actor=boss)
+
+    # then: Sam reads them as text in English, Kim as the English results template
+    assert (outcome.queued, outcome.skipped) == (3, 0)
+    sam_results = (
+        "*Results of the poll: What would you like?*\n\n"
+        "3 answers: Cycle path 67 % (2) · Playground 0 % (0) · Bäume 33 % (1)"
+    )
+    wait(lambda: sam_results in replies(sam.wa_id), timeout=WAIT_SECONDS, what="Sam's results")
+
+    def kim_results() -> bool:
+        return any(
+            m["template"] is not None
+            and m["template"]["name"] == "info_kanal_umfrage_ergebnis"
+            and "What would you like?" in m["template"]["body"]
+            and "Cycle path 67 % (2)" in m["template"]["body"]
+            for m in thread(sim, kim.wa_id)
+        )
+
+    wait(kim_results, timeout=WAIT_SECONDS, what="Kim's results template")
