@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import dj_database_url
+from csp.constants import NONCE
 from django.utils.translation import gettext_lazy as _
 
 from townhall.core import clock
@@ -93,13 +94,14 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # A strict Content-Security-Policy: scripts only from our static files (no inline scripts,
-# no event handler attributes, no eval; htmx runs with allowEval off). Styles may be inline
-# (<style> blocks of some pages, htmx's indicator style); they cannot run code.
+# no event handler attributes, no eval; htmx runs with allowEval off); styles from our static
+# files and the <style> blocks that carry the response's nonce (request.csp_nonce), no style
+# attributes (a page that needs a computed size or colour draws SVG or nonced rules).
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
-        "style-src": ["'self'", "'unsafe-inline'"],
+        "style-src": ["'self'", NONCE],
         "img-src": ["'self'", "data:", "blob:"],
         "connect-src": ["'self'"],
         "object-src": ["'none'"],

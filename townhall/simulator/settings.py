@@ -8,6 +8,8 @@ import os
 import secrets
 from pathlib import Path
 
+from csp.constants import NONCE
+
 from townhall.core import clock
 
 # In end-to-end tests the simulator runs on the test's clock (a no-op without the variable).
@@ -46,7 +48,7 @@ CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
-        "style-src": ["'self'", "'unsafe-inline'"],
+        "style-src": ["'self'", NONCE],
         "img-src": ["'self'", "data:", "blob:"],
         "connect-src": ["'self'"],
         "object-src": ["'none'"],

@@ -125,14 +125,24 @@ INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>", re.IGNORECASE)
 EVENT_HANDLER = re.compile(r"\s(on[a-z]+|hx-on[:\w-]*)\s*=", re.IGNORECASE)
 # hx-trigger="… [condition]" is evaluated with eval.
 TRIGGER_FILTER = re.compile(r'hx-trigger="[^"]*\[')
+# The policy allows a <style> block only with the response's nonce, and no style attribute.
+STYLE_ATTRIBUTE = re.compile(r"<[a-z][^>]*\sstyle\s*=", re.IGNORECASE)
+STYLE_WITHOUT_NONCE = re.compile(r'<style(?![^>]*\bnonce="\{\{ request\.csp_nonce \}\}")[^>]*>')
 
 
-def test_no_template_of_any_app_has_inline_scripts_handlers_or_eval():
+def test_no_template_of_any_app_has_inline_scripts_handlers_eval_or_unnonced_styles():
     offenders = []
     for folder in TEMPLATE_FOLDERS:
         for template in folder.rglob("*.html"):
             text = template.read_text()
-            for pattern in (INLINE_SCRIPT, EVENT_HANDLER, TRIGGER_FILTER):
+            patterns = (
+                INLINE_SCRIPT,
+                EVENT_HANDLER,
+                TRIGGER_FILTER,
+                STYLE_ATTRIBUTE,
+                STYLE_WITHOUT_NONCE,
+            )
+            for pattern in patterns:
                 offenders += [
                     f"{template.relative_to(REPOSITORY)}: {match.group(0).strip()}"
                     for match in pattern.finditer(text)
@@ -153,6 +163,12 @@ def test_pages_carry_a_strict_content_security_policy(client: Client, path: str)
     assert policy["default-src"] == "'self'"
     assert policy["object-src"] == "'none'"
     assert policy["frame-ancestors"] == "'none'"
+    assert "'unsafe-inline'" not in policy["style-src"]
+    # The public pages' own <style> block carries this response's nonce.
+    if path != "/login/":
+        nonce = re.search(r"'nonce-([^']+)'", policy["style-src"])
+        assert nonce is not None
+        assert f'<style nonce="{nonce.group(1)}">' in response.content.decode()
 
 
 def test_htmx_runs_without_eval():

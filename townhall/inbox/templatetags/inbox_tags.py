@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -10,9 +12,11 @@ from django import template
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
 from townhall.core import clock
+from townhall.inbox.models import Label
 from townhall.inbox.queries import InboxView, ListFilters
 
 register = template.Library()
@@ -91,3 +95,26 @@ def staff_name(user: Any) -> str:
     if user is None:
         return ""
     return user.get_full_name() or user.get_username()
+
+
+# A label colour as CSS may take it; anything else keeps the default grey.
+_HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}")
+
+
+@register.simple_tag(takes_context=True)
+def label_colour_rules(context: template.Context, labels: Iterable[Label]) -> str:
+    """One <style> block with the colours of ``labels`` (the page's label choices), for
+    ``data-label`` chips and dots: the Content-Security-Policy allows no style attributes,
+    and this block carries the response's nonce. Rendered once with the page; lists that
+    htmx swaps in reuse its rules."""
+    request = context.get("request")
+    rules = "".join(
+        f'.inbox-label[data-label="{label.pk}"],.inbox-dot[data-label="{label.pk}"]'
+        f"{{--label-color:{label.color}}}"
+        for label in labels
+        if _HEX_COLOUR.fullmatch(label.color)
+    )
+    if request is None or not rules:
+        return ""
+    # pk is an integer and colour matched the pattern: nothing in ``rules`` needs escaping.
+    return format_html('<style nonce="{}">{}</style>', request.csp_nonce, mark_safe(rules))  # noqa: S308

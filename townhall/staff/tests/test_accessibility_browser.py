@@ -139,6 +139,8 @@ PAGES: list[tuple[str, str, Callable[[], str]]] = [
     ("posts", "staff", lambda: reverse("channel:posts")),
     ("compose", "staff", lambda: reverse("channel:compose")),
     ("post", "staff", lambda: reverse("channel:post", args=[_post_with_approval_trail().pk])),
+    # A sent post shows its delivery bar.
+    ("post_sent", "staff", lambda: reverse("channel:post", args=[_post_in(Post.State.SENT).pk])),
     ("post_edit", "staff", lambda: reverse("channel:edit", args=[_post_in(Post.State.DRAFT).pk])),
     (
         "send_urgent",
@@ -301,6 +303,37 @@ def test_no_serious_accessibility_violations(
     assert blocking == [], f"{name} ({url}):\n{describe(blocking)}"
 
 
+def test_no_page_breaks_the_content_security_policy(demo_site: DemoSite, browser: Any) -> None:
+    """Every page of the demo under the real policy (no bypass): no style attribute, no
+    <style> without the response's nonce, no inline script; labels keep their colours."""
+    # given: the pages as their users see them, reporting every violation
+    context = browser.new_context(locale="de-DE", timezone_id="Europe/Berlin")
+    context.add_cookies([demo_site.session_cookie])
+    page = context.new_page()
+    page.add_init_script(
+        "window.violations = [];"
+        "document.addEventListener('securitypolicyviolation', event =>"
+        " window.violations.push(event.violatedDirective + ' ' + event.blockedURI));"
+    )
+    found: dict[str, list[str]] = {}
+    # when
+    for name, _who, _path in PAGES:
+        response = page.goto(demo_site.url + demo_site.paths[name])
+        assert response is not None and response.status == 200, name
+        assert "'unsafe-inline'" not in response.headers["content-security-policy"]
+        violations = page.evaluate("window.violations")
+        if violations:
+            found[name] = violations
+    page.goto(demo_site.url + demo_site.paths["inbox"])
+    label_colours = page.locator(".inbox-label").evaluate_all(
+        "chips => chips.map(chip => getComputedStyle(chip).getPropertyValue('--label-color'))"
+    )
+    context.close()
+    # then
+    assert found == {}
+    assert "#b45309" in label_colours, label_colours
+
+
 @pytest.mark.parametrize(
     ("name", "who"), [("privacy", "anonymous"), ("archive", "anonymous"), ("inbox", "staff")]
 )
@@ -423,6 +456,7 @@ PAGE_ROUTES = {
     "posts": "channel:posts",
     "compose": "channel:compose",
     "post": "channel:post",
+    "post_sent": "channel:post",
     "post_edit": "channel:edit",
     "send_urgent": "channel:send_urgent",
     "post_report": "channel:report",
