@@ -98,13 +98,14 @@ def answer_rows(poll: Poll) -> Iterator[tuple[str, ...]]:
 
 def citizen_poll_export(citizen: Citizen) -> dict[str, Any]:
     """The polls' part of a citizen's data export (``CITIZEN_EXPORT_HANDLERS``): each of
-    their answers with the question. One query."""
+    their answers with the question, in the language they answered in (as they saw it).
+    One query."""
     answers = PollAnswer.objects.filter(citizen=citizen).select_related("poll", "option")
     return {
         "poll_answers": [
             {
-                "question": answer.poll.question,
-                "option": str(answer.option),
+                "question": answer.poll.question_in(answer.language),
+                "option": f"{answer.option.position}. {answer.option.title_in(answer.language)}",
                 "language": answer.language,
                 "first_answered_at": answer.first_answered_at.astimezone(UTC).isoformat(),
                 "answered_at": answer.answered_at.astimezone(UTC).isoformat(),

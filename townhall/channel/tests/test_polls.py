@@ -26,6 +26,7 @@ from townhall.channel.actions import (
 )
 from townhall.channel.models import Poll, PollAnswer, Post, PostDelivery
 from townhall.channel.poll_actions import do_close_poll, do_reopen_poll, do_send_poll_results
+from townhall.channel.poll_queries import citizen_poll_export
 from townhall.channel.tests.factories import approved_template, approver, citizens, staff, topics
 from townhall.citizens.actions import do_subscribe_directly
 from townhall.citizens.models import Citizen, ConsentRecord, Offering
@@ -521,6 +522,27 @@ def test_english_citizens_read_their_answer_in_english_and_votes_count_per_optio
         tap(poll, 1), wa_id=kim.wa_id, name="Kim", at=clock.now() + timedelta(seconds=2)
     )
     assert texts(closed) == ["Sorry, this poll is closed. Thank you for your interest!"]
+
+
+def test_a_citizens_data_export_shows_the_poll_as_they_answered_it(
+    delivered_english_poll, deliver_inbound
+):
+    post, german, english = delivered_english_poll
+    deliver_inbound(tap(post.poll, 1), wa_id=english[0].wa_id, name="Sam")
+    deliver_inbound(tap(post.poll, 1), wa_id=german[0].wa_id, name="Anna")
+
+    exported = {
+        citizen.wa_id: [
+            (answer["question"], answer["option"], answer["language"])
+            for answer in citizen_poll_export(citizen)["poll_answers"]
+        ]
+        for citizen in (english[0], german[0])
+    }
+
+    assert exported == {
+        english[0].wa_id: [(post.poll.question_en, "1. Cycle path", "en")],
+        german[0].wa_id: [(post.poll.question, "1. Radweg", "de")],
+    }
 
 
 def test_the_results_go_to_english_participants_in_english(delivered_english_poll, deliver_inbound):
