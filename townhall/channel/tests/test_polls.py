@@ -587,8 +587,8 @@ def test_the_results_go_to_english_participants_in_english(delivered_english_pol
             "höchstens 24",
         ),
         (["Ja", "Nein"], ["", "Ja"], "", "options_en", "anders lauten"),
-        (["Ja", "", "Nein"], ["Yes", "Maybe", "No"], "", "options_en", "Line 2"),
-        (["Ja", "Nein"], ["Yes", "No", "Maybe"], "", "options_en", "more English options"),
+        (["Ja", "", "Nein"], ["Yes", "Maybe", "No"], "", "options_en", "Zeile 2"),
+        (["Ja", "Nein"], ["Yes", "No", "Maybe"], "", "options_en", "mehr englische Antworten"),
         (["Ja", "Nein"], [], "Q" * 201, "question_en", "201"),
     ],
 )
@@ -618,7 +618,7 @@ def test_english_poll_texts_need_an_english_version_of_the_post(daytime):
     author = approver()
     german_only = {"de": ("Stadtpark", "Wir gestalten den Stadtpark neu.")}
 
-    with pytest.raises(PostActionRefused, match="English version"):
+    with pytest.raises(PostActionRefused, match="englische Fassung"):
         do_save_draft(
             author=author,
             kind=Post.Kind.NORMAL,

@@ -615,9 +615,9 @@ def test_the_composer_saves_the_polls_english_texts_and_shows_them_again(daytime
         ),
         ({"poll_question_en": "Q" * 201}, "poll_question_en", "200"),
         ({"poll_options_en": "Good\nGood\n"}, "poll_options_en", "anders lauten"),
-        ({"poll_options_en": "Good\nBad\nSame\nMore"}, "poll_options_en", "English"),
+        ({"poll_options_en": "Good\nBad\nSame\nMore"}, "poll_options_en", "englische"),
         # English poll texts without an English version of the post
-        ({"title_en": "", "text_en": ""}, "poll_question_en", "English"),
+        ({"title_en": "", "text_en": ""}, "poll_question_en", "englische Fassung"),
     ],
 )
 def test_the_composer_refuses_english_poll_texts_beyond_whatsapps_limits(
