@@ -167,3 +167,33 @@ def test_the_navigation_fits_one_line_on_a_laptop_and_sticky_parts_stay_below_it
     assert len(link_tops) == 9
     assert len(set(link_tops)) == 1, link_tops
     assert abs(bar_height - sticky_offset) <= 2, (bar_height, sticky_offset)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sticky_parts_stay_below_a_navigation_that_wraps(live_server, new_page) -> None:
+    # given: a window too narrow for the mayor's nine entries on one line
+    member("buergermeisterin", "Bürgermeister/in")
+    page = new_page(viewport={"width": 900, "height": 800})
+    submit_login(page, live_server, "buergermeisterin", PASSWORD)
+    page.wait_for_selector(".mainnav")
+
+    # when
+    link_tops = page.locator(".mainnav a").evaluate_all(
+        "links => links.map(link => Math.round(link.getBoundingClientRect().top))"
+    )
+    bar_height = page.evaluate("document.querySelector('.topbar').getBoundingClientRect().height")
+    page.wait_for_function(
+        """height => {
+            const probe = document.createElement('div');
+            probe.style.height = 'var(--topbar-height)';
+            document.body.append(probe);
+            const offset = probe.getBoundingClientRect().height;
+            probe.remove();
+            return Math.abs(offset - height) <= 2;
+        }""",
+        arg=bar_height,
+        timeout=3000,
+    )
+
+    # then: two lines of navigation, and the offset of sticky panels is the bar's height
+    assert len(set(link_tops)) == 2, link_tops

@@ -178,6 +178,26 @@
     }
   });
 
+  // Sticky side panels keep --topbar-height from the top. The stylesheet assumes one row of
+  // navigation; a staff member with many roles, a narrow window or a larger font wraps it,
+  // so the bar's real height replaces the assumption (a CSSOM property, which the
+  // Content-Security-Policy allows, unlike a style attribute).
+  function trackTopbarHeight() {
+    var topbar = document.querySelector(".topbar");
+    if (!topbar || !window.ResizeObserver) {
+      return;
+    }
+    new ResizeObserver(function () {
+      document.body.style.setProperty("--topbar-height", topbar.offsetHeight + "px");
+    }).observe(topbar);
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", trackTopbarHeight);
+  } else {
+    trackTopbarHeight();
+  }
+
   if (window.htmx) {
     window.htmx.onLoad(initialize);
   } else {
