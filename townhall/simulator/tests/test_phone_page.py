@@ -28,8 +28,16 @@ def page(browser: Browser) -> Iterator[Page]:
     context = browser.new_context(viewport={"width": 390, "height": 844}, locale="de-DE")
     page = context.new_page()
     page.set_default_timeout(10_000)
+    # The simulator's pages carry Townhall's strict policy: nothing on them may break it.
+    page.add_init_script(
+        "window.violations = [];"
+        "document.addEventListener('securitypolicyviolation', event =>"
+        " window.violations.push(event.violatedDirective + ' ' + event.blockedURI));"
+    )
     yield page
+    violations = page.evaluate("window.violations")
     context.close()
+    assert violations == []
 
 
 def test_tapping_a_reply_button_sends_a_signed_button_reply(
