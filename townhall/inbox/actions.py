@@ -521,6 +521,11 @@ def do_apply_message_retention(now: datetime | None = None) -> int:
         Message.objects.filter(created_at__lt=cutoff)
         .exclude(text="", payload={})
         .exclude(wa_id__in=in_conversations)
+        # A message still on its way needs its payload to be sent.
+        .exclude(
+            direction=Message.Direction.OUTBOUND,
+            status__in=[Message.Status.QUEUED, Message.Status.HELD, Message.Status.SENDING],
+        )
     )
     emptied = 0
     low = 0

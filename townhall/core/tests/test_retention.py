@@ -159,6 +159,22 @@ def test_messages_of_citizens_without_a_conversation_lose_their_texts_after_90_d
 
 
 @pytest.mark.django_db
+def test_a_message_still_waiting_to_be_sent_keeps_its_content(at_start, deliver_inbound):
+    # given: the bot's answer to "Start" is held back (e.g. by an outage) for three months
+    deliver_inbound({"type": "text", "text": {"body": "Start"}}, wa_id="4915112340003", name="K")
+    answer = Message.objects.filter(wa_id="4915112340003", direction="out").first()
+    assert answer is not None and answer.payload
+    Message.objects.filter(pk=answer.pk).update(status=Message.Status.HELD)
+    # when
+    at_start.shift(91 * DAY)
+    nightly(inbox_tasks.apply_message_retention)
+    # then: what the citizen wrote is emptied, the answer can still be sent
+    answer.refresh_from_db()
+    assert answer.payload
+    assert not Message.objects.filter(wa_id="4915112340003", direction="in").exclude(text="")
+
+
+@pytest.mark.django_db
 def test_message_retention_walks_the_whole_table_in_slices(at_start, deliver_inbound, settings):
     # given: more messages than one slice of ids, with a gap in the ids
     from townhall.inbox import actions as inbox_actions
