@@ -97,8 +97,9 @@ def staff_name(user: Any) -> str:
     return user.get_full_name() or user.get_username()
 
 
-# A label colour as CSS may take it; anything else keeps the default grey.
-_HEX_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}")
+# A label colour as CSS may take it (hex or a colour name, nothing that could end the rule);
+# anything else keeps the default grey.
+_SAFE_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}|[a-zA-Z]{3,20}")
 
 
 @register.simple_tag(takes_context=True)
@@ -112,9 +113,9 @@ def label_colour_rules(context: template.Context, labels: Iterable[Label]) -> st
         f'.inbox-label[data-label="{label.pk}"],.inbox-dot[data-label="{label.pk}"]'
         f"{{--label-color:{label.color}}}"
         for label in labels
-        if _HEX_COLOUR.fullmatch(label.color)
+        if _SAFE_COLOUR.fullmatch(label.color)
     )
     if request is None or not rules:
         return ""
-    # pk is an integer and colour matched the pattern: nothing in ``rules`` needs escaping.
+    # pk is an integer and the colour matched the pattern: nothing in ``rules`` needs escaping.
     return format_html('<style nonce="{}">{}</style>', request.csp_nonce, mark_safe(rules))  # noqa: S308

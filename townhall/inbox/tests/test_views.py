@@ -390,6 +390,29 @@ def test_list_paginates_by_25(staff_client: Client) -> None:
     assert listed_names(second) == ["Bürger 25", "Bürger 26"]
 
 
+@pytest.mark.django_db
+def test_label_colours_come_in_the_pages_nonced_style_block_and_nothing_else(
+    staff_client: Client, conversation: Conversation
+) -> None:
+    # given: labels with a hex colour, a colour name and a colour that would end the rule
+    hex_label = Label.objects.create(name="Straßen", color="#b45309")
+    named = Label.objects.create(name="Lob", color="green")
+    hostile = Label.objects.create(name="Test", color="red}body{display:none")
+    conversation.labels.set([hex_label, named, hostile])
+
+    # when
+    response = staff_client.get(LIST_URL)
+
+    # then: one block with the response's nonce, the unsafe colour left to the default
+    html = response.content.decode()
+    nonce = response.headers["Content-Security-Policy"].split("'nonce-")[1].split("'")[0]
+    assert f'.inbox-label[data-label="{hex_label.pk}"]' in html
+    assert f'[data-label="{named.pk}"]{{--label-color:green}}' in html
+    assert "display:none" not in html
+    assert f'<style nonce="{nonce}">.inbox-label[data-label=' in html
+    assert f'<span class="inbox-label" data-label="{hostile.pk}">Test</span>' in html
+
+
 def count_queries(client: Client, page_url: str, **extra: Any) -> int:
     with CaptureQueriesContext(connection) as captured:
         response = client.get(page_url, **extra)
