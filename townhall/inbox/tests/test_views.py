@@ -397,7 +397,7 @@ def test_label_colours_come_in_the_pages_nonced_style_block_and_nothing_else(
     # given: labels with a hex colour, a colour name and a colour that would end the rule
     hex_label = Label.objects.create(name="Straßen", color="#b45309")
     named = Label.objects.create(name="Lob", color="green")
-    hostile = Label.objects.create(name="Test", color="red}body{display:none")
+    hostile = Label.objects.create(name="Test", color="red}*{display:none")
     conversation.labels.set([hex_label, named, hostile])
 
     # when
