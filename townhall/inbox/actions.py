@@ -37,6 +37,7 @@ from townhall.whatsapp import outbound
 from townhall.whatsapp.actions import (
     ReactionChange,
     do_clear_message_texts,
+    do_empty_messages,
     do_queue_message,
     do_record_reactions,
 )
@@ -517,16 +518,7 @@ def do_apply_message_retention(now: datetime | None = None) -> int:
     now = now or clock.now()
     cutoff = now - timedelta(days=settings.RETENTION["MESSAGE_DAYS"])
     in_conversations = Citizen.objects.filter(conversation__isnull=False).values("wa_id")
-    due = (
-        Message.objects.filter(created_at__lt=cutoff)
-        .exclude(text="", payload={})
-        .exclude(wa_id__in=in_conversations)
-        # A message still on its way needs its payload to be sent.
-        .exclude(
-            direction=Message.Direction.OUTBOUND,
-            status__in=[Message.Status.QUEUED, Message.Status.HELD, Message.Status.SENDING],
-        )
-    )
+    due = Message.objects.filter(created_at__lt=cutoff).exclude(wa_id__in=in_conversations)
     emptied = 0
     low = 0
     while True:
@@ -539,7 +531,7 @@ def do_apply_message_retention(now: datetime | None = None) -> int:
             return emptied
         low = following[0] - 1
         high = low + MESSAGE_RETENTION_ID_RANGE
-        emptied += due.filter(pk__gt=low, pk__lte=high).update(text="", payload={})
+        emptied += do_empty_messages(due.filter(pk__gt=low, pk__lte=high))
         low = high
 
 

@@ -1759,14 +1759,23 @@ def do_purge_unprocessable_webhook_events(now: datetime | None = None) -> int:
     return deleted
 
 
-def do_clear_message_texts(wa_ids: QuerySet[Any] | list[str], *, before: datetime) -> int:
-    """Empty the text and payload of the messages of ``wa_ids`` older than ``before``
-    (retention). The rows stay for the statistics; one UPDATE. Returns the count."""
+def do_empty_messages(messages: QuerySet[Message]) -> int:
+    """Empty the text and payload of ``messages`` (retention), except outbound ones still on
+    their way, whose payload is what gets sent. The rows stay for the statistics; one UPDATE.
+    Returns the count."""
     return (
-        Message.objects.filter(wa_id__in=wa_ids, created_at__lt=before)
-        .exclude(text="", payload={})
+        messages.exclude(text="", payload={})
+        .exclude(
+            direction=Message.Direction.OUTBOUND,
+            status__in=[Message.Status.QUEUED, Message.Status.HELD, Message.Status.SENDING],
+        )
         .update(text="", payload={})
     )
+
+
+def do_clear_message_texts(wa_ids: QuerySet[Any] | list[str], *, before: datetime) -> int:
+    """Empty the messages of ``wa_ids`` older than ``before`` (see ``do_empty_messages``)."""
+    return do_empty_messages(Message.objects.filter(wa_id__in=wa_ids, created_at__lt=before))
 
 
 def do_erase_messages(wa_id: str, pseudonym: str) -> int:

@@ -24,7 +24,7 @@ from townhall.citizens.actions import (
 from townhall.citizens.models import BotSession, Citizen, ConsentRecord, Offering
 from townhall.core import tasks as core_tasks
 from townhall.inbox import tasks as inbox_tasks
-from townhall.inbox.actions import do_add_note, do_set_state
+from townhall.inbox.actions import do_add_note, do_reply, do_set_state
 from townhall.inbox.models import Conversation, Note
 from townhall.inbox.tests.factories import (
     citizen_writes,
@@ -114,6 +114,27 @@ def test_texts_of_conversations_resolved_90_days_ago_are_emptied(at_start):
     still_open.refresh_from_db()
     assert resolved.last_message_preview == ""
     assert still_open.last_message_preview == "Noch offen"
+
+
+@pytest.mark.django_db
+def test_a_resolved_conversations_message_still_waiting_to_be_sent_keeps_its_content(at_start):
+    # given: a reply held back (e.g. by an outage) in a conversation resolved since
+    open_around_the_clock()
+    staff = make_staff()
+    conversation = citizen_writes(make_chat_citizen("Anna Schneider"), "Meine Adresse")
+    do_reply(conversation, "Wir melden uns.", acting_user=staff)
+    reply = Message.objects.get(direction="out")
+    Message.objects.filter(pk=reply.pk).update(status=Message.Status.HELD)
+    do_set_state(conversation, Conversation.State.RESOLVED, acting_user=staff)
+    # when
+    at_start.shift(91 * DAY)
+    nightly(inbox_tasks.apply_conversation_retention)
+    # then: what the citizen wrote is emptied, the reply can still be sent
+    citizen_text, reply_text = Message.objects.order_by("pk").values_list("text", flat=True)
+    assert citizen_text == ""
+    assert reply_text.startswith("Wir melden uns.")
+    reply.refresh_from_db()
+    assert reply.payload
 
 
 @pytest.mark.django_db
